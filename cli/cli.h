@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The partboot program: a table of verbs (main.c), each implemented in the
+ * cmd-*.c of the library it drives. A verb parses its arguments with
+ * getopt_long, validates them, calls the libraries, prints the result, and
+ * returns an exit status: 0 success, 1 failure, 2 usage error.
+ */
+#ifndef PARTBOOT_CLI_H
+#define PARTBOOT_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "common/err.h"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+struct cli_verb {
+	const char *name;
+	int (*run)(int argc, char **argv); /* argv[0] is the verb */
+	const char *summary;
+	const char *usage; /* man-page form: "partboot add DISK NAME --type TYPE ..." + options */
+};
+
+extern const struct cli_verb cli_verbs[];
+
+/* Global options, set by main() before the verb runs. */
+extern int cli_verbosity; /* 0 = -q, 1 = normal, 2+ = -v */
+
+/* Print "partboot: MSG" on stderr; log once, where the error is handled. */
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "partboot: warning: MSG" on stderr (kept with -q). */
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Progress and notes on stderr; silent with -q. */
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Only with -v. */
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Print err's message and return EXIT_FAIL. */
+int cli_fail(const struct pb_err *err);
+/* Print "partboot VERB: MSG", a hint to --help, and return EXIT_USAGE. */
+int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print the verb's usage on stdout and return EXIT_OK (for --help). */
+int cli_help(const char *verb);
+/* True when standard error is a terminal and not -q (for progress bars). */
+bool cli_show_progress(void);
+
+/*
+ * Common option handling for verbs: add CLI_COMMON_LONGOPTS to the option
+ * table, then call cli_common_option() in the default: branch of the getopt
+ * loop; it handles -h/--help, -v, -q and returns -1 when the option is not a
+ * common one. Returns the exit status to return immediately otherwise
+ * (EXIT_OK after --help, EXIT_USAGE after an unknown option), or 0 to go on
+ * — see cmd-part.c for the pattern.
+ */
+#define CLI_COMMON_SHORTOPTS "hvq"
+#define CLI_COMMON_LONGOPTS                                                                \
+	{ "help", no_argument, NULL, 'h' }, { "verbose", no_argument, NULL, 'v' },           \
+		{ "quiet", no_argument, NULL, 'q' }
+enum { CLI_OPT_CONTINUE = -100 };
+int cli_common_option(const char *verb, int opt);
+
+/* Verbs, by library. */
+int cmd_init(int argc, char **argv);
+int cmd_add(int argc, char **argv);
+int cmd_remove(int argc, char **argv);
+int cmd_resize(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
+
+int cmd_mkfs(int argc, char **argv);
+int cmd_install(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_cat(int argc, char **argv);
+
+int cmd_bootloader(int argc, char **argv);
+int cmd_default(int argc, char **argv);
+int cmd_next(int argc, char **argv);
+int cmd_boot(int argc, char **argv);
+
+int cmd_run(int argc, char **argv);
+
+#endif

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/* Parsing and formatting helpers shared by the libraries and the CLI. */
+#ifndef PARTBOOT_UTIL_H
+#define PARTBOOT_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Parse a size: a decimal number with an optional K, M, G or T suffix
+ * (powers of 1024; "KiB"/"MiB"/... and "B" accepted too). A bare number is
+ * bytes. Returns 0 or -EINVAL / -ERANGE; *ret written only on success.
+ */
+int pb_parse_size(const char *s, uint64_t *ret);
+
+/* Human-readable size into buf ("812 MiB", "1.5 GiB"). Returns buf. */
+char *pb_format_size(uint64_t bytes, char *buf, size_t len);
+
+/*
+ * Parse a partition number ("3"): true and *ret set when s is all digits and
+ * in 1..max; false otherwise.
+ */
+bool pb_parse_partno(const char *s, unsigned max, unsigned *ret);
+
+/* SOURCE_DATE_EPOCH when set and valid, else fallback. */
+int64_t pb_source_date_epoch(int64_t fallback);
+
+#endif

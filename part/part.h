@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * part — the partition engine: one disk (image file or block device), its
+ * partition table (GPT or dos, through libfdisk), and probing (libblkid).
+ *
+ * A struct part_disk is an open, locked disk. Every change (new table, add,
+ * remove, resize) edits memory only; part_disk_write() is the one function
+ * that writes the table to the disk, after the whole request was validated.
+ * Nothing is written when a request is refused.
+ *
+ * Partitions are named: on GPT the name is the GPT partition name; on a dos
+ * table, which has no names, partboot keeps names in its own record (see
+ * docs/). Every function that takes a name also takes a partition number
+ * ("3").
+ */
+#ifndef PARTBOOT_PART_H
+#define PARTBOOT_PART_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/err.h"
+
+struct part_disk;
+
+enum part_table {
+	PART_TABLE_NONE = 0,
+	PART_TABLE_GPT,
+	PART_TABLE_DOS,
+};
+
+enum part_type {
+	PART_TYPE_UNKNOWN = 0, /* a type partboot did not make */
+	PART_TYPE_ESP,
+	PART_TYPE_BIOS_BOOT,
+	PART_TYPE_ROOT, /* GPT: x86-64 root (Discoverable Partitions Spec); dos: 0x83 */
+	PART_TYPE_SWAP,
+	PART_TYPE_DATA, /* GPT: Linux filesystem data; dos: 0x83 */
+};
+
+/* A snapshot of one partition; strings are copies, valid as long as the struct. */
+struct part_info {
+	unsigned partno;     /* 1-based, as the kernel names it */
+	char name[73];       /* GPT name or partboot's dos record; "" when none */
+	char label[64];      /* filesystem label asked for at add time ("" = none) */
+	enum part_type type;
+	char type_str[40];   /* GPT type GUID or dos type "0x83" */
+	uint64_t start;      /* bytes from the start of the disk */
+	uint64_t size;       /* bytes */
+	char uuid[37];       /* GPT partition GUID, or dos "xxxxxxxx-NN"; lower case */
+};
+
+/* Flags for part_disk_open(). */
+enum {
+	PART_OPEN_RDONLY = 1 << 0, /* shared lock, no writes */
+	PART_OPEN_CREATE = 1 << 1, /* create a sparse image of create_size when missing */
+	PART_OPEN_FORCE = 1 << 2,  /* accept a corrupt table (it may then be replaced) */
+	PART_OPEN_NOWAIT = 1 << 3, /* fail at once when another partboot holds the lock */
+};
+
+/*
+ * Open DISK (an image file or a block device) and lock it: an flock on image
+ * files (exclusive unless RDONLY), O_EXCL on block devices. Waits a few
+ * seconds for another partboot to let go, then fails with -EBUSY. Refuses a
+ * directory, a disk in use (mounted, or backing a loop device, or a partition
+ * of it mounted), and a disk with a corrupt table unless PART_OPEN_FORCE.
+ * create_size is used only with PART_OPEN_CREATE. On success *ret owns the
+ * disk; free it with part_disk_free().
+ */
+int part_disk_open(const char *path, unsigned flags, uint64_t create_size, struct part_disk **ret,
+		   struct pb_err *err);
+/* Closes, unlocks and frees; accepts NULL. Unwritten changes are dropped. */
+void part_disk_free(struct part_disk *d);
+
+const char *part_disk_path(const struct part_disk *d);
+uint64_t part_disk_size(const struct part_disk *d);
+unsigned part_disk_sector_size(const struct part_disk *d);
+bool part_disk_is_blockdev(const struct part_disk *d);
+enum part_table part_disk_table(const struct part_disk *d);
+/* Disk GUID (GPT) or "0x" + disk signature (dos); "" without a table. */
+const char *part_disk_id(const struct part_disk *d);
+
+/*
+ * Start a new, empty table in memory (replacing any). seed, when non-NULL,
+ * makes the disk identifier and every partition UUID added afterwards derive
+ * from it (name-based UUIDs), so the same requests give the same bytes.
+ */
+int part_disk_new_table(struct part_disk *d, enum part_table table, const char *seed, struct pb_err *err);
+/* Seed for later additions on an existing table (apply --seed). */
+void part_disk_set_seed(struct part_disk *d, const char *seed);
+
+/* Number of partitions; part_disk_get() takes 0..count-1 in partition order. */
+size_t part_disk_count(const struct part_disk *d);
+int part_disk_get(const struct part_disk *d, size_t index, struct part_info *ret);
+/* Find by name or number; -ENOENT with a message naming disk and partition. */
+int part_disk_find(const struct part_disk *d, const char *name_or_number, struct part_info *ret,
+		   struct pb_err *err);
+
+/* What part_disk_add() is asked for. size 0 means "the largest free run". */
+struct part_spec {
+	const char *name;
+	enum part_type type;
+	uint64_t size;
+	const char *label; /* may be NULL */
+};
+
+/*
+ * Add a partition (1 MiB aligned) in memory. Refuses a duplicate name, a
+ * second ESP or BIOS boot partition, a size of zero (use 0 only for "rest"),
+ * a size larger than the largest free run (the message says both), a full
+ * table. On success *ret (may be NULL) describes the new partition.
+ */
+int part_disk_add(struct part_disk *d, const struct part_spec *spec, struct part_info *ret,
+		  struct pb_err *err);
+int part_disk_remove(struct part_disk *d, const char *name_or_number, struct pb_err *err);
+/*
+ * Grow into the free space that follows, or shrink. min_size is the smallest
+ * size allowed (the filesystem inside; 0 = none).
+ */
+int part_disk_resize(struct part_disk *d, const char *name_or_number, uint64_t size, uint64_t min_size,
+		     struct pb_err *err);
+
+/* Write the table in memory to the disk: the only function that writes. */
+int part_disk_write(struct part_disk *d, struct pb_err *err);
+
+/*
+ * Refuse when the partition is mounted or held by something else (a block
+ * device's partition node mounted or in use); image files check loop devices.
+ */
+int part_disk_check_unused(const struct part_disk *d, const struct part_info *p, struct pb_err *err);
+
+/*
+ * Where BIOS GRUB's core.img may be embedded: the BIOS boot partition on GPT,
+ * the gap after the MBR on dos (up to partboot's name record). Bytes.
+ */
+int part_disk_embed_area(const struct part_disk *d, uint64_t *ret_start, uint64_t *ret_size, struct pb_err *err);
+
+/* Probe a partition with libblkid. Strings are "" when not found. */
+struct part_probe {
+	char fstype[32];
+	char label[64];
+	char uuid[64];
+};
+int part_disk_probe(const struct part_disk *d, const struct part_info *p, struct part_probe *ret);
+
+/* Parse and name types: "esp", "bios-boot", "root", "swap", "data". */
+int part_type_from_string(const char *s, enum part_type *ret);
+const char *part_type_to_string(enum part_type t);
+
+#endif

@@ -1,0 +1,76 @@
+#!/bin/bash
+# Run every test: the cmocka runners in $BUILD/tests and the end-to-end scripts in
+# tests/e2e. Both speak TAP ("ok N - name", "not ok N - name", "# SKIP why").
+# Ends with one line "N passed, N failed, N skipped"; exits 1 on any failure.
+# TESTS="part fs" runs only the runners/scripts whose names contain those words.
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+export PARTBOOT=${PARTBOOT:-$PWD/$BUILD/partboot}
+export PB_TOP=$PWD
+export CMOCKA_MESSAGE_OUTPUT=TAP
+passed=0 failed=0 skipped=0
+failures=()
+
+want() {
+	[ -z "${TESTS:-}" ] && return 0
+	for w in $TESTS; do
+		case "$1" in *"$w"*) return 0 ;; esac
+	done
+	return 1
+}
+
+run_one() {
+	local name=$1
+	shift
+	local log rc start
+	log=$(mktemp)
+	start=$(date +%s)
+	echo "# == $name"
+	"$@" >"$log" 2>&1
+	rc=$?
+	local p f s
+	p=$(grep -cE '^ok [0-9]+' "$log" | head -1)
+	s=$(grep -cE '^ok [0-9]+.*# *SKIP' "$log" | head -1)
+	f=$(grep -cE '^not ok [0-9]+' "$log" | head -1)
+	p=$((p - s))
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		# crashed or failed outside a test case: count it as one failure
+		echo "not ok - $name exited $rc outside any test case" >>"$log"
+		f=1
+	fi
+	if [ "$f" -ne 0 ] || [ "${VERBOSE:-0}" = 1 ]; then
+		cat "$log"
+	else
+		grep -E '^(ok|not ok) [0-9]+|# *SKIP' "$log" | grep -E '# *SKIP' || true
+	fi
+	grep -E '^not ok' "$log" | sed "s/^/$name: /" >>"$failfile"
+	echo "# $name: $p passed, $f failed, $s skipped ($(($(date +%s) - start)) s)"
+	passed=$((passed + p))
+	failed=$((failed + f))
+	skipped=$((skipped + s))
+	rm -f "$log"
+}
+
+failfile=$(mktemp)
+trap 'rm -f "$failfile"' EXIT
+
+for t in "$BUILD"/tests/test-*; do
+	[ -x "$t" ] || continue
+	case "$t" in *.o | *.d) continue ;; esac
+	want "$(basename "$t")" || continue
+	run_one "$(basename "$t")" "$t"
+done
+for t in tests/e2e/*.sh; do
+	[ -f "$t" ] || continue
+	case "$(basename "$t")" in lib.sh) continue ;; esac
+	want "$(basename "$t")" || continue
+	run_one "e2e/$(basename "$t")" bash "$t"
+done
+
+if [ -s "$failfile" ]; then
+	echo "# failures:"
+	cat "$failfile"
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
