@@ -89,10 +89,19 @@ guest: $(PROG)
 	@if [ -x fixtures/make-guest.sh ]; then ./fixtures/make-guest.sh; fi
 
 # Dependencies first, then a fresh make so pkg-config sees the installed libraries.
+# A plain `make check` runs everything with the normal build, then the unit tests and
+# the fast end-to-end scripts (SAN_TESTS) again under ASan+UBSan; `make check SANITIZE=1`
+# runs everything under the sanitizers.
+SAN_TESTS ?= test- e2e/part e2e/fs
 check: deps
 	@$(MAKE) --no-print-directory tests
 	@$(MAKE) --no-print-directory guest
+ifeq ($(SANITIZE),1)
 	@BUILD=$(BUILD) ./tests/run.sh
+else
+	@$(MAKE) --no-print-directory BUILD=build-san SANITIZE=1 tests
+	@BUILD=$(BUILD) SAN_BUILD=build-san SAN_TESTS="$(SAN_TESTS)" ./tests/run.sh
+endif
 
 install: $(PROG)
 	install -Dm755 $(PROG) $(DESTDIR)$(BINDIR)/partboot

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "../common/err.h"
+#include "../common/strbuf.h"
 
 struct part_disk;
 
@@ -103,6 +104,7 @@ struct part_spec {
 	enum part_type type;
 	uint64_t size;
 	const char *label; /* may be NULL */
+	uint64_t start;    /* bytes, 1 MiB aligned; 0 = the first free run that fits */
 };
 
 /*
@@ -131,6 +133,23 @@ int part_disk_write(struct part_disk *d, struct pb_err *err);
 int part_disk_check_unused(const struct part_disk *d, const struct part_info *p, struct pb_err *err);
 
 /*
+ * Lock one partition's byte range (an OFD write lock on the disk) until
+ * part_disk_free(): a second partboot that wants the same partition (another
+ * VM runner, an install) gets -EBUSY with a message naming disk and partition.
+ */
+int part_disk_lock_partition(struct part_disk *d, const struct part_info *p, struct pb_err *err);
+
+/*
+ * Let go of the whole-disk lock taken by part_disk_open() while keeping the
+ * disk open and any partition locks (a VM runner holds only its partition for
+ * the VM's lifetime). No part_disk_write() is possible afterwards.
+ */
+int part_disk_unlock(struct part_disk *d);
+
+/* The disk's file descriptor (read-write unless opened RDONLY). Owned by d. */
+int part_disk_fd(const struct part_disk *d);
+
+/*
  * Where BIOS GRUB's core.img may be embedded: the BIOS boot partition on GPT,
  * the gap after the MBR on dos (up to partboot's name record). Bytes.
  */
@@ -147,5 +166,57 @@ int part_disk_probe(const struct part_disk *d, const struct part_info *p, struct
 /* Parse and name types: "esp", "bios-boot", "root", "swap", "data". */
 int part_type_from_string(const char *s, enum part_type *ret);
 const char *part_type_to_string(enum part_type t);
+
+/*
+ * Layout files (docs/part.md): an INI file with one [disk] section and one
+ * [partition NAME] section per partition. part_layout_parse() reads and
+ * validates the whole file; every string is owned by the layout.
+ */
+struct part_layout_partition {
+	char *name;
+	enum part_type type;
+	uint64_t size;  /* bytes, 0 = "rest" (the largest free run) */
+	char *label;    /* filesystem label; NULL when absent (so are the four below) */
+	char *fs;       /* "ext4", "vfat", "swap" or "none" */
+	char *source;   /* where the guest comes from (used by install) */
+	char *hostname;
+	char *cmdline;  /* extra kernel command line */
+	unsigned line;  /* line of the [partition NAME] header, for messages */
+};
+
+struct part_layout {
+	char *path;
+	uint64_t size;         /* [disk] size; 0 when absent */
+	enum part_table table; /* [disk] table; PART_TABLE_GPT when absent */
+	char *seed;            /* [disk] seed; NULL when absent */
+	bool bios, uefi;       /* [disk] bootloader = bios, uefi */
+	char *default_guest;   /* [disk] default: a partition name; NULL when absent */
+	struct part_layout_partition *partitions; /* in file order */
+	size_t n_partitions;
+};
+
+/*
+ * Parse LAYOUT. Refuses, with "FILE:LINE: cause" in err: unknown sections or
+ * keys, bad values, duplicate sections or keys, a partition without type or
+ * size, more than one "rest", a malformed line, a truncated file (no newline
+ * at its end). On success *ret is owned by the caller: part_layout_free().
+ */
+int part_layout_parse(const char *path, struct part_layout **ret, struct pb_err *err);
+void part_layout_free(struct part_layout *l);
+
+enum {
+	PART_APPLY_FORCE = 1 << 0, /* change partitions whose type or size differ, replace another table type */
+};
+
+/*
+ * Make the table in memory match the layout: create the table when the disk
+ * has none, add the partitions that are missing, keep those that match, and
+ * refuse (before changing anything) a partition whose type or size differs
+ * unless PART_APPLY_FORCE. seed (or else the layout's) seeds identifiers.
+ * Appends one line per action to plan (may be NULL). Writes nothing: call
+ * part_disk_write() afterwards (or not, for a dry run).
+ */
+int part_layout_apply(struct part_disk *d, const struct part_layout *l, const char *seed, unsigned flags,
+		      struct strbuf *plan, struct pb_err *err);
 
 #endif

@@ -3,6 +3,8 @@
 # tests/e2e. Both speak TAP ("ok N - name", "not ok N - name", "# SKIP why").
 # Ends with one line "N passed, N failed, N skipped"; exits 1 on any failure.
 # TESTS="part fs" runs only the runners/scripts whose names contain those words.
+# SAN_BUILD=build-san SAN_TESTS="test- part fs" runs those again with the
+# AddressSanitizer+UBSan build (binaries and e2e scripts), counted in the same line.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -44,7 +46,7 @@ run_one() {
 	else
 		grep -E '^(ok|not ok) [0-9]+|# *SKIP' "$log" | grep -E '# *SKIP' || true
 	fi
-	grep -E '^not ok' "$log" | sed "s/^/$name: /" >>"$failfile"
+	grep -E '^not ok' "$log" | sed "s|^|$name: |" >>"$failfile"
 	echo "# $name: $p passed, $f failed, $s skipped ($(($(date +%s) - start)) s)"
 	passed=$((passed + p))
 	failed=$((failed + f))
@@ -64,9 +66,27 @@ done
 for t in tests/e2e/*.sh; do
 	[ -f "$t" ] || continue
 	case "$(basename "$t")" in lib.sh) continue ;; esac
-	want "$(basename "$t")" || continue
+	want "e2e/$(basename "$t")" || continue
 	run_one "e2e/$(basename "$t")" bash "$t"
 done
+
+if [ -n "${SAN_BUILD:-}" ]; then
+	export PARTBOOT=$PWD/$SAN_BUILD/partboot
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+	TESTS=${SAN_TESTS:-}
+	for t in "$SAN_BUILD"/tests/test-*; do
+		[ -x "$t" ] || continue
+		case "$t" in *.o | *.d) continue ;; esac
+	want "$(basename "$t")" || continue
+		run_one "asan/$(basename "$t")" "$t"
+	done
+	for t in tests/e2e/*.sh; do
+		case "$(basename "$t")" in lib.sh) continue ;; esac
+	want "e2e/$(basename "$t")" || continue
+		run_one "asan/e2e/$(basename "$t")" bash "$t"
+	done
+fi
 
 if [ -s "$failfile" ]; then
 	echo "# failures:"

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * part internals: the disk object, partboot's own record (names on dos,
+ * labels everywhere) and helpers shared by disk.c, table.c, layout.c and
+ * probe.c. Only part/ includes this file.
+ */
+#ifndef PARTBOOT_PART_PRIVATE_H
+#define PARTBOOT_PART_PRIVATE_H
+
+#include <libfdisk/libfdisk.h>
+
+#include "part.h"
+#include "../common/macros.h"
+#include "../common/util.h"
+
+/* Every partition starts on a 1 MiB boundary (and the first at 1 MiB). */
+#define PART_ALIGN MiB
+
+/*
+ * partboot's record: one 512-byte block in the last sector before the first
+ * 1 MiB boundary (LBA 2047 with 512-byte sectors). Layout, little endian:
+ *   0  char[8]  "PARTBOOT"
+ *   8  u32      version (1)
+ *  12  u32      number of entries
+ *  16  u32      CRC32 (IEEE, as zlib) of the 512 bytes with this field zero
+ *  20  u8[12]   zero
+ *  32  entries, packed: u64 start LBA, u8 partboot type, u8 name length,
+ *      u8 label length, name bytes, label bytes (no NULs).
+ */
+#define PART_RECORD_MAGIC "PARTBOOT"
+#define PART_RECORD_VERSION 1
+#define PART_RECORD_SIZE 512
+#define PART_RECORD_HEADER 32
+#define PART_NAME_MAX 36 /* a GPT name holds 36 UTF-16 code units */
+#define PART_LABEL_MAX 63
+
+struct part_meta {
+	uint64_t start_lba;
+	enum part_type type;
+	char name[PART_NAME_MAX + 1];
+	char label[PART_LABEL_MAX + 1];
+};
+
+struct part_disk {
+	char *path;
+	char *display; /* the path as the user gave it, for messages */
+	int fd;
+	bool rdonly;
+	bool blockdev;
+	bool locked; /* whole-disk lock held (writes allowed) */
+	dev_t rdev;  /* block devices */
+	dev_t dev;   /* image files: st_dev and st_ino of the file */
+	ino_t ino;
+	uint64_t size;
+	unsigned sector_size;
+
+	struct fdisk_context *cxt;
+	enum part_table table;
+	bool new_table;      /* table created in memory, not yet written */
+	bool dirty;          /* something to write */
+	bool gpt_damaged;    /* what part_disk_open() found wrong, kept for --force */
+	char *seed;          /* NULL = random identifiers */
+	char id[40];
+
+	/* partboot's record, keyed by start LBA */
+	struct part_meta *meta;
+	size_t n_meta;
+
+	/* snapshot of the table in partition order, rebuilt after each change */
+	struct part_info *parts;
+	size_t n_parts;
+};
+
+/* table.c */
+int part_table_load(struct part_disk *d, struct pb_err *err);
+int part_table_refresh(struct part_disk *d, struct pb_err *err);
+uint64_t part_table_first_usable(const struct part_disk *d);
+uint64_t part_table_end_usable(const struct part_disk *d);
+uint64_t part_table_min_disk_size(enum part_table table, unsigned sector_size);
+const char *part_table_to_string(enum part_table t);
+/* Change the type of an existing partition in memory (apply --force). */
+int part_table_set_type(struct part_disk *d, const struct part_info *p, enum part_type type,
+			struct pb_err *err);
+
+/* record (table.c) */
+uint32_t part_crc32(uint32_t crc, const void *buf, size_t len);
+int part_record_encode(const struct part_meta *m, size_t n, uint8_t out[PART_RECORD_SIZE]);
+int part_record_decode(const uint8_t in[PART_RECORD_SIZE], struct part_meta **ret, size_t *ret_n);
+uint64_t part_record_offset(unsigned sector_size);
+
+/* disk.c */
+int part_gpt_check(struct part_disk *d, struct pb_err *err);
+
+#endif

@@ -1,0 +1,447 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of part/: the library's behaviour on sparse image files made
+ * here (mkdtemp + ftruncate), never the host's disks.
+ */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/macros.h"
+#include "part/part.h"
+
+static char tmpdir[64];
+
+static int setup_dir(void **state)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "%s", "/tmp/test-part.XXXXXX");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown_dir(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static const char *img_path(const char *name)
+{
+	static char p[4][128];
+	static int i;
+
+	i = (i + 1) % 4;
+	snprintf(p[i], sizeof(p[i]), "%s/%s", tmpdir, name);
+	return p[i];
+}
+
+/* A fresh disk with an empty table, opened read-write. */
+static struct part_disk *new_disk(const char *name, uint64_t size, enum part_table table, const char *seed)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct part_disk *d = NULL;
+	const char *path = img_path(name);
+
+	unlink(path);
+	assert_int_equal(part_disk_open(path, PART_OPEN_CREATE, size, &d, &err), 0);
+	assert_int_equal(part_disk_new_table(d, table, seed, &err), 0);
+	strbuf_release(&err.msg);
+	return d;
+}
+
+static void add_ok(struct part_disk *d, const char *name, enum part_type type, uint64_t size)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct part_spec spec = { .name = name, .type = type, .size = size };
+	int r = part_disk_add(d, &spec, NULL, &err);
+
+	if (r < 0)
+		fail_msg("add %s: %s", name, pb_err_msg(&err));
+	strbuf_release(&err.msg);
+}
+
+/* Expect part_disk_add to fail with code and a message containing want. */
+static void add_refused(struct part_disk *d, const struct part_spec *spec, int code, const char *want)
+{
+	struct pb_err err = PB_ERR_INIT;
+	size_t before = part_disk_count(d);
+
+	assert_int_equal(part_disk_add(d, spec, NULL, &err), code);
+	if (!strstr(pb_err_msg(&err), want))
+		fail_msg("message '%s' lacks '%s'", pb_err_msg(&err), want);
+	assert_int_equal(part_disk_count(d), before);
+	strbuf_release(&err.msg);
+}
+
+static void test_part_refuses_overlap(void **state)
+{
+	struct part_disk *d = new_disk("overlap.img", 64 * MiB, PART_TABLE_GPT, NULL);
+	struct part_spec spec = { .name = "b", .type = PART_TYPE_DATA, .size = 4 * MiB, .start = 8 * MiB };
+
+	add_ok(d, "a", PART_TYPE_ROOT, 10 * MiB); /* 1 MiB .. 11 MiB */
+	add_refused(d, &spec, -EEXIST, "overlaps partition 1 'a'");
+	spec.start = 11 * MiB;
+	add_ok(d, "c", PART_TYPE_DATA, 1 * MiB);
+	/* resize into the following partition is an overlap too */
+	{
+		struct pb_err err = PB_ERR_INIT;
+
+		assert_int_equal(part_disk_resize(d, "a", 20 * MiB, 0, &err), -ENOSPC);
+		assert_non_null(strstr(pb_err_msg(&err), "overlap partition 2 'c'"));
+		strbuf_release(&err.msg);
+	}
+	part_disk_free(d);
+}
+
+static void test_part_refuses_too_big(void **state)
+{
+	struct part_disk *d = new_disk("big.img", 64 * MiB, PART_TABLE_GPT, NULL);
+	struct part_spec spec = { .name = "deb12", .type = PART_TYPE_ROOT, .size = 812 * MiB };
+
+	add_refused(d, &spec, -ENOSPC, "partition 'deb12': 812 MiB requested, largest free space is 62 MiB");
+	part_disk_free(d);
+}
+
+static void test_part_refuses_zero_size(void **state)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct part_layout *l = NULL;
+	const char *path = img_path("zero.conf");
+	FILE *f = fopen(path, "w");
+
+	fputs("[partition a]\ntype = root\nsize = 0\n", f);
+	fclose(f);
+	assert_int_equal(part_layout_parse(path, &l, &err), -EINVAL);
+	assert_non_null(strstr(pb_err_msg(&err), "zero.conf:3: size 0"));
+	strbuf_release(&err.msg);
+}
+
+static void test_part_refuses_unknown_type(void **state)
+{
+	struct part_disk *d = new_disk("type.img", 64 * MiB, PART_TABLE_GPT, NULL);
+	struct part_spec spec = { .name = "x", .type = PART_TYPE_UNKNOWN, .size = MiB };
+	enum part_type t;
+
+	assert_int_equal(part_type_from_string("ext4", &t), -EINVAL);
+	assert_int_equal(part_type_from_string("bios-boot", &t), 0);
+	assert_int_equal(t, PART_TYPE_BIOS_BOOT);
+	assert_string_equal(part_type_to_string(PART_TYPE_ROOT), "root");
+	add_refused(d, &spec, -EINVAL, "unknown type");
+	part_disk_free(d);
+}
+
+static void test_part_refuses_duplicate_name(void **state)
+{
+	struct part_disk *d = new_disk("dup.img", 64 * MiB, PART_TABLE_GPT, NULL);
+	struct part_spec spec = { .name = "deb12", .type = PART_TYPE_DATA, .size = MiB };
+
+	add_ok(d, "deb12", PART_TYPE_ROOT, 4 * MiB);
+	add_refused(d, &spec, -EEXIST, "partition 'deb12' already exists");
+	spec.name = "12";
+	add_refused(d, &spec, -EINVAL, "cannot be a number");
+	part_disk_free(d);
+}
+
+static void test_part_refuses_second_esp(void **state)
+{
+	struct part_disk *d = new_disk("esp.img", 64 * MiB, PART_TABLE_GPT, NULL);
+	struct part_spec spec = { .name = "esp2", .type = PART_TYPE_ESP, .size = MiB };
+
+	add_ok(d, "esp", PART_TYPE_ESP, 8 * MiB);
+	add_refused(d, &spec, -EEXIST, "already has an EFI system (esp) partition 1 'esp'");
+	part_disk_free(d);
+
+	d = new_disk("dosbios.img", 64 * MiB, PART_TABLE_DOS, NULL);
+	spec.name = "bios";
+	spec.type = PART_TYPE_BIOS_BOOT;
+	add_refused(d, &spec, -EINVAL, "no bios-boot partition on a dos table");
+	part_disk_free(d);
+}
+
+static void test_part_refuses_too_small_disk(void **state)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct part_disk *d = NULL;
+	const char *path = img_path("tiny.img");
+
+	assert_int_equal(part_disk_open(path, PART_OPEN_CREATE, 16 * KiB, &d, &err), 0);
+	assert_int_equal(part_disk_new_table(d, PART_TABLE_GPT, NULL, &err), -ENOSPC);
+	assert_non_null(strstr(pb_err_msg(&err), "16 KiB is too small for a GPT table"));
+	part_disk_free(d);
+	strbuf_release(&err.msg);
+}
+
+static void read_file(const char *path, uint8_t **ret, size_t *ret_len)
+{
+	FILE *f = fopen(path, "r");
+	struct stat st;
+
+	assert_non_null(f);
+	assert_int_equal(fstat(fileno(f), &st), 0);
+	*ret = malloc((size_t)st.st_size);
+	assert_non_null(*ret);
+	assert_int_equal(fread(*ret, 1, (size_t)st.st_size, f), (size_t)st.st_size);
+	*ret_len = (size_t)st.st_size;
+	fclose(f);
+}
+
+static void make_seeded(const char *name, enum part_table table, const char *seed)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct part_disk *d = new_disk(name, 32 * MiB, table, seed);
+
+	add_ok(d, "esp", PART_TYPE_ESP, 4 * MiB);
+	add_ok(d, "deb12", PART_TYPE_ROOT, 8 * MiB);
+	add_ok(d, "home", PART_TYPE_DATA, 0);
+	assert_int_equal(part_disk_write(d, &err), 0);
+	part_disk_free(d);
+	strbuf_release(&err.msg);
+}
+
+static void test_part_seed_is_deterministic(void **state)
+{
+	static const enum part_table tables[] = { PART_TABLE_GPT, PART_TABLE_DOS };
+
+	for (size_t t = 0; t < ARRAY_SIZE(tables); t++) {
+		_cleanup_free_ uint8_t *a = NULL, *b = NULL, *c = NULL;
+		size_t la, lb, lc;
+
+		make_seeded("seed1.img", tables[t], "s3cret");
+		read_file(img_path("seed1.img"), &a, &la);
+		make_seeded("seed2.img", tables[t], "s3cret");
+		read_file(img_path("seed2.img"), &b, &lb);
+		make_seeded("seed3.img", tables[t], "other");
+		read_file(img_path("seed3.img"), &c, &lc);
+		assert_int_equal(la, lb);
+		assert_memory_equal(a, b, la);
+		assert_memory_not_equal(a, c, la);
+	}
+}
+
+static void test_part_seed_uuids_follow_names(void **state)
+{
+	struct part_disk *d1 = new_disk("n1.img", 32 * MiB, PART_TABLE_GPT, "s");
+	struct part_disk *d2 = new_disk("n2.img", 32 * MiB, PART_TABLE_GPT, "s");
+	struct part_info a, b;
+
+	/* Different order, same names: same UUIDs. */
+	add_ok(d1, "x", PART_TYPE_ROOT, MiB);
+	add_ok(d1, "y", PART_TYPE_ROOT, MiB);
+	add_ok(d2, "y", PART_TYPE_ROOT, MiB);
+	add_ok(d2, "x", PART_TYPE_ROOT, MiB);
+	assert_int_equal(part_disk_find(d1, "x", &a, NULL), 0);
+	assert_int_equal(part_disk_find(d2, "x", &b, NULL), 0);
+	assert_string_equal(a.uuid, b.uuid);
+	assert_string_equal(part_disk_id(d1), part_disk_id(d2));
+	part_disk_free(d1);
+	part_disk_free(d2);
+}
+
+static void layout_fails(const char *text, const char *want)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct part_layout *l = NULL;
+	const char *path = img_path("bad.conf");
+	FILE *f = fopen(path, "w");
+
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(part_layout_parse(path, &l, &err), -EINVAL);
+	assert_null(l);
+	if (!strstr(pb_err_msg(&err), want))
+		fail_msg("message '%s' lacks '%s'", pb_err_msg(&err), want);
+	strbuf_release(&err.msg);
+}
+
+static void test_part_layout_errors_name_the_line(void **state)
+{
+	layout_fails("[disk]\nsize = 1G\n\n[partitions x]\n", "bad.conf:4: unknown section [partitions x]");
+	layout_fails("[disk]\nsize = 1G\ncolour = red\n", "bad.conf:3: unknown key 'colour' in [disk]");
+	layout_fails("[partition a]\ntype = root\n# c\nsize = 1M\ntype = data\n",
+		     "bad.conf:5: duplicate key 'type' in [partition a] (first on line 2)");
+	layout_fails("[partition a]\ntype = root\nsize = 1M\n[partition a]\ntype = root\nsize = 1M\n",
+		     "bad.conf:4: duplicate section [partition a] (first on line 1)");
+	layout_fails("[partition a]\ntype = rot\nsize = 1M\n", "bad.conf:2: unknown type 'rot'");
+	layout_fails("[partition a]\ntype = root\nsize = lots\n", "bad.conf:3: bad size 'lots'");
+	layout_fails("[disk]\ntable = gpt\nthis line is junk\n", "bad.conf:3: malformed line");
+	layout_fails("[disk]\ntable = gpt\n[partition a]\ntype = ro", "bad.conf:4: truncated");
+	layout_fails("[disk]\ntable = gpt\n[partit", "bad.conf:3: truncated");
+	layout_fails("[disk]\ntable = gpt\n[partit\n", "bad.conf:3: malformed line");
+	layout_fails("[partition a]\ntype = root\n", "bad.conf:1: [partition a] has no size");
+	layout_fails("[partition a]\ntype = esp\nsize = 1M\n[partition b]\ntype = esp\nsize = 1M\n",
+		     "bad.conf:5: [partition b]: a second esp partition");
+	layout_fails("[disk]\ndefault = nope\n[partition a]\ntype = root\nsize = 1M\n",
+		     "bad.conf:2: default 'nope' is not a partition");
+	layout_fails("[disk]\ntable = dos\n[partition b]\ntype = bios-boot\nsize = 1M\n",
+		     "bad.conf:4: [partition b]: no bios-boot partition on a dos table");
+}
+
+static void test_part_layout_parses_everything(void **state)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct part_layout *l = NULL;
+	const char *path = img_path("good.conf");
+	FILE *f = fopen(path, "w");
+
+	fputs("; comment\n[disk]\nsize = 2G\ntable = dos\nseed = abc\nbootloader = bios,uefi\ndefault = deb12\n\n"
+	      "[partition deb12]\ntype = root\nsize = 800M\nlabel = DEB\nfs = ext4\nsource = debian:bookworm\n"
+	      "hostname = h\ncmdline = quiet splash\n[partition home]\ntype = data\nsize = rest\n",
+	      f);
+	fclose(f);
+	if (part_layout_parse(path, &l, &err) < 0)
+		fail_msg("%s", pb_err_msg(&err));
+	assert_int_equal(l->size, 2 * GiB);
+	assert_int_equal(l->table, PART_TABLE_DOS);
+	assert_string_equal(l->seed, "abc");
+	assert_true(l->bios && l->uefi);
+	assert_string_equal(l->default_guest, "deb12");
+	assert_int_equal(l->n_partitions, 2);
+	assert_string_equal(l->partitions[0].cmdline, "quiet splash");
+	assert_string_equal(l->partitions[0].source, "debian:bookworm");
+	assert_int_equal(l->partitions[0].line, 9);
+	assert_int_equal(l->partitions[1].size, 0);
+	assert_null(l->partitions[1].label);
+	part_layout_free(l);
+}
+
+static void test_part_find_by_name_or_number(void **state)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct part_disk *d = new_disk("find.img", 64 * MiB, PART_TABLE_GPT, NULL);
+	struct part_info p;
+
+	add_ok(d, "esp", PART_TYPE_ESP, 4 * MiB);
+	add_ok(d, "deb12", PART_TYPE_ROOT, 4 * MiB);
+	assert_int_equal(part_disk_find(d, "deb12", &p, &err), 0);
+	assert_int_equal(p.partno, 2);
+	assert_int_equal(part_disk_find(d, "1", &p, &err), 0);
+	assert_string_equal(p.name, "esp");
+	assert_int_equal(part_disk_find(d, "7", &p, &err), -ENOENT);
+	assert_non_null(strstr(pb_err_msg(&err), "no partition number 7"));
+	assert_int_equal(part_disk_find(d, "nope", &p, &err), -ENOENT);
+	assert_non_null(strstr(pb_err_msg(&err), "no partition 'nope'"));
+	/* a removed number is reused by the next add */
+	assert_int_equal(part_disk_remove(d, "1", &err), 0);
+	add_ok(d, "new", PART_TYPE_DATA, MiB);
+	assert_int_equal(part_disk_find(d, "new", &p, &err), 0);
+	assert_int_equal(p.partno, 1);
+	part_disk_free(d);
+	strbuf_release(&err.msg);
+}
+
+static void test_part_dos_names_round_trip(void **state)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct part_disk *d = new_disk("dos.img", 64 * MiB, PART_TABLE_DOS, "seed");
+	struct part_spec spec = { .name = "deb12", .type = PART_TYPE_ROOT, .size = 8 * MiB, .label = "DEB12" };
+	struct part_info p;
+	uint64_t start, size;
+
+	add_ok(d, "esp", PART_TYPE_ESP, 4 * MiB);
+	assert_int_equal(part_disk_add(d, &spec, NULL, &err), 0);
+	add_ok(d, "data", PART_TYPE_DATA, 8 * MiB);
+	assert_int_equal(part_disk_write(d, &err), 0);
+	part_disk_free(d);
+
+	assert_int_equal(part_disk_open(img_path("dos.img"), PART_OPEN_RDONLY, 0, &d, &err), 0);
+	assert_int_equal(part_disk_table(d), PART_TABLE_DOS);
+	assert_int_equal(part_disk_count(d), 3);
+	assert_int_equal(part_disk_find(d, "deb12", &p, &err), 0);
+	assert_int_equal(p.partno, 2);
+	assert_int_equal(p.type, PART_TYPE_ROOT); /* 0x83, told from data by the record */
+	assert_string_equal(p.type_str, "0x83");
+	assert_string_equal(p.label, "DEB12");
+	assert_int_equal(part_disk_find(d, "data", &p, &err), 0);
+	assert_int_equal(p.type, PART_TYPE_DATA);
+	/* the MBR gap ends before the record sector (LBA 2047) */
+	assert_int_equal(part_disk_embed_area(d, &start, &size, &err), 0);
+	assert_int_equal(start, 512);
+	assert_int_equal(start + size, 2047 * 512);
+	part_disk_free(d);
+	strbuf_release(&err.msg);
+}
+
+static void test_part_refuses_corrupt_gpt(void **state)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct part_disk *d = new_disk("corrupt.img", 32 * MiB, PART_TABLE_GPT, "c");
+	const char *path = img_path("corrupt.img");
+	int fd;
+
+	add_ok(d, "a", PART_TYPE_ROOT, 4 * MiB);
+	assert_int_equal(part_disk_write(d, &err), 0);
+	part_disk_free(d);
+	/* flip a byte of the primary header's disk GUID */
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "X", 1, 512 + 60), 1);
+	close(fd);
+	d = NULL;
+	assert_int_equal(part_disk_open(path, 0, 0, &d, &err), -EBADMSG);
+	assert_null(d);
+	assert_non_null(strstr(pb_err_msg(&err), "corrupt GPT: primary header CRC mismatch"));
+	/* --force: libfdisk reads the backup, the next write repairs both */
+	assert_int_equal(part_disk_open(path, PART_OPEN_FORCE, 0, &d, &err), 0);
+	assert_int_equal(part_disk_count(d), 1);
+	assert_int_equal(part_disk_write(d, &err), 0);
+	part_disk_free(d);
+	assert_int_equal(part_disk_open(path, 0, 0, &d, &err), 0);
+	part_disk_free(d);
+	strbuf_release(&err.msg);
+}
+
+static void test_part_lock_refuses_second_writer(void **state)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct part_disk *d = new_disk("lock.img", 32 * MiB, PART_TABLE_GPT, NULL), *d2 = NULL;
+	struct part_info p;
+
+	assert_int_equal(part_disk_write(d, &err), 0);
+	assert_int_equal(part_disk_open(img_path("lock.img"), PART_OPEN_NOWAIT, 0, &d2, &err), -EBUSY);
+	assert_non_null(strstr(pb_err_msg(&err), "in use by another partboot"));
+	/* partition locks: a second holder of the same range is refused */
+	add_ok(d, "a", PART_TYPE_ROOT, 4 * MiB);
+	assert_int_equal(part_disk_write(d, &err), 0);
+	assert_int_equal(part_disk_find(d, "a", &p, &err), 0);
+	assert_int_equal(part_disk_lock_partition(d, &p, &err), 0);
+	assert_int_equal(part_disk_unlock(d), 0);
+	assert_int_equal(part_disk_open(img_path("lock.img"), PART_OPEN_NOWAIT, 0, &d2, &err), 0);
+	assert_int_equal(part_disk_lock_partition(d2, &p, &err), -EBUSY);
+	assert_non_null(strstr(pb_err_msg(&err), "partition 1 'a': in use by another partboot"));
+	part_disk_free(d2);
+	part_disk_free(d);
+	strbuf_release(&err.msg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_part_refuses_overlap),
+		cmocka_unit_test(test_part_refuses_too_big),
+		cmocka_unit_test(test_part_refuses_zero_size),
+		cmocka_unit_test(test_part_refuses_unknown_type),
+		cmocka_unit_test(test_part_refuses_duplicate_name),
+		cmocka_unit_test(test_part_refuses_second_esp),
+		cmocka_unit_test(test_part_refuses_too_small_disk),
+		cmocka_unit_test(test_part_seed_is_deterministic),
+		cmocka_unit_test(test_part_seed_uuids_follow_names),
+		cmocka_unit_test(test_part_layout_errors_name_the_line),
+		cmocka_unit_test(test_part_layout_parses_everything),
+		cmocka_unit_test(test_part_find_by_name_or_number),
+		cmocka_unit_test(test_part_dos_names_round_trip),
+		cmocka_unit_test(test_part_refuses_corrupt_gpt),
+		cmocka_unit_test(test_part_lock_refuses_second_writer),
+	};
+
+	return cmocka_run_group_tests_name("part", tests, setup_dir, teardown_dir);
+}
