@@ -79,5 +79,7 @@ int cmd_next(int argc, char **argv);
 int cmd_boot(int argc, char **argv);
 
 int cmd_run(int argc, char **argv);
+/* install --via-vm SRC (cmd-vm.c): cmd_install() hands its whole argv over. */
+int cmd_install_via_vm(int argc, char **argv);
 
 #endif

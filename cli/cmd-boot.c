@@ -1,28 +1,167 @@
 /* SPDX-License-Identifier: MIT */
-/* Placeholder until the boot verbs land. */
+/* The boot verbs: bootloader, default, next, boot (boot/ does the work). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "boot/boot.h"
 #include "cli.h"
+#include "part/part.h"
+
+static void print_warning(const char *msg, void *userdata)
+{
+	log_warn("%s", msg);
+}
+
+/* Parse the common options only; returns <0 to go on, else the exit status. */
+static int parse_plain(int argc, char **argv, int nargs, const char *what)
+{
+	static const struct option longopts[] = { CLI_COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
+	int opt, r;
+
+	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+		r = cli_common_option(argv[0], opt);
+		if (r == CLI_OPT_CONTINUE)
+			continue;
+		if (r >= 0)
+			return r;
+		return cli_usage_error(argv[0], "unknown option");
+	}
+	if (argc - optind != nargs)
+		return cli_usage_error(argv[0], "expected %s", what);
+	return -1;
+}
 
 int cmd_bootloader(int argc, char **argv)
 {
-	log_error("bootloader: not built yet");
-	return EXIT_FAIL;
+	static const struct option longopts[] = {
+		{ "bios", no_argument, NULL, 'B' },
+		{ "uefi", no_argument, NULL, 'U' },
+		CLI_COMMON_LONGOPTS,
+		{ NULL, 0, NULL, 0 },
+	};
+	struct pb_err err = PB_ERR_INIT;
+	struct part_disk *d = NULL;
+	unsigned flags = 0;
+	int opt, r;
+
+	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'B':
+			flags |= BOOT_INSTALL_BIOS;
+			break;
+		case 'U':
+			flags |= BOOT_INSTALL_UEFI;
+			break;
+		default:
+			r = cli_common_option(argv[0], opt);
+			if (r == CLI_OPT_CONTINUE)
+				continue;
+			if (r >= 0)
+				return r;
+			return cli_usage_error(argv[0], "unknown option");
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage_error(argv[0], "expected DISK");
+	boot_set_warn_handler(print_warning, NULL);
+	r = part_disk_open(argv[optind], 0, 0, &d, &err);
+	if (r >= 0)
+		r = boot_install(d, flags, &err);
+	part_disk_free(d);
+	if (r < 0)
+		cli_fail(&err);
+	else
+		log_info("%s: GRUB installed", argv[optind]);
+	pb_err_clear(&err);
+	return r < 0 ? EXIT_FAIL : EXIT_OK;
+}
+
+static int set_entry(int argc, char **argv, bool next)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct part_disk *d = NULL;
+	int r;
+
+	r = parse_plain(argc, argv, 2, "DISK NAME");
+	if (r >= 0)
+		return r;
+	r = part_disk_open(argv[optind], 0, 0, &d, &err);
+	if (r >= 0)
+		r = next ? boot_set_next(d, argv[optind + 1], &err) : boot_set_default(d, argv[optind + 1], &err);
+	part_disk_free(d);
+	if (r < 0)
+		cli_fail(&err);
+	pb_err_clear(&err);
+	return r < 0 ? EXIT_FAIL : EXIT_OK;
 }
 
 int cmd_default(int argc, char **argv)
 {
-	log_error("default: not built yet");
-	return EXIT_FAIL;
+	return set_entry(argc, argv, false);
 }
 
 int cmd_next(int argc, char **argv)
 {
-	log_error("next: not built yet");
-	return EXIT_FAIL;
+	return set_entry(argc, argv, true);
 }
 
 int cmd_boot(int argc, char **argv)
 {
-	log_error("boot: not built yet");
-	return EXIT_FAIL;
-}
+	static const struct option longopts[] = {
+		{ "native", no_argument, NULL, 'N' },
+		{ "reboot", no_argument, NULL, 'R' },
+		{ "kexec", no_argument, NULL, 'K' },
+		CLI_COMMON_LONGOPTS,
+		{ NULL, 0, NULL, 0 },
+	};
+	enum boot_native_action action = BOOT_NATIVE_NONE;
+	struct pb_err err = PB_ERR_INIT;
+	struct part_disk *d = NULL;
+	bool native = false;
+	int opt, r;
 
+	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'N':
+			native = true;
+			break;
+		case 'R':
+		case 'K':
+			if (action != BOOT_NATIVE_NONE)
+				return cli_usage_error(argv[0], "--reboot and --kexec exclude each other");
+			action = opt == 'R' ? BOOT_NATIVE_REBOOT : BOOT_NATIVE_KEXEC;
+			break;
+		default:
+			r = cli_common_option(argv[0], opt);
+			if (r == CLI_OPT_CONTINUE)
+				continue;
+			if (r >= 0)
+				return r;
+			return cli_usage_error(argv[0], "unknown option");
+		}
+	}
+	if (argc - optind != 2)
+		return cli_usage_error(argv[0], "expected DISK NAME");
+	if (!native)
+		return cli_usage_error(argv[0], "only --native is supported (for a VM: partboot run)");
+	if (action == BOOT_NATIVE_NONE)
+		action = BOOT_NATIVE_REBOOT;
+	if (geteuid() != 0) {
+		pb_err_set(&err, -EPERM, "%s: booting a guest natively needs root", argv[optind]);
+		cli_fail(&err);
+		pb_err_clear(&err);
+		return EXIT_FAIL;
+	}
+	/* read-only: the running system's disk has mounted partitions (boot/native.c) */
+	r = part_disk_open(argv[optind], PART_OPEN_RDONLY, 0, &d, &err);
+	if (r >= 0)
+		r = boot_native(d, argv[optind + 1], action, &err);
+	part_disk_free(d);
+	if (r < 0)
+		cli_fail(&err);
+	pb_err_clear(&err);
+	return r < 0 ? EXIT_FAIL : EXIT_OK;
+}

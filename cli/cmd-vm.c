@@ -1,10 +1,400 @@
 /* SPDX-License-Identifier: MIT */
-/* Placeholder until the vm verbs land. */
+/* partboot run: boot a guest partition in a QEMU VM (vm/). */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "boot/boot.h"
 #include "cli.h"
+#include "common/macros.h"
+#include "common/util.h"
+#include "vm/vm.h"
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static bool parse_uint(const char *s, unsigned max, unsigned *ret)
+{
+	char *end;
+	unsigned long v;
+
+	if (!*s || *s == '-')
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return false;
+	*ret = (unsigned)v;
+	return true;
+}
 
 int cmd_run(int argc, char **argv)
 {
-	log_error("run: not built yet");
-	return EXIT_FAIL;
+	enum { OPT_FIRMWARE = 0x100, OPT_ACCEL, OPT_MACHINE, OPT_MEM, OPT_CPUS, OPT_APPEND, OPT_CONSOLE,
+	       OPT_TIMEOUT, OPT_SNAPSHOT, OPT_NET, OPT_SSH_PORT, OPT_PRINT, OPT_XML, OPT_NO_PVH, OPT_QEMU };
+	static const struct option longopts[] = {
+		CLI_COMMON_LONGOPTS,
+		{ "firmware", required_argument, NULL, OPT_FIRMWARE },
+		{ "accel", required_argument, NULL, OPT_ACCEL },
+		{ "machine", required_argument, NULL, OPT_MACHINE },
+		{ "mem", required_argument, NULL, OPT_MEM },
+		{ "cpus", required_argument, NULL, OPT_CPUS },
+		{ "append", required_argument, NULL, OPT_APPEND },
+		{ "console", required_argument, NULL, OPT_CONSOLE },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "snapshot", no_argument, NULL, OPT_SNAPSHOT },
+		{ "net", required_argument, NULL, OPT_NET },
+		{ "ssh-port", required_argument, NULL, OPT_SSH_PORT },
+		{ "print-cmdline", no_argument, NULL, OPT_PRINT },
+		{ "libvirt-xml", no_argument, NULL, OPT_XML },
+		{ "no-pvh", no_argument, NULL, OPT_NO_PVH },
+		{ "qemu", required_argument, NULL, OPT_QEMU },
+		{}
+	};
+	struct vm_opts o = { 0 };
+	struct pb_err err = PB_ERR_INIT;
+	struct vm *vm = NULL;
+	bool print = false, xml = false;
+	int64_t t0 = now_us();
+	int c, r, status = EXIT_FAIL;
+
+	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_FIRMWARE:
+			if (!strcmp(optarg, "bios"))
+				o.mode = VM_MODE_BIOS;
+			else if (!strcmp(optarg, "uefi"))
+				o.mode = VM_MODE_UEFI;
+			else
+				return cli_usage_error("run", "--firmware takes bios or uefi, not '%s'", optarg);
+			break;
+		case OPT_ACCEL:
+			if (vm_accel_from_string(optarg, &o.accel) < 0)
+				return cli_usage_error("run", "--accel takes auto, kvm or tcg, not '%s'", optarg);
+			break;
+		case OPT_MACHINE:
+			if (!strcmp(optarg, "auto"))
+				o.machine = VM_MACHINE_AUTO;
+			else if (!strcmp(optarg, "microvm"))
+				o.machine = VM_MACHINE_MICROVM;
+			else if (!strcmp(optarg, "q35"))
+				o.machine = VM_MACHINE_Q35;
+			else
+				return cli_usage_error("run", "--machine takes auto, microvm or q35, not '%s'", optarg);
+			break;
+		case OPT_MEM: {
+			uint64_t v;
+
+			/* a bare number means MiB here, as with qemu -m */
+			if (strspn(optarg, "0123456789") == strlen(optarg) && *optarg) {
+				char buf[64];
+
+				snprintf(buf, sizeof(buf), "%sM", optarg);
+				r = pb_parse_size(buf, &v);
+			} else {
+				r = pb_parse_size(optarg, &v);
+			}
+			if (r < 0 || v < 64 * MiB)
+				return cli_usage_error("run", "--mem takes a size of at least 64M, not '%s'", optarg);
+			o.mem = v;
+			break;
+		}
+		case OPT_CPUS:
+			if (!parse_uint(optarg, 256, &o.cpus) || !o.cpus)
+				return cli_usage_error("run", "--cpus takes a number from 1 to 256, not '%s'", optarg);
+			break;
+		case OPT_APPEND:
+			o.append = optarg;
+			break;
+		case OPT_CONSOLE:
+			o.console_path = optarg;
+			break;
+		case OPT_TIMEOUT:
+			if (!parse_uint(optarg, 7 * 24 * 3600, &o.timeout) || !o.timeout)
+				return cli_usage_error("run", "--timeout takes seconds (1 or more), not '%s'", optarg);
+			break;
+		case OPT_SNAPSHOT:
+			o.snapshot = true;
+			break;
+		case OPT_NET:
+			if (!strcmp(optarg, "user"))
+				o.net = VM_NET_USER;
+			else if (!strcmp(optarg, "none"))
+				o.net = VM_NET_NONE;
+			else
+				return cli_usage_error("run", "--net takes user or none, not '%s'", optarg);
+			break;
+		case OPT_SSH_PORT:
+			if (!parse_uint(optarg, 65535, &o.ssh_port) || !o.ssh_port)
+				return cli_usage_error("run", "--ssh-port takes a port number, not '%s'", optarg);
+			break;
+		case OPT_PRINT:
+			print = true;
+			break;
+		case OPT_XML:
+			xml = true;
+			break;
+		case OPT_NO_PVH:
+			o.no_pvh = true;
+			break;
+		case OPT_QEMU:
+			o.qemu = optarg;
+			break;
+		default:
+			r = cli_common_option("run", c);
+			if (r == CLI_OPT_CONTINUE)
+				break;
+			return r < 0 ? EXIT_USAGE : r;
+		}
+	}
+	if (argc - optind != 2)
+		return cli_usage_error("run", "expected DISK and NAME");
+	if (print && xml)
+		return cli_usage_error("run", "--print-cmdline and --libvirt-xml exclude each other");
+	if (o.ssh_port && o.net == VM_NET_NONE)
+		o.net = VM_NET_USER; /* a forwarded port needs the network */
+	if (o.machine == VM_MACHINE_MICROVM && o.mode != VM_MODE_DIRECT)
+		return cli_usage_error("run", "--machine microvm has no firmware; firmware mode needs q35");
+	o.interactive = !o.console_path && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+
+	r = vm_prepare(argv[optind], argv[optind + 1], &o, &vm, &err);
+	if (r < 0) {
+		status = cli_fail(&err);
+		goto out;
+	}
+	if (vm_warning(vm))
+		log_warn("%s", vm_warning(vm));
+	log_debug("accel %s, kernel %s%s; prepared in %.1f ms", vm_accel(vm) == VM_ACCEL_KVM ? "kvm" : "tcg",
+		  vm_guest(vm)->kernel ? vm_guest(vm)->kernel : "(firmware)",
+		  vm_guest(vm)->kernel_pvh ? " (PVH)" : "", (double)(now_us() - t0) / 1000.0);
+
+	if (print || xml) {
+		struct strbuf sb = STRBUF_INIT;
+
+		r = print ? vm_print_cmdline(vm, &sb, &err) : vm_libvirt_xml(vm, &sb, &err);
+		if (r < 0) {
+			strbuf_release(&sb);
+			status = cli_fail(&err);
+			goto out;
+		}
+		fputs(sb.buf, stdout);
+		if (print)
+			fputc('\n', stdout);
+		strbuf_release(&sb);
+		status = EXIT_OK;
+		goto out;
+	}
+
+	if (o.interactive)
+		log_info("console on this terminal: Ctrl-A x quits the VM, Ctrl-A c the QEMU monitor");
+	r = vm_run(vm, &status, &err);
+	if (r < 0) {
+		status = cli_fail(&err);
+		goto out;
+	}
+	switch (status) {
+	case VM_EXIT_POWEROFF:
+		break;
+	case VM_EXIT_TIMEOUT:
+		log_error("%s: guest '%s': stopped after the %u s timeout", argv[optind], argv[optind + 1], o.timeout);
+		break;
+	case VM_EXIT_RESET:
+		log_info("%s: guest '%s' rebooted (or panicked): the VM ended", argv[optind], argv[optind + 1]);
+		break;
+	case VM_EXIT_PANIC:
+		log_error("%s: guest '%s' panicked", argv[optind], argv[optind + 1]);
+		break;
+	case VM_EXIT_INTERRUPTED:
+		log_error("%s: guest '%s' did not power off within %d s: stopped", argv[optind], argv[optind + 1],
+			  VM_GRACE_SECONDS);
+		break;
+	default:
+		log_error("%s", pb_err_msg(&err));
+		break;
+	}
+out:
+	vm_free(vm);
+	pb_err_clear(&err);
+	return status;
 }
 
+/* --- install --via-vm: an OS installer in the VM runner (vm/install.c) ------------------ */
+
+/* The default hostname: the partition's name, with what a hostname cannot hold made '-'. */
+static void hostname_default(const char *name, char *buf, size_t size)
+{
+	size_t k = 0;
+
+	for (const char *c = name; *c && k + 1 < size && k < 63; c++) {
+		bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9');
+
+		if (ok || (k && buf[k - 1] != '-'))
+			buf[k++] = ok ? *c : '-';
+	}
+	while (k && buf[k - 1] == '-')
+		k--;
+	buf[k] = '\0';
+	if (!k)
+		snprintf(buf, size, "guest");
+}
+
+static bool hostname_ok(const char *h)
+{
+	size_t n = strlen(h);
+
+	if (!n || n > 253 || h[0] == '-' || h[0] == '.' || h[n - 1] == '-' || h[n - 1] == '.' || strstr(h, ".."))
+		return false;
+	return strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") == n;
+}
+
+static void menu_warning(const char *msg, void *userdata)
+{
+	(void)userdata;
+	log_warn("%s", msg);
+}
+
+/* vm_install_opts.menu: the boot menu drops the guest while it is incomplete and lists it after. */
+static int install_menu(struct part_disk *d, void *userdata, struct pb_err *err)
+{
+	bool *quiet_incomplete = userdata;
+	int r;
+
+	/* "left out: incomplete" about the guest being installed says nothing new */
+	boot_set_warn_handler(*quiet_incomplete ? NULL : menu_warning, NULL);
+	r = boot_menu_refresh(d, err);
+	boot_set_warn_handler(menu_warning, NULL);
+	*quiet_incomplete = false;
+	return r;
+}
+
+int cmd_install_via_vm(int argc, char **argv)
+{
+	enum { OPT_VIA = 0x100, OPT_ANSWERS, OPT_FIRMWARE, OPT_ACCEL, OPT_MEM, OPT_CPUS, OPT_CONSOLE, OPT_TIMEOUT,
+	       OPT_HOSTNAME, OPT_CMDLINE, OPT_QEMU };
+	static const struct option longopts[] = {
+		CLI_COMMON_LONGOPTS,
+		{ "via-vm", required_argument, NULL, OPT_VIA },
+		{ "answers", required_argument, NULL, OPT_ANSWERS },
+		{ "firmware", required_argument, NULL, OPT_FIRMWARE },
+		{ "accel", required_argument, NULL, OPT_ACCEL },
+		{ "mem", required_argument, NULL, OPT_MEM },
+		{ "cpus", required_argument, NULL, OPT_CPUS },
+		{ "console", required_argument, NULL, OPT_CONSOLE },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "label", required_argument, NULL, 'L' },
+		{ "hostname", required_argument, NULL, OPT_HOSTNAME },
+		{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+		{ "qemu", required_argument, NULL, OPT_QEMU },
+		{}
+	};
+	struct vm_opts o = { .mode = VM_MODE_BIOS };
+	struct vm_install_opts io = { 0 };
+	struct pb_err err = PB_ERR_INIT;
+	bool quiet_incomplete = true;
+	char host[64];
+	int c, r, status = 0;
+
+	while ((c = getopt_long(argc, argv, "L:" CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_VIA:
+			io.source = optarg;
+			break;
+		case OPT_ANSWERS:
+			io.answers = optarg;
+			break;
+		case OPT_FIRMWARE:
+			if (!strcmp(optarg, "bios"))
+				o.mode = VM_MODE_BIOS;
+			else if (!strcmp(optarg, "uefi"))
+				o.mode = VM_MODE_UEFI;
+			else
+				return cli_usage_error("install", "--firmware takes bios or uefi, not '%s'", optarg);
+			break;
+		case OPT_ACCEL:
+			if (vm_accel_from_string(optarg, &o.accel) < 0)
+				return cli_usage_error("install", "--accel takes auto, kvm or tcg, not '%s'", optarg);
+			break;
+		case OPT_MEM: {
+			char buf[64];
+			uint64_t v;
+
+			/* a bare number means MiB, as with qemu -m */
+			snprintf(buf, sizeof(buf), "%s%s", optarg,
+				 *optarg && strspn(optarg, "0123456789") == strlen(optarg) ? "M" : "");
+			if (pb_parse_size(buf, &v) < 0 || v < 64 * MiB)
+				return cli_usage_error("install", "--mem takes a size of at least 64M, not '%s'", optarg);
+			o.mem = v;
+			break;
+		}
+		case OPT_CPUS:
+			if (!parse_uint(optarg, 256, &o.cpus) || !o.cpus)
+				return cli_usage_error("install", "--cpus takes a number from 1 to 256, not '%s'", optarg);
+			break;
+		case OPT_CONSOLE:
+			o.console_path = optarg;
+			break;
+		case OPT_TIMEOUT:
+			if (!parse_uint(optarg, 7 * 24 * 3600, &o.timeout) || !o.timeout)
+				return cli_usage_error("install", "--timeout takes seconds (1 or more), not '%s'", optarg);
+			break;
+		case 'L':
+			io.label = optarg;
+			break;
+		case OPT_HOSTNAME:
+			io.hostname = optarg;
+			break;
+		case OPT_CMDLINE:
+			io.cmdline = optarg;
+			break;
+		case OPT_QEMU:
+			o.qemu = optarg;
+			break;
+		default:
+			r = cli_common_option("install", c);
+			if (r == CLI_OPT_CONTINUE)
+				break;
+			if (r == EXIT_USAGE)
+				log_info("with --via-vm, install takes: --answers --firmware --accel --mem --cpus --console "
+					 "--timeout --label --hostname --cmdline --qemu");
+			return r < 0 ? EXIT_USAGE : r;
+		}
+	}
+	if (argc - optind != 2)
+		return cli_usage_error("install", "expected DISK and NAME");
+	if (!io.source || !*io.source)
+		return cli_usage_error("install", "--via-vm takes an installer ISO, a disc (/dev/sr0) or pxe:DIR");
+	if (io.hostname && !hostname_ok(io.hostname))
+		return cli_usage_error("install", "'%s' is not a valid hostname (letters, digits, '-', dots)",
+				       io.hostname);
+	if (io.cmdline && strchr(io.cmdline, '\n'))
+		return cli_usage_error("install", "--cmdline must be one line");
+	if (!io.hostname) {
+		hostname_default(argv[optind + 1], host, sizeof(host));
+		io.hostname = host;
+	}
+	o.interactive = !o.console_path && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+	io.menu = install_menu;
+	io.userdata = &quiet_incomplete;
+	boot_set_warn_handler(menu_warning, NULL);
+
+	log_info("%s: partition '%s': booting the installer from %s%s", argv[optind], argv[optind + 1], io.source,
+		 o.console_path ? "" : o.interactive ? " (Ctrl-A x stops the VM)" : "");
+	r = vm_install_via(argv[optind], argv[optind + 1], &o, &io, &status, &err);
+	if (r < 0) {
+		status = cli_fail(&err);
+		pb_err_clear(&err);
+		return status;
+	}
+	log_info("%s: partition '%s': installed through %s", argv[optind], argv[optind + 1], io.source);
+	return EXIT_OK;
+}

@@ -30,18 +30,23 @@ const struct cli_verb cli_verbs[] = {
 	  "  -f, --force         replace an existing table\n" },
 	{ "add", cmd_add, "add a partition",
 	  "partboot add DISK NAME --type TYPE --size SIZE|rest [--label LABEL] [--seed STR]\n"
+	  "             [--start OFFSET]\n"
 	  "\n"
 	  "  Add partition NAME, 1 MiB aligned, in the first free space that fits.\n"
+	  "  On GPT, NAME is the partition name; on dos it is kept in partboot's record\n"
+	  "  (see docs/part.md). NAME cannot be a number: numbers name partitions too.\n"
 	  "\n"
-	  "  -t, --type TYPE     esp, bios-boot, root, swap or data\n"
+	  "  -t, --type TYPE     esp, bios-boot, root, swap or data (no bios-boot on dos)\n"
 	  "  -s, --size SIZE     size with K, M, G, T suffix, or 'rest' for the largest\n"
 	  "                      free run\n"
 	  "  -L, --label LABEL   filesystem label used when a filesystem is made\n"
-	  "      --seed STR      derive the partition UUID from STR and NAME\n" },
+	  "      --seed STR      derive the partition UUID from STR and NAME\n"
+	  "      --start OFFSET  place it at OFFSET (1 MiB aligned) instead\n" },
 	{ "remove", cmd_remove, "remove a partition",
 	  "partboot remove DISK NAME|NUMBER\n"
 	  "\n"
-	  "  Remove a partition from the table. Its data stays on the disk.\n" },
+	  "  Remove a partition from the table. Its data stays on the disk. A\n"
+	  "  partition in use (mounted, behind a loop device) is refused.\n" },
 	{ "resize", cmd_resize, "grow or shrink a partition",
 	  "partboot resize DISK NAME|NUMBER SIZE\n"
 	  "\n"
@@ -50,31 +55,179 @@ const struct cli_verb cli_verbs[] = {
 	{ "list", cmd_list, "show the partitions and guests of a disk",
 	  "partboot list DISK [--json]\n"
 	  "\n"
-	  "  Show number, name, type, start, size, partition UUID, filesystem type,\n"
-	  "  label and UUID, and for guests the OS and kernels inside.\n"
+	  "  Show number, name, type, start, size, partition UUID, and (through\n"
+	  "  libblkid) filesystem type, label and UUID. Before a filesystem is made,\n"
+	  "  LABEL shows the label asked for with add --label.\n"
 	  "\n"
-	  "  -J, --json          JSON output for scripts\n" },
-	{ "apply", cmd_apply, "build a disk from a layout file",
+	  "  -J, --json          JSON output for scripts (start and size in bytes)\n" },
+	{ "apply", cmd_apply, "build a whole disk from a layout file",
 	  "partboot apply DISK LAYOUT [--seed STR] [--force] [--dry-run]\n"
 	  "\n"
-	  "  Build the partition table (and what the layout asks for inside it) from\n"
-	  "  a layout file; see docs/layout.md.\n"
+	  "  Build DISK from a layout file (see docs/layout.md) in one go: the\n"
+	  "  partition table, filesystems (fs =; the ESP is made FAT when a bootloader\n"
+	  "  is asked for), guests (source =, with hostname and cmdline), GRUB for BIOS\n"
+	  "  and/or UEFI (bootloader =), and the default guest. DISK is created with\n"
+	  "  [disk] size when it does not exist. The whole layout is checked before the\n"
+	  "  first write; errors name FILE:LINE. On an existing disk, what is missing\n"
+	  "  is added, complete guests are kept, an interrupted one is installed again,\n"
+	  "  and a change that would destroy a filesystem (another size or type of a\n"
+	  "  partition holding one, another filesystem) is refused unless --force.\n"
+	  "  With a seed (--seed or [disk] seed) the image is reproducible: the same\n"
+	  "  layout, inputs and SOURCE_DATE_EPOCH (default 2000-01-01) give the same\n"
+	  "  bytes. One line per step on standard error (-q: none).\n"
 	  "\n"
-	  "      --seed STR      derive every identifier from STR (reproducible)\n"
-	  "  -f, --force         replace what differs, even when it holds data\n"
-	  "  -n, --dry-run       print the plan, write nothing\n" },
+	  "      --seed STR      derive every identifier from STR (overrides [disk] seed)\n"
+	  "  -f, --force         change what differs even when it holds data; install\n"
+	  "                      complete guests and GRUB again\n"
+	  "  -n, --dry-run       print the plan (table, filesystems, installs,\n"
+	  "                      bootloader, default) on standard output, write nothing\n" },
 	{ "mkfs", cmd_mkfs, "make a filesystem in a partition",
-	  "partboot mkfs DISK NAME [--fs ext4|vfat|swap] [--label LABEL] [--seed STR]\n" },
+	  "partboot mkfs DISK NAME [--fs ext4|vfat|swap] [--label LABEL] [--seed STR]\n"
+	  "\n"
+	  "  Make an empty filesystem inside partition NAME (or NUMBER), without\n"
+	  "  mounting: ext4 for root and data partitions, FAT32 for the ESP, a swap\n"
+	  "  signature for swap. Whatever the partition held is lost.\n"
+	  "\n"
+	  "  -t, --fs KIND       ext4, vfat or swap instead of the type's default\n"
+	  "  -L, --label LABEL   filesystem label (default: the label given to add)\n"
+	  "      --seed STR      derive the UUID (and ext4 hash seed) from STR and\n"
+	  "                      the partition name, and fix every timestamp\n"
+	  "                      (SOURCE_DATE_EPOCH, else 2000-01-01): same bytes\n" },
 	{ "install", cmd_install, "install a guest into a partition",
-	  "partboot install DISK NAME --from SOURCE [--wipe] [--seed STR]\n" },
-	{ "ls", cmd_ls, "list a directory of a guest", "partboot ls DISK NAME [PATH]\n" },
-	{ "cat", cmd_cat, "print a file of a guest", "partboot cat DISK NAME PATH\n" },
+	  "partboot install DISK NAME --from SOURCE [--wipe] [--label LABEL] [--seed STR]\n"
+	  "                [--hostname HOST] [--cmdline ARGS]\n"
+	  "                [--mirror URL] [--no-kernel] [--deb-cache DIR]\n"
+	  "partboot install DISK NAME --via-vm FILE.iso|/dev/sr0|pxe:DIR [--answers FILE]\n"
+	  "                [--firmware bios|uefi] [--console FILE] [--timeout S] [--accel A]\n"
+	  "                [--mem SIZE] [--cpus N] [--label L] [--hostname H] [--cmdline ARGS]\n"
+	  "\n"
+	  "  Fill partition NAME's ext4 filesystem from SOURCE, without mounting and\n"
+	  "  without root: owners, modes, times, links, devices, extended attributes\n"
+	  "  and ACLs come from the archive. The filesystem is made first when the\n"
+	  "  partition has none, when --wipe is given, or when an earlier install did\n"
+	  "  not finish. Then, whatever the source: /etc/fstab naming the root by\n"
+	  "  UUID (the guest's other mounts kept, with nofail), /etc/hostname and\n"
+	  "  /etc/hosts, /etc/kernel/cmdline; the boot menu is refreshed. Until all\n"
+	  "  of it is written the guest is marked incomplete and left out of the\n"
+	  "  menu; an interrupted install is finished by running it again.\n"
+	  "\n"
+	  "  -f, --from SOURCE   a tar archive (plain, gzip, xz, zstd), '-' for a tar\n"
+	  "                      stream on standard input, or a directory;\n"
+	  "                      iso:FILE for a live ISO (or iso:/dev/sr0): its\n"
+	  "                      live/filesystem.squashfs or casper/*.squashfs;\n"
+	  "                      debootstrap:SUITE[:VARIANT] to install Debian with\n"
+	  "                      mmdebstrap (streamed, nothing extracted; debootstrap\n"
+	  "                      through a temporary folder when mmdebstrap is missing)\n"
+	  "  -w, --wipe          make a new filesystem even when one exists\n"
+	  "  -L, --label LABEL   label of a new filesystem\n"
+	  "      --seed STR      reproducible identifiers and times (see mkfs)\n"
+	  "      --hostname HOST the guest's hostname (default: NAME)\n"
+	  "      --cmdline ARGS  kernel arguments for the menu and the VM runner,\n"
+	  "                      without root= (default: the guest's own, else\n"
+	  "                      'ro quiet')\n"
+	  "      --mirror URL    Debian mirror (default: the host's apt sources)\n"
+	  "      --no-kernel     debootstrap without linux-image-amd64, initramfs-tools,\n"
+	  "                      systemd-sysv and udev (a container, not a bootable guest)\n"
+	  "      --deb-cache DIR keep downloaded .debs in DIR and reuse them\n"
+	  "\n"
+	  "  With --via-vm, the OS installer does the install: it boots in a VM (the\n"
+	  "  runner's firmware mode) from the ISO or disc as a read-only CD-ROM, or\n"
+	  "  over PXE with QEMU's TFTP server serving DIR (boot.ipxe, else pxelinux.0\n"
+	  "  or bootx64.efi), and sees the whole disk with only NAME writable. When\n"
+	  "  it powers off, NAME must hold a Linux root with a kernel; then the steps\n"
+	  "  above run. See docs/installers.md.\n"
+	  "      --via-vm SRC    FILE.iso, /dev/sr0 or pxe:DIR\n"
+	  "      --answers FILE  preseed/kickstart/... file, a read-only raw disk\n"
+	  "                      (the VM's last virtio disk)\n"
+	  "      --firmware F    bios (default, SeaBIOS) or uefi (OVMF)\n"
+	  "      --console FILE  the installer's serial console to FILE (default: the\n"
+	  "                      terminal, interactive when it is one)\n"
+	  "      --timeout S     stop the installer after S seconds (the install fails)\n"
+	  "      --accel, --mem, --cpus, --qemu  as for run\n" },
+	{ "ls", cmd_ls, "list a directory of a guest",
+	  "partboot ls DISK NAME [PATH] [-l]\n"
+	  "\n"
+	  "  List directory PATH (default /) of the guest in partition NAME.\n"
+	  "  Symlinks resolve inside the guest.\n"
+	  "\n"
+	  "  -l, --long          mode, owner, group, size, mtime (UTC), link target\n" },
+	{ "cat", cmd_cat, "print a file of a guest",
+	  "partboot cat DISK NAME PATH\n"
+	  "\n"
+	  "  Write file PATH of the guest in partition NAME to standard output.\n"
+	  "  Symlinks resolve inside the guest.\n" },
 	{ "bootloader", cmd_bootloader, "install GRUB for BIOS and/or UEFI",
-	  "partboot bootloader DISK [--bios] [--uefi]\n" },
-	{ "default", cmd_default, "choose the guest booted by default", "partboot default DISK NAME\n" },
-	{ "next", cmd_next, "choose the guest booted next time only", "partboot next DISK NAME\n" },
-	{ "boot", cmd_boot, "boot a guest natively now", "partboot boot DISK NAME --native [--reboot|--kexec]\n" },
-	{ "run", cmd_run, "boot a guest in a virtual machine", "partboot run DISK NAME [options]\n" },
+	  "partboot bootloader DISK [--bios] [--uefi]\n"
+	  "\n"
+	  "  Install GRUB on DISK without loop devices: for BIOS, core.img in the BIOS\n"
+	  "  boot partition (GPT) or the gap after the MBR (dos) and boot.img in the\n"
+	  "  MBR's boot code (never its partition table); for UEFI,\n"
+	  "  EFI/BOOT/BOOTX64.EFI on the ESP (made FAT when empty). One grub.cfg and\n"
+	  "  one grubenv on the ESP serve both; the menu has one entry per complete\n"
+	  "  guest with a kernel, in partition order. Without options, installs every\n"
+	  "  kind the disk has partitions for. See docs/bootloader.md.\n"
+	  "\n"
+	  "      --bios          BIOS GRUB only\n"
+	  "      --uefi          UEFI GRUB only\n" },
+	{ "default", cmd_default, "choose the guest booted by default",
+	  "partboot default DISK NAME|NUMBER\n"
+	  "\n"
+	  "  Boot guest NAME whenever nothing else is asked (grubenv saved_entry).\n"
+	  "  Writes only grubenv's 1024 bytes, in place.\n" },
+	{ "next", cmd_next, "choose the guest booted next time only",
+	  "partboot next DISK NAME|NUMBER\n"
+	  "\n"
+	  "  Boot guest NAME at the next boot only, then the default again (grubenv\n"
+	  "  next_entry, cleared by GRUB when used, as grub-reboot does). Writes only\n"
+	  "  grubenv's 1024 bytes, in place.\n" },
+	{ "boot", cmd_boot, "boot a guest natively now",
+	  "partboot boot DISK NAME --native [--reboot|--kexec]\n"
+	  "\n"
+	  "  On the machine that booted from DISK (a block device holding its /,\n"
+	  "  /boot or ESP), as root: set NAME as the next boot and reboot (default),\n"
+	  "  or load NAME's kernel, initrd and command line with kexec and jump into\n"
+	  "  it now. Refuses image files (use 'partboot run' for a VM).\n"
+	  "\n"
+	  "      --native        boot on this machine (required)\n"
+	  "      --reboot        reboot through the firmware and GRUB (default)\n"
+	  "      --kexec         skip the firmware: kexec into NAME's kernel\n" },
+	{ "run", cmd_run, "boot a guest in a virtual machine",
+	  "partboot run DISK NAME [--firmware bios|uefi] [--accel auto|kvm|tcg] [--mem SIZE]\n"
+	  "             [--cpus N] [--append ARGS] [--console FILE] [--timeout S] [--snapshot]\n"
+	  "             [--net user|none] [--ssh-port N] [--print-cmdline | --libvirt-xml]\n"
+	  "\n"
+	  "  Boot guest NAME of DISK in a QEMU virtual machine. By default (direct mode)\n"
+	  "  the kernel and initrd come out of the guest's /boot, the command line is the\n"
+	  "  guest's own (/etc/kernel/cmdline) with its root and console=ttyS0, and the VM\n"
+	  "  sees only NAME's partition, as its whole disk. With --firmware the VM sees the\n"
+	  "  whole disk and boots it through SeaBIOS (bios) or OVMF (uefi): NAME's partition\n"
+	  "  is live, the tables, ESP and BIOS boot partition are private copies and every\n"
+	  "  other partition reads as zeros; nothing outside NAME's partition changes.\n"
+	  "  The partition is locked while the VM runs. Ctrl-C or SIGTERM press the\n"
+	  "  power button, then stop the VM after 10 s. Exit status: 0 guest powered off,\n"
+	  "  1 failure, 3 guest rebooted or panicked, 4 panic reported, 124 timeout,\n"
+	  "  130 interrupted and not powered off.\n"
+	  "\n"
+	  "      --firmware bios|uefi  boot the whole-disk view through firmware\n"
+	  "      --accel auto|kvm|tcg  auto (default) takes KVM only when it can run a\n"
+	  "                          stock kernel, else TCG with a warning\n"
+	  "      --machine auto|microvm|q35\n"
+	  "                          auto: microvm in direct mode, q35 with firmware\n"
+	  "      --mem SIZE          guest memory (default 512M; a bare number is MiB)\n"
+	  "      --cpus N            virtual CPUs (default 2 with KVM, 1 under TCG,\n"
+	  "                          which boots faster with one)\n"
+	  "      --append ARGS       more kernel arguments (direct mode)\n"
+	  "      --console FILE      serial console to FILE; default: this terminal\n"
+	  "                          (interactive when stdin is a terminal)\n"
+	  "      --timeout S         stop the VM after S seconds (exit status 124)\n"
+	  "      --snapshot          guest writes go to a throw-away overlay\n"
+	  "      --net user|none     user-mode networking (default none)\n"
+	  "      --ssh-port N        forward 127.0.0.1:N to the guest's port 22 (implies\n"
+	  "                          --net user)\n"
+	  "      --print-cmdline     print the QEMU command, start nothing\n"
+	  "      --libvirt-xml       print a libvirt domain XML, start nothing\n"
+	  "      --no-pvh            hand QEMU the bzImage, not the unpacked kernel\n"
+	  "      --qemu BINARY       QEMU binary (default qemu-system-x86_64)\n" },
 	{ NULL, NULL, NULL, NULL },
 };
 

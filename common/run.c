@@ -8,6 +8,7 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -106,6 +107,35 @@ static const char *stderr_tail(struct strbuf *sb)
 	return p;
 }
 
+/* Translate a child's exit status into 0 or -EIO with its stderr's tail (the one place that does). */
+static int translate_status(const char *prog, int status, struct strbuf *errbuf, struct pb_err *err)
+{
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFEXITED(status))
+		return pb_err_set(err, -EIO, "%s failed (exit %d)%s%s", prog, WEXITSTATUS(status),
+				  errbuf->len ? ": " : "", stderr_tail(errbuf));
+	return pb_err_set(err, -EIO, "%s killed by signal %d%s%s", prog, WIFSIGNALED(status) ? WTERMSIG(status) : 0,
+			  errbuf->len ? ": " : "", stderr_tail(errbuf));
+}
+
+static int wait_pid(const char *prog, pid_t pid, int *ret_status, struct pb_err *err)
+{
+	while (waitpid(pid, ret_status, 0) < 0) {
+		if (errno != EINTR)
+			return pb_err_set(err, -errno, "%s: wait failed: %s", prog, strerror(errno));
+	}
+	return 0;
+}
+
+static int wait_child(const char *prog, pid_t pid, struct strbuf *errbuf, struct pb_err *err)
+{
+	int status, r;
+
+	r = wait_pid(prog, pid, &status, err);
+	return r < 0 ? r : translate_status(prog, status, errbuf, err);
+}
+
 int pb_run(const char *const argv[], const struct pb_run_opts *opts, struct pb_err *err)
 {
 	static const struct pb_run_opts none;
@@ -114,7 +144,7 @@ int pb_run(const char *const argv[], const struct pb_run_opts *opts, struct pb_e
 	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
 	char **env = NULL;
 	pid_t pid;
-	int status, r;
+	int r;
 
 	if (!opts)
 		opts = &none;
@@ -156,22 +186,7 @@ int pb_run(const char *const argv[], const struct pb_run_opts *opts, struct pb_e
 	drain(outp[0], errp[0], opts->out, &errbuf);
 	outp[0] = errp[0] = -1; /* closed by drain */
 
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			r = pb_err_set(err, -errno, "%s: wait failed: %s", argv[0], strerror(errno));
-			goto out_close;
-		}
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		r = 0;
-	} else if (WIFEXITED(status)) {
-		r = pb_err_set(err, -EIO, "%s failed (exit %d)%s%s", argv[0], WEXITSTATUS(status),
-			       errbuf.len ? ": " : "", stderr_tail(&errbuf));
-	} else {
-		r = pb_err_set(err, -EIO, "%s killed by signal %d%s%s", argv[0],
-			       WIFSIGNALED(status) ? WTERMSIG(status) : 0, errbuf.len ? ": " : "",
-			       stderr_tail(&errbuf));
-	}
+	r = wait_child(argv[0], pid, &errbuf, err);
 
 out_close:
 	for (int i = 0; i < 2; i++) {
@@ -183,4 +198,122 @@ out_close:
 	free(env);
 	strbuf_release(&errbuf);
 	return r;
+}
+
+/* --- streaming mode ------------------------------------------------------------ */
+
+struct pb_child {
+	pid_t pid;
+	int errfd; /* memfd holding the child's stderr, -1 when passed through */
+	char *prog;
+};
+
+int pb_run_start(const char *const argv[], const struct pb_run_opts *opts, struct pb_child **ret, int *ret_fd,
+		 struct pb_err *err)
+{
+	static const struct pb_run_opts none;
+	posix_spawn_file_actions_t fa;
+	struct pb_child *c = NULL;
+	int outp[2] = { -1, -1 };
+	char **env = NULL;
+	int r;
+
+	if (!opts)
+		opts = &none;
+	if (!pb_have_program(argv[0]))
+		return pb_err_set(err, -ENOENT, "%s: program not found (is its package installed? try 'make deps')",
+				  argv[0]);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return pb_err_set(err, -ENOMEM, "out of memory");
+	c->errfd = -1;
+	c->prog = strdup(argv[0]);
+	if (!c->prog) {
+		r = pb_err_set(err, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	if (pipe2(outp, O_CLOEXEC) < 0) {
+		r = pb_err_set(err, -errno, "%s: cannot create pipe: %s", argv[0], strerror(errno));
+		goto fail;
+	}
+	/* A file, not a pipe: nobody reads stderr while the caller reads stdout. */
+	if (!opts->pass_stderr && (c->errfd = memfd_create("pb-stderr", MFD_CLOEXEC)) < 0) {
+		r = pb_err_set(err, -errno, "%s: cannot create a file for its messages: %s", argv[0], strerror(errno));
+		goto fail;
+	}
+	env = build_env(opts->envp_extra);
+	if (!env) {
+		r = pb_err_set(err, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, opts->stdin_path ? opts->stdin_path : "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
+	if (c->errfd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, c->errfd, 2);
+	r = posix_spawnp(&c->pid, argv[0], &fa, NULL, (char *const *)argv, env);
+	posix_spawn_file_actions_destroy(&fa);
+	free(env);
+	if (r) {
+		r = pb_err_set(err, -r, "%s: cannot start: %s", argv[0], strerror(r));
+		goto fail;
+	}
+	close(outp[1]);
+	*ret_fd = outp[0];
+	*ret = c;
+	return 0;
+fail:
+	if (outp[0] >= 0)
+		close(outp[0]);
+	if (outp[1] >= 0)
+		close(outp[1]);
+	if (c) {
+		if (c->errfd >= 0)
+			close(c->errfd);
+		free(c->prog);
+		free(c);
+	}
+	return r;
+}
+
+static void child_free(struct pb_child *c)
+{
+	if (c->errfd >= 0)
+		close(c->errfd);
+	free(c->prog);
+	free(c);
+}
+
+int pb_run_finish(struct pb_child *c, struct pb_err *err)
+{
+	struct strbuf errbuf = STRBUF_INIT;
+	char buf[8192];
+	ssize_t n;
+	off_t off = 0;
+	int status, r;
+
+	if (!c)
+		return 0;
+	r = wait_pid(c->prog, c->pid, &status, err);
+	if (r >= 0) {
+		if (c->errfd >= 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+			while ((n = pread(c->errfd, buf, sizeof(buf), off)) > 0) {
+				strbuf_add(&errbuf, buf, (size_t)n);
+				off += n;
+			}
+		r = translate_status(c->prog, status, &errbuf, err);
+	}
+	strbuf_release(&errbuf);
+	child_free(c);
+	return r;
+}
+
+void pb_run_abort(struct pb_child *c)
+{
+	if (!c)
+		return;
+	kill(c->pid, SIGTERM);
+	while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	child_free(c);
 }

@@ -30,6 +30,35 @@ struct pb_run_opts {
  */
 int pb_run(const char *const argv[], const struct pb_run_opts *opts, struct pb_err *err);
 
+/*
+ * Streaming mode, for a child that produces a large stream (mmdebstrap
+ * writing a tar to standard output): pb_run_start() spawns argv with its
+ * standard output on a pipe and returns the pipe's read end in *ret_fd
+ * (owned by the caller: close it when done); opts->out and pass_stdout are
+ * ignored. Standard error goes to an unlinked memory file (so a chatty child
+ * never blocks on a full pipe while the caller reads) and is kept for the
+ * message, unless opts->pass_stderr. *ret is owned by the caller and must be
+ * given to pb_run_finish() or pb_run_abort(). Returns 0 or -errno (-ENOENT
+ * when the program is missing), with the same messages as pb_run().
+ */
+struct pb_child;
+int pb_run_start(const char *const argv[], const struct pb_run_opts *opts, struct pb_child **ret, int *ret_fd,
+		 struct pb_err *err);
+
+/*
+ * Wait for a child started with pb_run_start() and free c. Returns 0 when
+ * it exited 0, else -EIO with "PROGRAM failed (exit N): <stderr tail>" (or
+ * "killed by signal N"). The caller should read its standard output to the
+ * end (or close it) first, or a child blocked on a full pipe never exits.
+ */
+int pb_run_finish(struct pb_child *c, struct pb_err *err);
+
+/*
+ * Stop a child started with pb_run_start() (SIGTERM, then wait) and free
+ * it; for a failure on the reading side. Accepts NULL.
+ */
+void pb_run_abort(struct pb_child *c);
+
 /* True when prog is found in PATH (or is an executable path). */
 bool pb_have_program(const char *prog);
 

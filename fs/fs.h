@@ -23,6 +23,7 @@ struct fs_target {
 	uint64_t offset;   /* bytes */
 	uint64_t size;     /* bytes */
 	const char *where; /* for messages, e.g. "disk.img: partition 'deb12'" */
+	const char *name;  /* partition name for seeded identifiers; NULL = use the offset */
 };
 
 enum fs_kind {
@@ -32,8 +33,17 @@ enum fs_kind {
 	FS_KIND_SWAP,
 };
 
+/* "ext4", "vfat" (or "fat", "fat32"), "swap", "none" → kind; -EINVAL otherwise. */
 int fs_kind_from_string(const char *s, enum fs_kind *ret);
+/* The kind's name (static string). */
 const char *fs_kind_to_string(enum fs_kind k);
+
+/*
+ * What filesystem libblkid finds in the target: FS_KIND_EXT4 for ext2/3/4,
+ * FS_KIND_VFAT, FS_KIND_SWAP, or FS_KIND_NONE for nothing (or another kind).
+ * Returns 0 or -errno (the disk cannot be read).
+ */
+int fs_probe(const struct fs_target *t, enum fs_kind *ret, struct pb_err *err);
 
 struct fs_mkfs_opts {
 	enum fs_kind kind;
@@ -41,7 +51,12 @@ struct fs_mkfs_opts {
 	const char *seed;  /* NULL = random UUIDs; else UUID, hash seed and times derive from seed */
 };
 
-/* Make an empty filesystem in the target. */
+/*
+ * Make an empty filesystem in the target: ext4 (mke2fs -E offset=, 4 KiB
+ * blocks), FAT32 (mkfs.fat --offset, at least 33 MiB) or a swap header.
+ * Clears the range first (holes punched in an image file). Returns 0 or
+ * -errno with err naming the target (-ENOENT when the tool is missing).
+ */
 int fs_mkfs(const struct fs_target *t, const struct fs_mkfs_opts *opts, struct pb_err *err);
 
 /* Progress of a long fill: done and total bytes (total 0 when unknown). */
@@ -56,18 +71,65 @@ struct fs_install_opts {
 	void *userdata;
 	/* Called for a warning (a socket skipped, ...); may be NULL. */
 	void (*warn)(const char *msg, void *userdata);
+
+	/*
+	 * A tar stream on a file descriptor (a pipe from mmdebstrap): when
+	 * source_is_fd, source_fd is read (never closed) and source only names
+	 * it in messages ("mmdebstrap").
+	 */
+	bool source_is_fd;
+	int source_fd;
+	/*
+	 * Called once the archive's end was read, before the guest is set up
+	 * and marked complete: the producer of a stream is waited for here, so
+	 * a failing mmdebstrap leaves the guest incomplete. <0 fails the
+	 * install with err filled. May be NULL.
+	 */
+	int (*source_end)(void *source_userdata, struct pb_err *err);
+	void *source_userdata;
+	/*
+	 * Called when a complete guest was already in the partition, right
+	 * after it was marked incomplete on the disk and before anything else
+	 * is written (mkfs included): the CLI refreshes the boot menu here, so
+	 * an interrupted install is never listed. <0 fails the install (the
+	 * guest stays incomplete). May be NULL.
+	 */
+	int (*marked)(void *marked_userdata, struct pb_err *err);
+	void *marked_userdata;
+
+	/*
+	 * The after-install steps (fs/setup.c), written in the same session
+	 * before the marker goes, when setup is true: /etc/fstab naming the
+	 * root by filesystem UUID (the guest's other mounts kept, with
+	 * "nofail" added), /etc/hostname and the 127.0.1.1 line of /etc/hosts
+	 * (when hostname is set), /etc/kernel/cmdline (cmdline when set, else
+	 * the guest's own, else "ro quiet").
+	 */
+	bool setup;
+	const char *hostname;
+	const char *cmdline;
 };
 
 /*
  * Fill the target's ext4 filesystem from a source (making it first when there
- * is none or wipe is set). The guest is marked incomplete before the first
- * file and complete only at the very end; see fs_guest_info().
+ * is none, wipe is set, or an earlier install left it incomplete). The guest
+ * is marked incomplete before the first file and complete only at the very
+ * end; see fs_guest_info(). A source that is missing or not an archive is
+ * refused before the disk is touched. Returns 0 or -errno: -ENOENT (source),
+ * -EIO (truncated/corrupt archive, the message names the entry), -ENOSPC
+ * ("N needed, M free"), -EOPNOTSUPP (a file type ext4 cannot hold), -EEXIST
+ * (another filesystem there and no wipe), ...
  */
 int fs_install(const struct fs_target *t, const struct fs_install_opts *opts, struct pb_err *err);
 
 /* A filesystem open for reading (ext4 through libext2fs). */
 struct fs;
 
+/*
+ * Open the target's ext4 filesystem read-only. -EMEDIUMTYPE when there is
+ * none. On success *ret is owned by the caller: fs_free() it (accepts NULL).
+ * t's strings are copied; t need not outlive the struct fs.
+ */
 int fs_open(const struct fs_target *t, struct fs **ret, struct pb_err *err);
 void fs_free(struct fs *fs);
 
@@ -87,7 +149,11 @@ struct fs_dirent {
 	const char *link; /* symlink target, or NULL */
 };
 typedef int (*fs_dir_fn)(const struct fs_dirent *e, void *userdata);
-/* Call fn for each entry of a directory (no "." or ".."); fn returning <0 stops. */
+/*
+ * Call fn for each entry of a directory (no "." or "..", in directory order);
+ * fn returning <0 stops and that value is returned (err left alone). The
+ * entry's strings are valid only during the call. -ENOENT / -ENOTDIR.
+ */
 int fs_list_dir(struct fs *fs, const char *path, fs_dir_fn fn, void *userdata, struct pb_err *err);
 
 /* What a guest filesystem holds, for list, the boot menu and the VM runner. */
@@ -103,9 +169,115 @@ struct fs_guest_info {
 	size_t n_kernels;
 	struct fs_kernel kernels[8]; /* newest first; /vmlinuz and /initrd.img links win */
 };
+/*
+ * Fill *ret: complete is false while /.partboot-incomplete exists;
+ * pretty_name from /etc/os-release (its symlink followed inside the guest)
+ * or /usr/lib/os-release; cmdline from /etc/kernel/cmdline (newlines become
+ * spaces); kernels: /boot/vmlinuz-VERSION (+ initrd.img-VERSION when it
+ * exists), newest first by strverscmp(), the one /vmlinuz (or /boot/vmlinuz)
+ * points at first. Missing files just leave fields empty. Returns 0.
+ */
 int fs_guest_info(struct fs *fs, struct fs_guest_info *ret, struct pb_err *err);
 
-/* The smallest size the filesystem can live in (for refusing a shrink). */
+/*
+ * The smallest size the filesystem can live in (for refusing a shrink): for
+ * now its own size, block count × block size. Returns 0.
+ */
 int fs_min_size(struct fs *fs, uint64_t *ret, struct pb_err *err);
+
+/* --- Debian from the network (fs/debootstrap.c) ------------------------------------ */
+
+struct fs_debootstrap_opts {
+	const char *suite;     /* "bookworm" */
+	const char *variant;   /* "minbase", ...; NULL = the tool's default */
+	const char *mirror;    /* NULL = from the host's apt sources (fs_apt_mirror), else the tool's default */
+	const char *cache_dir; /* keep the downloaded .debs here and reuse them (mmdebstrap only); NULL = none */
+	bool no_kernel;        /* leave out linux-image-amd64, initramfs-tools, systemd-sysv, udev */
+	bool verbose;          /* the tool's progress goes to our standard error */
+};
+
+/* A running mmdebstrap (or a finished debootstrap's temporary tree). */
+struct fs_debootstrap;
+
+/*
+ * Start building a Debian root. With mmdebstrap (preferred): spawn
+ * "mmdebstrap [--variant=V] [--include=KERNEL...] SUITE - [MIRROR]" whose
+ * standard output is a tar stream; nothing is extracted on our side. Without
+ * mmdebstrap, debootstrap cannot write a stream: it runs to the end into a
+ * temporary folder under $TMPDIR (default /var/tmp), which becomes a
+ * directory source. -ENOENT when neither tool is there. On success *ret is
+ * owned by the caller: fs_debootstrap_free() it.
+ */
+int fs_debootstrap_start(const struct fs_debootstrap_opts *o, struct fs_debootstrap **ret, struct pb_err *err);
+
+/*
+ * Point io at the root being built: the stream (source_is_fd, source_end
+ * waits for mmdebstrap and fails the install when it failed) or the
+ * temporary folder. d must outlive the fs_install() call.
+ */
+void fs_debootstrap_source(struct fs_debootstrap *d, struct fs_install_opts *io);
+
+/*
+ * Read what is left of the stream and wait for mmdebstrap (done by
+ * source_end on success; call it after a failed fs_install() too, so the
+ * tool's own message replaces "truncated archive" when it was the tool that
+ * failed). Returns 0 when it exited 0, else -EIO with its stderr's tail.
+ * Idempotent: later calls give the same result.
+ */
+int fs_debootstrap_finish(struct fs_debootstrap *d, struct pb_err *err);
+
+/* "mmdebstrap bookworm (minbase) from URL", for messages (owned by d). */
+const char *fs_debootstrap_describe(const struct fs_debootstrap *d);
+
+/* Stop mmdebstrap if it still runs, remove a temporary folder, free. Accepts NULL. */
+void fs_debootstrap_free(struct fs_debootstrap *d);
+
+/*
+ * The Debian mirror the host uses: the first enabled "deb" source (one-line
+ * *.list or deb822 *.sources under apt_dir, normally "/etc/apt") whose URI's
+ * last path component is "debian". *ret is malloc'ed (caller frees), or
+ * NULL when there is none. Returns 0 or -errno.
+ */
+int fs_apt_mirror(const char *apt_dir, char **ret, struct pb_err *err);
+
+/* --- live ISOs (fs/iso.c) ------------------------------------------------------------ */
+
+/*
+ * Install a guest from a live ISO (an image file or a device such as /dev/sr0): find its
+ * root image (live/filesystem.squashfs, else casper/filesystem.squashfs, else another
+ * casper/NAME.squashfs but never a ".live" layer), unpack it into the target exactly as
+ * fs_install() does (opts->source is ignored; wipe, label, seed, progress, warn are used),
+ * then clear the exec bits of live-boot's / casper's initramfs hooks in the guest (each one
+ * reported through opts->warn). The ISO is read with libarchive, never mounted; the image is
+ * copied to a temporary file under $TMPDIR (default /var/tmp) for sqfs2tar
+ * (squashfs-tools-ng) and removed afterwards. A missing file (-ENOENT), a file that is not
+ * ISO9660 (-EINVAL) or one without a root image (-ENOENT, "FILE: no live root image (looked
+ * for ...)") is refused before the disk is touched. A failure while unpacking leaves the
+ * guest marked incomplete. Returns 0 or -errno with err set.
+ */
+int fs_install_iso(const struct fs_target *t, const char *iso, const struct fs_install_opts *opts,
+		   struct pb_err *err);
+
+/* --- guests an OS installer wrote (fs/finish.c; the VM runner's --via-vm) ----------------- */
+
+/*
+ * Mark the target's guest incomplete (/.partboot-incomplete, as an
+ * interrupted fs_install() leaves it): with mkfs, first make an empty ext4
+ * (mkfs->kind is forced to ext4; label and seed are used); without, add the
+ * marker to the ext2/3/4 filesystem already there (-EMEDIUMTYPE when none).
+ * The marker is flushed before returning. Returns 0 or -errno with err set.
+ */
+int fs_mark_incomplete(const struct fs_target *t, const struct fs_mkfs_opts *mkfs, struct pb_err *err);
+
+/*
+ * Finish a guest something else wrote into the target's ext2/3/4 filesystem
+ * (an OS installer): remove the incomplete marker if present, then run
+ * fs_install() on the existing filesystem with an empty tar stream, so the
+ * after-install steps (opts->setup is forced on: fstab, hostname, hosts,
+ * kernel/cmdline) and the marker around them are exactly those of every
+ * install. opts->source only names the source in messages (NULL = "the
+ * installer"); wipe and source_* are ignored. Returns 0 or -errno.
+ */
+int fs_finish_install(const struct fs_target *t, const struct fs_install_opts *opts, struct pb_err *err);
 
 #endif

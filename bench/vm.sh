@@ -1,0 +1,71 @@
+#!/bin/bash
+# bench/vm.sh — how fast `partboot run` boots the test guest, beside the QEMU line a user
+# would write by hand. Prints, median of $N runs (default 5):
+#   - launch → "PARTBOOT-GUEST" marker on the serial console: partboot run (direct mode)
+#     and `qemu-system-x86_64 -M q35 -kernel … -initrd … -append …` on the same partition;
+#   - the guest kernel's own boot time: the printk timestamp of "Run /init";
+#   - partboot's own work before QEMU starts (its -v "prepared in" line), cold and warm cache.
+# Usage: bench/vm.sh [N]      (needs the test guest: make guest; root for the hand install)
+set -u
+cd "$(dirname "$0")/.."
+N=${1:-5}
+PARTBOOT=${PARTBOOT:-$PWD/${BUILD:-build}/partboot}
+ENV=.cache/guest/env
+[ -f "$ENV" ] || { echo "bench/vm.sh: build the test guest first (make guest)" >&2; exit 1; }
+# shellcheck disable=SC1090
+. "$ENV"
+W=$(mktemp -d "${TMPDIR:-/tmp}/partboot-bench.XXXXXX")
+trap 'rm -rf "$W"' EXIT
+export XDG_CACHE_HOME=$W/cache
+D=$W/disk.img
+
+"$PARTBOOT" -q init "$D" --size 300M && "$PARTBOOT" -q add "$D" g1 --type root --size 200M || exit 1
+read -r OFF SIZE < <(sfdisk -d "$D" | awk -F'[=,]' '/name="g1"/ { print $2 * 512, $4 * 512 }')
+if ! "$PARTBOOT" -q install "$D" g1 --from "$GUEST_TAR" 2>/dev/null; then
+	mkdir "$W/tree" && tar xf "$GUEST_TAR" -C "$W/tree" &&
+		mke2fs -q -t ext4 -F -E offset="$OFF",nodiscard -d "$W/tree" "$D" "$((SIZE / 1024))k" || exit 1
+fi
+UUID=$(blkid -p -o value -s UUID -O "$OFF" "$D")
+CMDLINE=$(tar xOf "$GUEST_TAR" ./etc/kernel/cmdline 2>/dev/null || echo "ro console=ttyS0")
+
+now() { date +%s%N; }
+# time_to_marker LOG CMD...: seconds from launch to the marker; the console goes to LOG
+time_to_marker() {
+	local log=$1 t0 t
+	shift
+	t0=$(now)
+	"$@" </dev/null 2>/dev/null | while IFS= read -r l; do
+		printf '%s\n' "$l" >>"$log"
+		case "$l" in *PARTBOOT-GUEST*) echo "$((($(now) - t0) / 1000000))" >"$log.t" ;; esac
+	done
+	[ -s "$log.t" ] && cat "$log.t" || echo 999999
+}
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+ms() { awk -v v="$1" 'BEGIN {printf "%.2f s", v / 1000}'; }
+
+cold=$("$PARTBOOT" -v run "$D" g1 --print-cmdline 2>&1 >/dev/null | sed -n 's/.*prepared in \([0-9.]*\) ms.*/\1/p')
+warm=$(for _ in $(seq "$N"); do
+	"$PARTBOOT" -v run "$D" g1 --print-cmdline 2>&1 >/dev/null | sed -n 's/.*prepared in \([0-9.]*\) ms.*/\1/p'
+done | median)
+
+pb_t=() q_t=() k_t=()
+for i in $(seq "$N"); do
+	: >"$W/pb$i"
+	pb_t+=("$(time_to_marker "$W/pb$i" "$PARTBOOT" -q run "$D" g1 --timeout 120)")
+	k_t+=("$(sed -n 's/^\[ *\([0-9.]*\)\] Run \/init.*/\1/p' "$W/pb$i" | head -n1)")
+	: >"$W/q$i"
+	q_t+=("$(time_to_marker "$W/q$i" timeout 120 qemu-system-x86_64 -M q35 -m 512 -smp 2 -nographic \
+		-kernel "$GUEST_KERNEL" -initrd "$GUEST_INITRD" -append "root=UUID=$UUID $CMDLINE" \
+		-drive "if=virtio,driver=raw,offset=$OFF,size=$SIZE,file.filename=$D")")
+done
+pb=$(printf '%s\n' "${pb_t[@]}" | median)
+q=$(printf '%s\n' "${q_t[@]}" | median)
+k=$(printf '%s\n' "${k_t[@]}" | median)
+accel=$("$PARTBOOT" run "$D" g1 --print-cmdline 2>/dev/null | grep -o -- '-accel [a-z]*' | cut -d' ' -f2)
+
+echo "partboot run benchmark: test guest (kernel $GUEST_KVER), accel $accel, median of $N"
+printf '  %-46s %s   (runs: %s)\n' "partboot run (direct mode), launch → marker" "$(ms "$pb")" "${pb_t[*]}"
+printf '  %-46s %s   (runs: %s)\n' "qemu -M q35 -kernel … by hand, launch → marker" "$(ms "$q")" "${q_t[*]}"
+printf '  %-46s %s\n' "ratio partboot / hand-written" "$(awk -v a="$pb" -v b="$q" 'BEGIN {printf "%.2f", a / b}')"
+printf '  %-46s %s s   (printk timestamp of \"Run /init\", partboot run)\n' "guest kernel's own boot time" "$k"
+printf '  %-46s %s ms cold (empty cache), %s ms warm\n' "partboot's work before QEMU starts" "$cold" "$warm"

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * boot — GRUB for the whole disk, installed by partboot itself (no loop
+ * device, no grub-install): BIOS GRUB's boot.img in the MBR and core.img in
+ * the BIOS boot partition (GPT) or the gap after the MBR (dos); UEFI GRUB as
+ * EFI/BOOT/BOOTX64.EFI on the ESP. Both read one grub.cfg and one grubenv
+ * kept on the ESP (/grub/), see docs/bootloader.md.
+ *
+ * The menu has one entry per complete guest with a kernel, in partition
+ * order, with the partition name as its id; `default` and `next` edit
+ * grubenv's 1024 bytes in place, at the clusters the file already has.
+ */
+#ifndef PARTBOOT_BOOT_H
+#define PARTBOOT_BOOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/err.h"
+#include "../common/strbuf.h"
+
+struct part_disk;
+
+/* Where grub.cfg and grubenv live on the ESP, and their size rules. */
+#define BOOT_GRUB_DIR "/grub"
+#define BOOT_GRUB_CFG "/grub/grub.cfg"
+#define BOOT_GRUBENV "/grub/grubenv"
+#define BOOT_EFI_PATH "/EFI/BOOT/BOOTX64.EFI"
+#define BOOT_GRUBENV_SIZE 1024
+
+/*
+ * Warnings (a guest left out of the menu, ...): libraries never print, so
+ * boot calls this function, when set, with one sentence each. Process-wide;
+ * the CLI sets it once. NULL turns warnings off.
+ */
+typedef void (*boot_warn_fn)(const char *msg, void *userdata);
+void boot_set_warn_handler(boot_warn_fn fn, void *userdata);
+
+/* ---- installing ------------------------------------------------------- */
+
+enum {
+	BOOT_INSTALL_BIOS = 1 << 0,
+	BOOT_INSTALL_UEFI = 1 << 1,
+};
+
+/*
+ * Install GRUB on d. flags 0 means "every kind the disk has partitions for":
+ * BIOS when there is a BIOS boot partition (GPT) or a dos table, UEFI when
+ * there is an ESP. The ESP is needed in any case (it holds grub.cfg and
+ * grubenv) and is made FAT when it has no filesystem. Everything is checked
+ * before the first write (ESP present, embedding area big enough); the
+ * message says what to add and how big. Writes the menu and a fresh grubenv
+ * (keeping saved_entry/next_entry of an existing one). Returns 0 or -errno.
+ */
+int boot_install(struct part_disk *d, unsigned flags, struct pb_err *err);
+
+/* True when d's ESP holds partboot's grub.cfg (a bootloader is installed). */
+bool boot_is_installed(struct part_disk *d);
+
+/* ---- the menu --------------------------------------------------------- */
+
+/* One menu entry, as data (all strings borrowed). */
+struct boot_entry {
+	const char *id;       /* partition name: menuentry --id, saved_entry */
+	const char *title;    /* shown in the menu; NULL = id */
+	const char *fs_uuid;  /* the guest filesystem's UUID, for search --fs-uuid */
+	const char *partuuid; /* for root=PARTUUID= */
+	const char *kernel;   /* path inside the guest, e.g. /boot/vmlinuz-6.1.0-28-amd64 */
+	const char *initrd;   /* "" or NULL = none */
+	const char *cmdline;  /* the guest's own arguments; "" or NULL = "ro quiet" */
+};
+
+/*
+ * Render grub.cfg for these entries into out (appended): serial + console
+ * terminals, a 1 s timeout, the one-shot next_entry logic, one menuentry
+ * each, and a firmware-setup entry on UEFI. Pure function (tested as data).
+ */
+void boot_menu_render(const struct boot_entry *entries, size_t n, struct strbuf *out);
+
+/*
+ * Rewrite grub.cfg from the guests on d. A no-op returning 0 when no
+ * bootloader is installed on d. Incomplete guests and guests without a
+ * kernel are left out, each with a warning (see boot_set_warn_handler).
+ */
+int boot_menu_refresh(struct part_disk *d, struct pb_err *err);
+
+/* ---- grubenv ------------------------------------------------------------ */
+
+/*
+ * GRUB's environment block, as data: "# GRUB Environment Block\n", then
+ * "name=value\n" lines, padded with '#' to exactly 1024 bytes
+ * (grub-core/lib/envblk.c). Values escape '\' and newline with '\'.
+ */
+
+/* Make an empty block. */
+void boot_grubenv_init(char block[BOOT_GRUBENV_SIZE]);
+/* -EINVAL when block is not an environment block. */
+int boot_grubenv_check(const char block[BOOT_GRUBENV_SIZE]);
+/* Look up name: 0 and *ret (malloc'ed, caller frees) or -ENOENT. */
+int boot_grubenv_get(const char block[BOOT_GRUBENV_SIZE], const char *name, char **ret);
+/*
+ * Set name=value (value NULL removes it), keeping the block at 1024 bytes
+ * and every other variable in place. -ENOSPC when it does not fit; the block
+ * is then unchanged.
+ */
+int boot_grubenv_set(char block[BOOT_GRUBENV_SIZE], const char *name, const char *value);
+
+/*
+ * Read saved_entry and next_entry from d's grubenv. Each *ret is malloc'ed
+ * (caller frees) or NULL when unset; both NULL and 0 when no bootloader is
+ * installed. Either ret may be NULL.
+ */
+int boot_env_read(struct part_disk *d, char **ret_default, char **ret_next, struct pb_err *err);
+
+/*
+ * Set saved_entry (boot_set_default) or next_entry (boot_set_next) to the
+ * guest NAME (a menu entry id; -ENOENT with a message for an unknown one).
+ * Writes only grubenv's own bytes on the disk, in place.
+ */
+int boot_set_default(struct part_disk *d, const char *name, struct pb_err *err);
+int boot_set_next(struct part_disk *d, const char *name, struct pb_err *err);
+
+/* ---- BIOS boot code, as data (grub-bios.c) ------------------------------ */
+
+/*
+ * Turn GRUB's boot.img into the MBR's boot code the way grub-bios-setup does
+ * (util/setup.c, boot.S): start from the current sector mbr, take boot.img's
+ * code except the BPB area (0x03-0x59) and everything from 0x1b8 on, store
+ * core.img's first LBA at 0x5c (64-bit LE), boot drive 0xff at 0x64, and two
+ * NOPs at 0x66 (the hard-disk drive-check workaround). mbr is edited in
+ * place; only bytes below 0x1b8 change.
+ */
+void boot_bios_patch_mbr(uint8_t mbr[512], const uint8_t boot_img[512], uint64_t core_lba);
+
+/*
+ * Patch diskboot's first blocklist (the last 12 bytes of core.img's first
+ * sector: start LBA 64-bit at 0x1f4, sector count 16-bit at 0x1fc, segment
+ * 16-bit at 0x1fe) for core.img embedded contiguously at core_lba, and zero
+ * the entry below it (the terminator). -EINVAL when core is not a diskboot
+ * image (no blocklist) or too large.
+ */
+int boot_bios_patch_core(uint8_t *core, size_t core_size, uint64_t core_lba);
+
+/* ---- native boot ---------------------------------------------------------- */
+
+enum boot_native_action {
+	BOOT_NATIVE_NONE = 0, /* only set next_entry */
+	BOOT_NATIVE_REBOOT,
+	BOOT_NATIVE_KEXEC,
+};
+
+/*
+ * Boot guest NAME of d on this machine: refuse image files, a disk that is
+ * not the one this machine booted from (holding / or the mounted ESP), and
+ * non-root callers; then set next_entry and reboot, or load NAME's kernel,
+ * initrd and command line with kexec_file_load and jump into it. d may be
+ * open read-only (the running system's partitions are mounted): grubenv is
+ * then edited through the mounted ESP, or through a second read-write
+ * descriptor when the ESP is not mounted. Returns only on failure (or with
+ * BOOT_NATIVE_NONE).
+ */
+int boot_native(struct part_disk *d, const char *name, enum boot_native_action action, struct pb_err *err);
+
+#endif

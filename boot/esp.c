@@ -1,0 +1,555 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The ESP: the one FAT filesystem partboot writes to, holding BOOTX64.EFI,
+ * grub.cfg and grubenv.
+ *
+ * Files are copied in with mtools (through pb_run), addressing the FAT at its
+ * offset inside the disk ("DISK@@BYTES"), so no loop device or mount is ever
+ * needed. mtools cannot edit a file in place, though, and grubenv must be
+ * edited in place: GRUB's own save_env writes the block through the sectors
+ * the file already has (grub-core/commands/loadenv.c) and never allocates, so
+ * a grubenv that moved would be one GRUB cannot write any more. Hence the
+ * small read-only FAT16/FAT32 walker below (Microsoft's FAT specification,
+ * "fatgen103": BPB fields, cluster chains, 8.3 directory entries): it finds
+ * the clusters of a file, and grubenv.c writes the 1024 bytes there with
+ * pwrite on the disk's descriptor. The walker never writes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/macros.h"
+#include "../common/run.h"
+#include "../fs/fs.h"
+#include "boot-private.h"
+
+static boot_warn_fn warn_fn;
+static void *warn_userdata;
+
+void boot_set_warn_handler(boot_warn_fn fn, void *userdata)
+{
+	warn_fn = fn;
+	warn_userdata = userdata;
+}
+
+void boot_warn(const char *fmt, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+
+	if (!warn_fn)
+		return;
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	warn_fn(sb.buf, warn_userdata);
+	strbuf_release(&sb);
+}
+
+static uint16_t le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static int read_at(struct esp *e, uint64_t off, void *buf, size_t len, struct pb_err *err)
+{
+	ssize_t n = pread(part_disk_fd(e->d), buf, len, (off_t)off);
+
+	if (n < 0)
+		return pb_err_set(err, -errno, "%s: cannot read: %s", e->where, strerror(errno));
+	if ((size_t)n != len)
+		return pb_err_set(err, -EIO, "%s: short read at byte %" PRIu64, e->where, off);
+	return 0;
+}
+
+/* Parse the boot sector (fatgen103 §3); has_fat stays false for anything else. */
+static int parse_bpb(struct esp *e, struct pb_err *err)
+{
+	uint8_t b[512];
+	uint32_t fatsz, total, root_entries, data_sectors;
+	int r;
+
+	e->has_fat = false;
+	if (e->part.size < sizeof(b))
+		return 0;
+	r = read_at(e, e->part.start, b, sizeof(b), err);
+	if (r < 0)
+		return r;
+	if (b[510] != 0x55 || b[511] != 0xaa)
+		return 0;
+	e->bps = le16(b + 0x0b);
+	e->spc = b[0x0d];
+	e->reserved = le16(b + 0x0e);
+	e->nfats = b[0x10];
+	root_entries = le16(b + 0x11);
+	total = le16(b + 0x13) ? le16(b + 0x13) : le32(b + 0x20);
+	fatsz = le16(b + 0x16) ? le16(b + 0x16) : le32(b + 0x24);
+	if ((e->bps != 512 && e->bps != 1024 && e->bps != 2048 && e->bps != 4096) || !e->spc ||
+	    (e->spc & (e->spc - 1)) || !e->reserved || !e->nfats || !fatsz || !total)
+		return 0;
+	e->fat_sectors = fatsz;
+	e->root_sectors = (root_entries * 32 + e->bps - 1) / e->bps;
+	e->data_sector = (uint64_t)e->reserved + (uint64_t)e->nfats * fatsz + e->root_sectors;
+	if (e->data_sector >= total)
+		return 0;
+	data_sectors = total - (uint32_t)e->data_sector;
+	e->n_clusters = data_sectors / e->spc;
+	if ((uint64_t)total * e->bps > e->part.size)
+		return pb_err_set(err, -EUCLEAN, "%s: FAT filesystem larger than its partition", e->where);
+	if (e->n_clusters < 4085) {
+		/* FAT12: GRUB reads it, but partboot makes FAT16/32 only */
+		return pb_err_set(err, -EMEDIUMTYPE, "%s: FAT12 filesystem: make it FAT32 (partboot mkfs --fs vfat)",
+				  e->where);
+	} else if (e->n_clusters < 65525) {
+		e->fat_bits = 16;
+		e->root_cluster = 0;
+		snprintf(e->volid, sizeof(e->volid), "%04X-%04X", le16(b + 0x29), le16(b + 0x27));
+	} else {
+		e->fat_bits = 32;
+		e->root_cluster = le32(b + 0x2c);
+		snprintf(e->volid, sizeof(e->volid), "%04X-%04X", le16(b + 0x45), le16(b + 0x43));
+	}
+	e->has_fat = true;
+	return 0;
+}
+
+int esp_open(struct part_disk *d, struct esp *ret, struct pb_err *err)
+{
+	size_t n = part_disk_count(d);
+
+	memset(ret, 0, sizeof(*ret));
+	ret->d = d;
+	for (size_t i = 0; i < n; i++) {
+		if (part_disk_get(d, i, &ret->part) < 0)
+			continue;
+		if (ret->part.type != PART_TYPE_ESP)
+			continue;
+		snprintf(ret->where, sizeof(ret->where), "%s: ESP '%s'", part_disk_path(d),
+			 ret->part.name[0] ? ret->part.name : "?");
+		return parse_bpb(ret, err);
+	}
+	return pb_err_set(err, -ENOENT,
+			  "%s: no ESP: add one for grub.cfg and grubenv (partboot add %s esp --type esp --size 64M)",
+			  part_disk_path(d), part_disk_path(d));
+}
+
+static uint64_t cluster_offset(const struct esp *e, uint32_t c)
+{
+	return e->part.start + (e->data_sector + (uint64_t)(c - 2) * e->spc) * e->bps;
+}
+
+static uint32_t cluster_bytes(const struct esp *e)
+{
+	return e->spc * e->bps;
+}
+
+/* Next cluster in the chain; 0 at the end of the chain or on a bad value. */
+static int fat_next(struct esp *e, uint32_t c, uint32_t *ret, struct pb_err *err)
+{
+	uint64_t off = e->part.start + (uint64_t)e->reserved * e->bps + (uint64_t)c * (e->fat_bits / 8);
+	uint8_t b[4];
+	uint32_t v;
+	int r;
+
+	r = read_at(e, off, b, e->fat_bits / 8, err);
+	if (r < 0)
+		return r;
+	if (e->fat_bits == 16) {
+		v = le16(b);
+		*ret = (v >= 2 && v < 0xfff0 && v < e->n_clusters + 2) ? v : 0;
+	} else {
+		v = le32(b) & 0x0fffffff;
+		*ret = (v >= 2 && v < 0x0ffffff0 && v < e->n_clusters + 2) ? v : 0;
+	}
+	return 0;
+}
+
+/* "grubenv" -> "GRUBENV    "; false when it is not a valid 8.3 name. */
+static bool to_short_name(const char *s, size_t len, char out[11])
+{
+	size_t i = 0, j = 0;
+
+	memset(out, ' ', 11);
+	for (; i < len && s[i] != '.'; i++, j++) {
+		if (j >= 8)
+			return false;
+		out[j] = (char)(s[i] >= 'a' && s[i] <= 'z' ? s[i] - 32 : s[i]);
+	}
+	if (i < len) {
+		i++;
+		for (j = 8; i < len; i++, j++) {
+			if (j >= 11 || s[i] == '.')
+				return false;
+			out[j] = (char)(s[i] >= 'a' && s[i] <= 'z' ? s[i] - 32 : s[i]);
+		}
+	}
+	return len > 0;
+}
+
+struct dirent_hit {
+	uint32_t cluster;
+	uint32_t size;
+	bool is_dir;
+};
+
+/* Scan one directory buffer; 1 when found, 0 not here, 2 at the end marker. */
+static int scan_entries(const uint8_t *buf, size_t len, const char name[11], struct dirent_hit *hit)
+{
+	for (size_t i = 0; i + 32 <= len; i += 32) {
+		const uint8_t *d = buf + i;
+
+		if (d[0] == 0)
+			return 2;
+		if (d[0] == 0xe5 || d[11] == 0x0f || (d[11] & 0x08))
+			continue; /* deleted, long-name part, volume label */
+		if (memcmp(d, name, 11))
+			continue;
+		hit->cluster = (uint32_t)le16(d + 0x14) << 16 | le16(d + 0x1a);
+		hit->size = le32(d + 0x1c);
+		hit->is_dir = d[11] & 0x10;
+		return 1;
+	}
+	return 0;
+}
+
+static int find_in_dir(struct esp *e, uint32_t dir_cluster, const char name[11], struct dirent_hit *hit,
+		       struct pb_err *err)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	uint32_t c = dir_cluster, steps = 0;
+	int r;
+
+	if (dir_cluster == 0) {
+		/* FAT16 root: a fixed run of sectors after the FATs */
+		size_t len = (size_t)e->root_sectors * e->bps;
+		uint64_t off = e->part.start + ((uint64_t)e->reserved + (uint64_t)e->nfats * e->fat_sectors) * e->bps;
+
+		buf = malloc(len);
+		if (!buf)
+			return -ENOMEM;
+		r = read_at(e, off, buf, len, err);
+		if (r < 0)
+			return r;
+		return scan_entries(buf, len, name, hit) == 1 ? 0 : -ENOENT;
+	}
+	buf = malloc(cluster_bytes(e));
+	if (!buf)
+		return -ENOMEM;
+	while (c) {
+		if (++steps > e->n_clusters)
+			return pb_err_set(err, -EUCLEAN, "%s: FAT cluster chain loops", e->where);
+		r = read_at(e, cluster_offset(e, c), buf, cluster_bytes(e), err);
+		if (r < 0)
+			return r;
+		r = scan_entries(buf, cluster_bytes(e), name, hit);
+		if (r == 1)
+			return 0;
+		if (r == 2)
+			return -ENOENT;
+		r = fat_next(e, c, &c, err);
+		if (r < 0)
+			return r;
+	}
+	return -ENOENT;
+}
+
+int esp_lookup(struct esp *e, const char *path, uint32_t *ret_size, uint64_t max, struct esp_extent **ret_ext,
+	       size_t *ret_n, struct pb_err *err)
+{
+	struct dirent_hit hit = { .cluster = e->fat_bits == 32 ? e->root_cluster : 0, .is_dir = true };
+	_cleanup_free_ struct esp_extent *ext = NULL;
+	const char *p = path;
+	size_t n = 0;
+	uint64_t want;
+	uint32_t c, steps = 0;
+	int r;
+
+	if (!e->has_fat)
+		return pb_err_set(err, -EMEDIUMTYPE, "%s: no FAT filesystem", e->where);
+	while (*p) {
+		char name[11];
+		size_t len;
+
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		len = strcspn(p, "/");
+		if (!hit.is_dir)
+			return -ENOENT;
+		if (!to_short_name(p, len, name))
+			return pb_err_set(err, -EINVAL, "%s: '%s' is not an 8.3 name", e->where, path);
+		r = find_in_dir(e, hit.cluster, name, &hit, err);
+		if (r < 0)
+			return r;
+		p += len;
+	}
+	if (hit.is_dir)
+		return pb_err_set(err, -EISDIR, "%s: %s is a directory", e->where, path);
+
+	want = hit.size < max ? hit.size : max;
+	c = hit.cluster;
+	while (want > 0) {
+		uint64_t len = want < cluster_bytes(e) ? want : cluster_bytes(e);
+		uint64_t off;
+
+		if (c < 2 || ++steps > e->n_clusters)
+			return pb_err_set(err, -EUCLEAN, "%s: %s: broken cluster chain", e->where, path);
+		off = cluster_offset(e, c);
+		if (n && ext[n - 1].offset + ext[n - 1].len == off) {
+			ext[n - 1].len += len;
+		} else {
+			struct esp_extent *t = realloc(ext, (n + 1) * sizeof(*ext));
+
+			if (!t)
+				return -ENOMEM;
+			ext = t;
+			ext[n++] = (struct esp_extent){ off, len };
+		}
+		want -= len;
+		if (want) {
+			r = fat_next(e, c, &c, err);
+			if (r < 0)
+				return r;
+		}
+	}
+	if (ret_size)
+		*ret_size = hit.size;
+	if (ret_ext)
+		*ret_ext = TAKE_PTR(ext);
+	if (ret_n)
+		*ret_n = n;
+	return 0;
+}
+
+int esp_read_file(struct esp *e, const char *path, char **ret, size_t *ret_len, struct pb_err *err)
+{
+	_cleanup_free_ struct esp_extent *ext = NULL;
+	_cleanup_free_ char *buf = NULL;
+	uint32_t size;
+	size_t n, done = 0;
+	int r;
+
+	r = esp_lookup(e, path, &size, 1 * MiB, &ext, &n, err);
+	if (r < 0)
+		return r;
+	if (size > 1 * MiB)
+		return pb_err_set(err, -EFBIG, "%s: %s is too large", e->where, path);
+	buf = malloc((size_t)size + 1);
+	if (!buf)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		r = read_at(e, ext[i].offset, buf + done, ext[i].len, err);
+		if (r < 0)
+			return r;
+		done += ext[i].len;
+	}
+	buf[done] = 0;
+	*ret = TAKE_PTR(buf);
+	if (ret_len)
+		*ret_len = done;
+	return 0;
+}
+
+int esp_free_bytes(struct esp *e, uint64_t *ret, struct pb_err *err)
+{
+	size_t entry = e->fat_bits / 8, chunk = 64 * 1024;
+	uint64_t fat = e->part.start + (uint64_t)e->reserved * e->bps;
+	uint64_t total = (uint64_t)(e->n_clusters + 2) * entry, free_clusters = 0;
+	_cleanup_free_ uint8_t *buf = malloc(chunk);
+	int r;
+
+	if (!buf)
+		return -ENOMEM;
+	for (uint64_t pos = 0; pos < total; pos += chunk) {
+		size_t len = total - pos < chunk ? (size_t)(total - pos) : chunk;
+
+		r = read_at(e, fat + pos, buf, len, err);
+		if (r < 0)
+			return r;
+		for (size_t i = 0; i + entry <= len; i += entry) {
+			uint64_t idx = (pos + i) / entry;
+			uint32_t v = entry == 2 ? le16(buf + i) : le32(buf + i) & 0x0fffffff;
+
+			if (idx >= 2 && v == 0)
+				free_clusters++;
+		}
+	}
+	*ret = free_clusters * cluster_bytes(e);
+	return 0;
+}
+
+uint64_t esp_alloc_size(const struct esp *e, uint64_t size)
+{
+	/* no FAT yet: esp_mkfs() makes 512-byte clusters */
+	uint64_t cb = e->has_fat ? cluster_bytes(e) : 512;
+
+	return (size + cb - 1) / cb * cb;
+}
+
+static const char *const mtools_env[] = { "MTOOLS_SKIP_CHECK=1", NULL };
+
+static int mtools(struct esp *e, const char *const *args, struct pb_err *err)
+{
+	struct pb_run_opts opts = { .envp_extra = mtools_env };
+	struct strbuf img = STRBUF_INIT;
+	const char *argv[12];
+	size_t n = 0;
+	int r;
+
+	strbuf_addf(&img, "%s@@%" PRIu64, part_disk_path(e->d), e->part.start);
+	argv[n++] = args[0];
+	argv[n++] = "-i";
+	argv[n++] = img.buf;
+	for (size_t i = 1; args[i] && n < ARRAY_SIZE(argv) - 1; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	r = pb_run(argv, &opts, err);
+	if (r < 0)
+		pb_err_prefix(err, r, "%s: ", e->where);
+	strbuf_release(&img);
+	return r;
+}
+
+int esp_mkdir(struct esp *e, const char *path, struct pb_err *err)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *p = path;
+	int r = 0;
+
+	/* one level at a time: an existing directory is fine, a new one is made */
+	while (*p && r >= 0) {
+		char name[11];
+		size_t len;
+
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		len = strcspn(p, "/");
+		strbuf_addch(&sb, '/');
+		strbuf_add(&sb, p, len);
+		p += len;
+		if (!to_short_name(sb.buf + sb.len - len, len, name)) {
+			r = pb_err_set(err, -EINVAL, "%s: '%s' is not an 8.3 name", e->where, sb.buf);
+			break;
+		}
+		r = esp_lookup(e, sb.buf, NULL, 0, NULL, NULL, NULL);
+		if (r == -EISDIR) {
+			r = 0;
+			continue;
+		}
+		if (r == 0) {
+			r = pb_err_set(err, -ENOTDIR, "%s: %s is a file, not a directory", e->where, sb.buf);
+			break;
+		}
+		{
+			struct strbuf dst = STRBUF_INIT;
+			const char *args[] = { "mmd", NULL, NULL };
+
+			strbuf_addf(&dst, "::%s", sb.buf);
+			args[1] = dst.buf;
+			r = mtools(e, args, err);
+			strbuf_release(&dst);
+		}
+	}
+	strbuf_release(&sb);
+	return r;
+}
+
+int esp_put_file(struct esp *e, const char *host_path, const char *path, struct pb_err *err)
+{
+	struct strbuf dst = STRBUF_INIT;
+	const char *args[] = { "mcopy", "-o", "-Q", host_path, NULL, NULL };
+	int r;
+
+	strbuf_addf(&dst, "::%s", path);
+	args[4] = dst.buf;
+	r = mtools(e, args, err);
+	strbuf_release(&dst);
+	return r;
+}
+
+int esp_put_data(struct esp *e, const void *data, size_t len, const char *path, struct pb_err *err)
+{
+	const char *tmp = getenv("TMPDIR");
+	struct strbuf name = STRBUF_INIT;
+	int fd, r = 0;
+
+	strbuf_addf(&name, "%s/partboot-esp.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	fd = mkstemp(name.buf);
+	if (fd < 0) {
+		r = pb_err_set(err, -errno, "cannot make a temporary file in %s: %s", tmp ? tmp : "/tmp",
+			       strerror(errno));
+		goto out;
+	}
+	if (write(fd, data, len) != (ssize_t)len) {
+		r = pb_err_set(err, -EIO, "%s: cannot write: %s", name.buf, strerror(errno));
+		close(fd);
+		goto out_unlink;
+	}
+	close(fd);
+	r = esp_put_file(e, name.buf, path, err);
+out_unlink:
+	unlink(name.buf);
+out:
+	strbuf_release(&name);
+	return r;
+}
+
+int esp_mkfs(struct esp *e, struct pb_err *err)
+{
+	char offset[32], kib[32], volid[16];
+	const char *argv[] = { "mkfs.fat", "-F", "16", "-s", "1", "-S", "512", "-n", "ESP", "-i", volid, "--offset",
+			       offset, part_disk_path(e->d), kib, NULL };
+	struct pb_err sub = PB_ERR_INIT;
+	unsigned v = 0;
+	int r;
+
+	if (e->part.size < 3 * MiB)
+		return pb_err_set(err, -ENOSPC, "%s: %" PRIu64 " KiB is too small for a FAT ESP (at least 3 MiB, 64 MiB is usual)",
+				  e->where, e->part.size / KiB);
+	if (e->part.size >= 33 * MiB) {
+		/* FAT32, made by fs/ like any vfat; the partition UUID seeds the volume id */
+		struct fs_target t = { .path = part_disk_path(e->d), .offset = e->part.start, .size = e->part.size,
+					.where = e->where, .name = e->part.name };
+		struct fs_mkfs_opts o = { .kind = FS_KIND_VFAT, .label = "ESP", .seed = e->part.uuid };
+
+		r = fs_mkfs(&t, &o, err);
+		if (r < 0)
+			return r;
+	} else {
+		/*
+		 * Below 33 MiB FAT32 cannot have its 65525 clusters: FAT16, with one
+		 * 512-byte sector per cluster as fs/ makes FAT32 (mtools mis-reads
+		 * the larger clusters mkfs.fat would otherwise pick).
+		 */
+		sscanf(e->part.uuid, "%8x", &v);
+		snprintf(volid, sizeof(volid), "%08X", v);
+		snprintf(offset, sizeof(offset), "%" PRIu64, e->part.start / 512);
+		snprintf(kib, sizeof(kib), "%" PRIu64, e->part.size / KiB);
+		r = pb_run(argv, NULL, &sub);
+		if (r < 0) {
+			pb_err_set(err, r, "%s: %s", e->where, pb_err_msg(&sub));
+			pb_err_clear(&sub);
+			return r;
+		}
+		pb_err_clear(&sub);
+	}
+	r = parse_bpb(e, err);
+	if (r < 0)
+		return r;
+	if (!e->has_fat)
+		return pb_err_set(err, -EIO, "%s: mkfs.fat made no FAT filesystem", e->where);
+	return 0;
+}

@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The GRUB menu: grub.cfg rendered from the disk's guests (as data, then
+ * copied to the ESP with mtools). BIOS and UEFI GRUB both read this one file;
+ * their embedded early config finds the ESP by its FAT volume id.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/macros.h"
+#include "../fs/fs.h"
+#include "boot-private.h"
+
+void boot_cfg_quote(struct strbuf *out, const char *s)
+{
+	strbuf_addch(out, '\'');
+	for (; *s; s++) {
+		if (*s == '\'')
+			strbuf_addstr(out, "'\\''");
+		else
+			strbuf_addch(out, *s);
+	}
+	strbuf_addch(out, '\'');
+}
+
+void boot_menu_render(const struct boot_entry *entries, size_t n, struct strbuf *out)
+{
+	strbuf_addstr(out,
+		      "# Written by partboot: one entry per guest, rewritten whenever guests change.\n"
+		      "# Edits are lost; use 'partboot default' and 'partboot next' to choose a guest.\n"
+		      "serial --unit=0 --speed=115200\n"
+		      "terminal_input serial console\n"
+		      "terminal_output serial console\n"
+		      "set timeout=1\n"
+		      "set timeout_style=menu\n"
+		      "set default=0\n"
+		      "\n"
+		      "# grubenv lives next to this file ($prefix/grubenv). next_entry is a one-shot\n"
+		      "# choice, cleared here before it is used, as grub-reboot does.\n"
+		      "load_env\n"
+		      "if [ \"${next_entry}\" ]; then\n"
+		      "\tset default=\"${next_entry}\"\n"
+		      "\tset next_entry=\n"
+		      "\tsave_env next_entry\n"
+		      "elif [ \"${saved_entry}\" ]; then\n"
+		      "\tset default=\"${saved_entry}\"\n"
+		      "fi\n");
+	for (size_t i = 0; i < n; i++) {
+		const struct boot_entry *e = &entries[i];
+		const char *cmdline = e->cmdline && *e->cmdline ? e->cmdline : "ro quiet";
+
+		strbuf_addstr(out, "\nmenuentry ");
+		boot_cfg_quote(out, e->title ? e->title : e->id);
+		strbuf_addstr(out, " --id ");
+		boot_cfg_quote(out, e->id);
+		strbuf_addstr(out, " {\n");
+		/* by filesystem UUID: GRUB 2.06 has no search --part-uuid */
+		strbuf_addf(out, "\tsearch --no-floppy --fs-uuid --set=root %s\n", e->fs_uuid);
+		strbuf_addf(out, "\tlinux %s root=PARTUUID=%s %s\n", e->kernel, e->partuuid, cmdline);
+		if (e->initrd && *e->initrd)
+			strbuf_addf(out, "\tinitrd %s\n", e->initrd);
+		strbuf_addstr(out, "}\n");
+	}
+	strbuf_addstr(out, "\nif [ \"${grub_platform}\" = \"efi\" ]; then\n"
+			   "\tmenuentry 'Reboot into firmware settings' --id fwsetup {\n"
+			   "\t\tfwsetup\n"
+			   "\t}\n"
+			   "fi\n");
+}
+
+static int cfg_has_entry(const char *cfg, const char *disk, const char *name, struct pb_err *err)
+{
+	struct strbuf pat = STRBUF_INIT;
+	bool found;
+
+	strbuf_addstr(&pat, " --id ");
+	boot_cfg_quote(&pat, name);
+	strbuf_addstr(&pat, " {\n");
+	found = strstr(cfg, pat.buf) != NULL;
+	strbuf_release(&pat);
+	if (!found)
+		return pb_err_set(err, -ENOENT,
+				  "%s: partition '%s' is not in the boot menu (not a complete guest with a kernel in /boot)",
+				  disk, name);
+	return 0;
+}
+
+int boot_menu_has_entry(struct esp *e, const char *name, struct pb_err *err)
+{
+	_cleanup_free_ char *cfg = NULL;
+	int r;
+
+	r = esp_read_file(e, BOOT_GRUB_CFG, &cfg, NULL, err);
+	if (r == -ENOENT)
+		return pb_err_set(err, -ENOENT, "%s: no bootloader installed (run 'partboot bootloader %s')",
+				  part_disk_path(e->d), part_disk_path(e->d));
+	if (r < 0)
+		return r;
+	return cfg_has_entry(cfg, part_disk_path(e->d), name, err);
+}
+
+int boot_menu_has_entry_in(const char *esp_mount, const char *name, struct pb_err *err)
+{
+	struct strbuf path = STRBUF_INIT, cfg = STRBUF_INIT;
+	char buf[4096];
+	FILE *f;
+	size_t n;
+	int r;
+
+	strbuf_addf(&path, "%s%s", esp_mount, BOOT_GRUB_CFG);
+	f = fopen(path.buf, "re");
+	if (!f) {
+		r = pb_err_set(err, -errno, "%s: %s (no bootloader installed?)", path.buf, strerror(errno));
+		goto out;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		strbuf_add(&cfg, buf, n);
+	fclose(f);
+	r = cfg_has_entry(cfg.buf, path.buf, name, err);
+out:
+	strbuf_release(&path);
+	strbuf_release(&cfg);
+	return r;
+}
+
+bool boot_is_installed(struct part_disk *d)
+{
+	struct esp e;
+
+	if (esp_open(d, &e, NULL) < 0 || !e.has_fat)
+		return false;
+	return esp_lookup(&e, BOOT_GRUB_CFG, NULL, 0, NULL, NULL, NULL) == 0;
+}
+
+/* What one guest contributes to the menu; the strings the entry points at. */
+struct guest {
+	struct part_info part;
+	struct part_probe probe;
+	struct fs_guest_info info;
+	char title[256];
+};
+
+/* Fill g->info; 1 when the partition is a bootable guest, 0 when it is left out. */
+static int guest_probe(struct part_disk *d, struct guest *g)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct strbuf where = STRBUF_INIT;
+	struct fs_target t;
+	struct fs *fs = NULL;
+	const char *name = g->part.name;
+	int r;
+
+	if (g->part.type == PART_TYPE_ESP || g->part.type == PART_TYPE_BIOS_BOOT || g->part.type == PART_TYPE_SWAP)
+		return 0;
+	if (!*name)
+		return 0; /* no id to give it */
+	if (part_disk_probe(d, &g->part, &g->probe) < 0)
+		return 0;
+	if (strcmp(g->probe.fstype, "ext4") && strcmp(g->probe.fstype, "ext3") && strcmp(g->probe.fstype, "ext2"))
+		return 0;
+	strbuf_addf(&where, "%s: partition '%s'", part_disk_path(d), name);
+	t = (struct fs_target){ .path = part_disk_path(d), .offset = g->part.start, .size = g->part.size,
+				.where = where.buf, .name = name };
+	r = fs_open(&t, &fs, &err);
+	if (r >= 0)
+		r = fs_guest_info(fs, &g->info, &err);
+	fs_free(fs);
+	if (r < 0) {
+		boot_warn("%s: left out of the boot menu: %s", where.buf, pb_err_msg(&err));
+		r = 0;
+		goto out;
+	}
+	/* /etc/kernel/cmdline may span lines and end in a newline: one line for GRUB */
+	for (char *c = g->info.cmdline; *c; c++)
+		if (*c == '\n' || *c == '\r' || *c == '\t')
+			*c = ' ';
+	for (size_t l = strlen(g->info.cmdline); l && g->info.cmdline[l - 1] == ' ';)
+		g->info.cmdline[--l] = 0;
+	if (!g->info.complete) {
+		boot_warn("%s: guest is incomplete (install interrupted or under way), left out of the boot menu",
+			  where.buf);
+		r = 0;
+	} else if (!g->info.n_kernels) {
+		/* a data partition is quietly not a guest; a root partition or an OS says it is one */
+		if (g->part.type == PART_TYPE_ROOT || g->info.pretty_name[0])
+			boot_warn("%s: no kernel in /boot, left out of the boot menu", where.buf);
+		r = 0;
+	} else {
+		if (g->info.pretty_name[0])
+			snprintf(g->title, sizeof(g->title), "%s (%s)", name, g->info.pretty_name);
+		else
+			snprintf(g->title, sizeof(g->title), "%s", name);
+		r = 1;
+	}
+out:
+	strbuf_release(&where);
+	pb_err_clear(&err);
+	return r;
+}
+
+int boot_menu_build(struct part_disk *d, struct strbuf *out, struct pb_err *err)
+{
+	size_t count = part_disk_count(d), n = 0;
+	_cleanup_free_ struct guest *g = calloc(count ? count : 1, sizeof(*g));
+	_cleanup_free_ struct boot_entry *e = calloc(count ? count : 1, sizeof(*e));
+
+	if (!g || !e)
+		return pb_err_set(err, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < count; i++) {
+		struct guest *cur = &g[n];
+
+		if (part_disk_get(d, i, &cur->part) < 0)
+			continue;
+		if (guest_probe(d, cur) <= 0)
+			continue;
+		e[n] = (struct boot_entry){
+			.id = cur->part.name,
+			.title = cur->title,
+			.fs_uuid = cur->probe.uuid,
+			.partuuid = cur->part.uuid,
+			.kernel = cur->info.kernels[0].kernel,
+			.initrd = cur->info.kernels[0].initrd,
+			.cmdline = cur->info.cmdline,
+		};
+		n++;
+	}
+	boot_menu_render(e, n, out);
+	return 0;
+}
+
+int boot_menu_refresh(struct part_disk *d, struct pb_err *err)
+{
+	struct strbuf cfg = STRBUF_INIT;
+	struct esp e;
+	int r;
+
+	if (!boot_is_installed(d))
+		return 0;
+	r = esp_open(d, &e, err);
+	if (r < 0)
+		return r;
+	r = boot_menu_build(d, &cfg, err);
+	if (r >= 0)
+		r = esp_put_data(&e, cfg.buf, cfg.len, BOOT_GRUB_CFG, err);
+	strbuf_release(&cfg);
+	return r;
+}

@@ -1,0 +1,169 @@
+#!/bin/bash
+# `partboot install DISK NAME --via-vm SRC [--answers FILE]` (docs/installers.md): the fixture
+# installer of fixtures/make-media.sh booted from its ISO and over PXE in the VM runner's
+# whole-disk view. The installer overwrites sector 0 of the whole disk it sees (to prove
+# confinement): every byte outside the target partition must stay the same. Bad input (not
+# ISO9660, a PXE folder without the boot file, an ESP as target, a missing answers file) is
+# refused before anything is written (the whole disk byte-identical); an installer that powers
+# off without installing leaves the guest incomplete. Four TCG boots: ISO install, the result
+# in `partboot run`, PXE reinstall, an installer that does nothing.
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+cd "$T_DIR" || exit 1
+
+for tool in qemu-system-x86_64 xorriso grub-mkrescue e2fsck debugfs sfdisk; do
+	command -v $tool >/dev/null ||
+		{ t_skip "installers e2e" "$tool missing (packages: qemu-system-x86 xorriso grub-common e2fsprogs fdisk)"; t_done; exit; }
+done
+[ -e /usr/lib/ipxe/qemu/efi-virtio.rom ] || [ -e /usr/share/qemu/efi-virtio.rom ] ||
+	{ t_skip "installers e2e" "iPXE ROMs missing (package ipxe-qemu)"; t_done; exit; }
+if ! out=$("$PB_TOP/fixtures/make-media.sh" 2>&1); then
+	t_fail "make-media.sh builds the media"
+	printf '%s\n' "$out" | sed 's/^/#   /' | tail -n 20
+	t_done
+	exit 1
+fi
+# shellcheck source=/dev/null
+. "$(printf '%s\n' "$out" | tail -n 1)"
+# shellcheck source=/dev/null
+. "$PB_TOP/.cache/guest/env"
+export XDG_CACHE_HOME=$T_DIR/cache # `partboot run`'s boot files cache, private to this run
+D=$T_DIR/disk.img
+
+# offset and size in bytes of partition NAME
+part_range() {
+	sfdisk -d "$D" | awk -v n="\"$1\"" -F'[=,]' '$0 ~ "name=" n { print $2 * 512, $4 * 512 }' | tr -s ' '
+}
+region_sum() {
+	if [ "$2" -le 0 ]; then echo empty; return; fi
+	dd if="$D" bs=64K iflag=skip_bytes,count_bytes skip="$1" count="$2" status=none | sha256sum | cut -d' ' -f1
+}
+# sha256 of everything outside the target partition (tables, ESP, BIOS boot, the other guest)
+outside() {
+	local total
+	total=$(stat -c %s "$D")
+	echo "$(region_sum 0 "$T_OFF") $(region_sum $((T_OFF + T_SIZE)) $((total - T_OFF - T_SIZE)))"
+}
+# complete, incomplete or nofs, from the partition's root directory
+state() {
+	local ls
+	if ! ls=$(pb ls "$D" tgt / 2>/dev/null); then
+		echo nofs
+	elif grep -qx '.partboot-incomplete' <<<"$ls"; then
+		echo incomplete
+	else
+		echo complete
+	fi
+}
+
+pb -q init "$D" --size 400M && pb -q add "$D" esp --type esp --size 64M &&
+	pb -q add "$D" bios --type bios-boot --size 1M && pb -q add "$D" other --type root --size 100M &&
+	pb -q add "$D" tgt --type root --size 150M && pb -q install "$D" other --from "$GUEST_TAR"
+check "a disk with an ESP, a BIOS boot partition, a guest 'other' and an empty 'tgt' (partition 4)" \
+	sfdisk --verify "$D"
+read -r T_OFF T_SIZE < <(part_range tgt)
+read -r ESP_OFF ESP_SIZE < <(part_range esp)
+read -r O_OFF _ < <(part_range other)
+printf 'pb.target=/dev/vda4\n' >answers.txt
+
+# --- bad input: refused before anything is written ----------------------------------------
+WHOLE=$(sum "$D")
+refuses "not ISO9660: refused" 1 "not-an-iso.iso: not an ISO9660 image" \
+	pb install "$D" tgt --via-vm "$MEDIA_NOT_ISO" --answers answers.txt
+refuses "a PXE folder without the boot file: refused" 1 "pxe-empty: no PXE boot file \(looked for boot.ipxe, pxelinux.0\)" \
+	pb install "$D" tgt --via-vm "pxe:$MEDIA_PXE_EMPTY_DIR" --answers answers.txt
+refuses "a missing answers file: refused" 1 "nothere.txt: No such file or directory" \
+	pb install "$D" tgt --via-vm "$MEDIA_INSTALLER_ISO" --answers nothere.txt
+refuses "the ESP as target: refused" 1 "partition 'esp' has type esp; a guest goes into a root or data partition" \
+	pb install "$D" esp --via-vm "$MEDIA_INSTALLER_ISO" --answers answers.txt
+refuses "--via-vm with --from: usage error" 2 "" \
+	pb install "$D" tgt --via-vm "$MEDIA_INSTALLER_ISO" --from "$GUEST_TAR"
+check "bad input: the whole disk is byte-identical" test "$(sum "$D")" = "$WHOLE"
+check "bad input: the target is still empty" test "$(state)" = nofs
+
+# --- VM boot 1: the installer ISO, target from the answers disk ---------------------------
+BEFORE=$(outside)
+if pb install "$D" tgt --via-vm "$MEDIA_INSTALLER_ISO" --answers answers.txt --console iso.txt \
+	--timeout 300 >iso.out 2>iso.err; then
+	t_ok "install through the installer ISO"
+else
+	t_fail "install through the installer ISO"
+	sed 's/^/#   /' iso.err | tail -n 5
+	tr -d '\r' <iso.txt | grep -a PARTBOOT | sed 's/^/#   /'
+fi
+tr -d '\r' <iso.txt >iso.log
+check "ISO: the installer wrote sector 0 of the whole disk it saw and installed into vda4" \
+	sh -c "grep -qx 'PARTBOOT-INSTALLER wholedisk=/dev/vda write=ok' iso.log &&
+	       grep -qx 'PARTBOOT-INSTALLER done target=/dev/vda4 status=0' iso.log"
+check "ISO: nothing outside the target partition changed" test "$(outside)" = "$BEFORE"
+check "ISO: the guest is complete" test "$(state)" = complete
+check "ISO: e2fsck finds the installed filesystem clean" e2fsck -fn "$D?offset=$T_OFF"
+check "ISO: the after-install steps ran (hostname, fstab by UUID, kernel/cmdline)" \
+	sh -c "\"\$PARTBOOT\" cat '$D' tgt /etc/hostname | grep -qx tgt &&
+	       \"\$PARTBOOT\" cat '$D' tgt /etc/fstab | grep -qE '^UUID=[0-9a-f-]+\s+/\s+ext4' &&
+	       \"\$PARTBOOT\" cat '$D' tgt /etc/kernel/cmdline | grep -q ro"
+
+# --- VM boot 2: the result boots in the VM runner ------------------------------------------
+pb run "$D" tgt --console run.txt --timeout 120 >/dev/null 2>run.err
+rc=$?
+UUID=$(blkid -p -o value -s UUID -O "$T_OFF" "$D" 2>/dev/null || true)
+if [ "$rc" -eq 0 ] && tr -d '\r' <run.txt | grep -qE "^PARTBOOT-GUEST name=tgt root=UUID=[0-9a-f-]+ "; then
+	t_ok "the installed guest boots with partboot run to its marker (hostname tgt)"
+else
+	t_fail "partboot run of the installed guest (exit $rc)"
+	sed 's/^/#   /' run.err | tail -n 3
+	tr -d '\r' <run.txt | tail -n 10 | sed 's/^/#   /'
+fi
+check "run: nothing outside the target partition changed" test "$(outside)" = "$BEFORE"
+
+# --- VM boot 3: PXE (QEMU's TFTP serving the folder), over the complete guest -------------
+if pb install "$D" tgt --via-vm "pxe:$MEDIA_PXE_DIR" --answers answers.txt --hostname pxe-guest \
+	--console pxe.txt --timeout 300 >pxe.out 2>pxe.err; then
+	t_ok "install through PXE (pxe:DIR)"
+else
+	t_fail "install through PXE (pxe:DIR)"
+	sed 's/^/#   /' pxe.err | tail -n 5
+	tr -d '\r' <pxe.txt | grep -a PARTBOOT | sed 's/^/#   /'
+fi
+check "PXE: the installer ran from the TFTP root and installed into vda4" \
+	sh -c "tr -d '\r' <pxe.txt | grep -qx 'PARTBOOT-INSTALLER done target=/dev/vda4 status=0'"
+check "PXE: nothing outside the target partition changed" test "$(outside)" = "$BEFORE"
+check "PXE: a new filesystem, complete, hostname pxe-guest" \
+	sh -c "test \"\$(blkid -p -o value -s UUID -O $T_OFF '$D')\" != '$UUID' &&
+	       \"\$PARTBOOT\" cat '$D' tgt /etc/hostname | grep -qx pxe-guest && ! \"\$PARTBOOT\" ls '$D' tgt / | grep -q partboot-incomplete"
+
+# --- VM boot 4: an installer that powers off without installing ----------------------------
+# GRUB and its menu now (when boot/ can), so the install must take 'tgt' out of the menu. The
+# ESP then changes (grub.cfg: partboot's own menu refresh), everything else outside the
+# target must not.
+MENU=0
+pb -q bootloader "$D" >/dev/null 2>&1 && mtype -i "$D@@$ESP_OFF" ::/grub/grub.cfg 2>/dev/null | grep -q tgt && MENU=1
+outside_but_esp() {
+	local total
+	total=$(stat -c %s "$D")
+	echo "$(region_sum 0 "$ESP_OFF") $(region_sum $((ESP_OFF + ESP_SIZE)) $((T_OFF - ESP_OFF - ESP_SIZE)))" \
+		"$(region_sum $((T_OFF + T_SIZE)) $((total - T_OFF - T_SIZE)))"
+}
+BEFORE=$(outside_but_esp)
+# The installer's kernel command line is the medium's (GRUB on the ISO), so "install nothing"
+# is said the other way the fixture understands: no answers disk, hence no target.
+refuses "an installer that installs nothing: clear error, exit 1" 1 \
+	"the installer powered off without installing a Linux root into partition 'tgt' \(no kernel in /boot\); the guest is left incomplete" \
+	pb install "$D" tgt --via-vm "$MEDIA_INSTALLER_ISO" --console none.txt --timeout 300
+check "nothing installed: the installer said so" \
+	sh -c "tr -d '\r' <none.txt | grep -qx 'PARTBOOT-INSTALLER done target=none status=2'"
+check "nothing installed: the guest is incomplete" test "$(state)" = incomplete
+check "nothing installed: the marker sits in a clean ext4 (e2fsck)" e2fsck -fn "$D?offset=$T_OFF"
+check "nothing installed: nothing outside the target partition changed (but the menu on the ESP)" \
+	test "$(outside_but_esp)" = "$BEFORE"
+refuses "nothing installed: partboot run refuses the incomplete guest" 1 "the guest is incomplete" \
+	pb run "$D" tgt --timeout 60
+if [ "$MENU" = 1 ]; then
+	check "nothing installed: the boot menu left the guest out, kept the other" \
+		sh -c "mtype -i '$D@@$ESP_OFF' ::/grub/grub.cfg >menu.cfg && ! grep -q tgt menu.cfg && grep -q other menu.cfg"
+else
+	t_skip "the boot menu drops the incomplete guest" "partboot bootloader did not give a menu listing 'tgt'"
+fi
+check "the other guest is untouched (e2fsck)" e2fsck -fn "$D?offset=$O_OFF"
+
+t_done

@@ -1,0 +1,499 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vm/ as data: the QEMU argument vector of each mode, the kernel command line,
+ * the whole-disk view (extents and vmdk descriptor) of a given layout, and the
+ * KVM/TCG choice from injected facts. No VM is started.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "vm/vm.h"
+
+#define MIB (1024ULL * 1024)
+
+static const struct vm_guest direct_guest = {
+	.name = "deb12",
+	.disk_path = "/srv/disk.img",
+	.disk_size = 600 * MIB,
+	.part_start = 66 * MIB,
+	.part_size = 200 * MIB,
+	.kernel = "/cache/k.vmlinux",
+	.kernel_pvh = true,
+	.initrd = "/cache/i.initrd",
+	.cmdline = "ro root=UUID=abcd console=ttyS0",
+};
+
+static const struct vm_guest view_guest = {
+	.name = "deb12",
+	.disk_path = "/srv/disk.img",
+	.disk_size = 600 * MIB,
+	.part_start = 66 * MIB,
+	.part_size = 200 * MIB,
+	.view_path = "/tmp/v/disk.vmdk",
+	.view_extents = 3,
+	.ovmf_code = "/usr/share/OVMF/OVMF_CODE_4M.fd",
+	.ovmf_vars = "/tmp/v/OVMF_VARS.fd",
+};
+
+/* The value following option opt (the n-th occurrence, from 0), or NULL. */
+static const char *arg_after(char **argv, const char *opt, int n)
+{
+	for (size_t i = 0; argv[i]; i++)
+		if (!strcmp(argv[i], opt) && argv[i + 1] && n-- == 0)
+			return argv[i + 1];
+	return NULL;
+}
+
+static bool has_arg(char **argv, const char *s)
+{
+	for (size_t i = 0; argv[i]; i++)
+		if (!strcmp(argv[i], s))
+			return true;
+	return false;
+}
+
+static char **build(const struct vm_opts *o, const struct vm_guest *g, enum vm_accel a, int qmp_fd)
+{
+	struct vm_run_ctx c = { .accel = a, .qmp_fd = qmp_fd };
+	struct pb_err err = PB_ERR_INIT;
+	char **argv = NULL;
+
+	assert_int_equal(vm_argv_build(o, g, &c, &argv, &err), 0);
+	pb_err_clear(&err);
+	assert_non_null(argv);
+	return argv;
+}
+
+static void test_vm_argv_direct_is_microvm_with_the_partition_alone(void **state)
+{
+	struct vm_opts o = { 0 };
+	char **argv = build(&o, &direct_guest, VM_ACCEL_TCG, 3);
+
+	assert_string_equal(argv[0], "qemu-system-x86_64");
+	assert_string_equal(arg_after(argv, "-machine", 0), "microvm,x-option-roms=off,isa-serial=on,acpi=on");
+	assert_string_equal(arg_after(argv, "-accel", 0), "tcg");
+	assert_string_equal(arg_after(argv, "-cpu", 0), "max");
+	assert_string_equal(arg_after(argv, "-m", 0), "512M");
+	assert_string_equal(arg_after(argv, "-smp", 0), "1"); /* one vCPU boots faster under TCG */
+	assert_string_equal(arg_after(argv, "-kernel", 0), "/cache/k.vmlinux");
+	assert_string_equal(arg_after(argv, "-initrd", 0), "/cache/i.initrd");
+	assert_string_equal(arg_after(argv, "-append", 0), "ro root=UUID=abcd console=ttyS0");
+	/* the partition alone: raw offset/size, image-file protocol, no whole-file lock */
+	assert_string_equal(arg_after(argv, "-drive", 0),
+			    "if=none,id=disk0,format=raw,offset=69206016,size=209715200,file.driver=file,"
+			    "file.filename=/srv/disk.img,file.locking=off,cache=writeback");
+	assert_null(arg_after(argv, "-drive", 1));
+	assert_string_equal(arg_after(argv, "-device", 0), "virtio-blk-device,drive=disk0");
+	assert_true(has_arg(argv, "-nodefaults"));
+	assert_true(has_arg(argv, "-no-reboot"));
+	assert_string_equal(arg_after(argv, "-action", 0), "panic=exit-failure");
+	/* console on stdout, output only; QMP on the inherited socket */
+	assert_string_equal(arg_after(argv, "-chardev", 0), "stdio,id=con0,signal=off");
+	assert_string_equal(arg_after(argv, "-serial", 0), "chardev:con0");
+	assert_string_equal(arg_after(argv, "-chardev", 1), "socket,id=qmp0,fd=3");
+	assert_string_equal(arg_after(argv, "-mon", 0), "chardev=qmp0,mode=control");
+	assert_null(arg_after(argv, "-netdev", 0));
+	assert_false(has_arg(argv, "-bios"));
+	vm_strv_free(argv);
+}
+
+static void test_vm_argv_block_device_uses_host_device(void **state)
+{
+	struct vm_guest g = direct_guest;
+	struct vm_opts o = { .machine = VM_MACHINE_Q35, .snapshot = true };
+	char **argv;
+
+	g.disk_path = "/dev/sdb";
+	g.blockdev = true;
+	argv = build(&o, &g, VM_ACCEL_KVM, -1);
+	assert_string_equal(arg_after(argv, "-machine", 0), "q35");
+	assert_string_equal(arg_after(argv, "-accel", 0), "kvm");
+	assert_string_equal(arg_after(argv, "-cpu", 0), "host");
+	assert_string_equal(arg_after(argv, "-smp", 0), "2");
+	assert_string_equal(arg_after(argv, "-drive", 0),
+			    "if=none,id=disk0,format=raw,offset=69206016,size=209715200,file.driver=host_device,"
+			    "file.filename=/dev/sdb,file.locking=off,cache=writeback,snapshot=on");
+	assert_string_equal(arg_after(argv, "-device", 0), "virtio-blk-pci,drive=disk0,bootindex=1");
+	assert_null(arg_after(argv, "-mon", 0)); /* no QMP fd, no monitor */
+	vm_strv_free(argv);
+}
+
+static void test_vm_argv_bios_boots_the_view_on_q35(void **state)
+{
+	struct vm_opts o = { .mode = VM_MODE_BIOS };
+	char **argv = build(&o, &view_guest, VM_ACCEL_TCG, 3);
+
+	assert_string_equal(arg_after(argv, "-machine", 0), "q35");
+	assert_null(arg_after(argv, "-kernel", 0));
+	assert_null(arg_after(argv, "-append", 0));
+	assert_string_equal(arg_after(argv, "-drive", 0),
+			    "if=none,id=disk0,format=vmdk,file.driver=file,file.filename=/tmp/v/disk.vmdk,"
+			    "extents.0.locking=off,extents.1.locking=off,extents.2.locking=off,cache=writeback");
+	assert_null(arg_after(argv, "-drive", 1)); /* SeaBIOS is QEMU's default: no pflash */
+	assert_string_equal(arg_after(argv, "-device", 0), "virtio-blk-pci,drive=disk0,bootindex=1");
+	vm_strv_free(argv);
+}
+
+static void test_vm_argv_uefi_adds_ovmf_with_private_vars(void **state)
+{
+	struct vm_opts o = { .mode = VM_MODE_UEFI };
+	char **argv = build(&o, &view_guest, VM_ACCEL_TCG, 3);
+
+	assert_string_equal(arg_after(argv, "-drive", 0),
+			    "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd");
+	assert_string_equal(arg_after(argv, "-drive", 1), "if=pflash,format=raw,unit=1,file=/tmp/v/OVMF_VARS.fd");
+	assert_non_null(strstr(arg_after(argv, "-drive", 2), "format=vmdk"));
+	vm_strv_free(argv);
+}
+
+static void test_vm_argv_options(void **state)
+{
+	struct vm_opts o = { .mem = 1024 * MIB, .cpus = 4, .net = VM_NET_USER, .ssh_port = 2222,
+			     .console_path = "/tmp/con,log", .qemu = "/opt/qemu" };
+	char **argv = build(&o, &direct_guest, VM_ACCEL_TCG, 3);
+
+	assert_string_equal(argv[0], "/opt/qemu");
+	assert_string_equal(arg_after(argv, "-m", 0), "1024M");
+	assert_string_equal(arg_after(argv, "-smp", 0), "4");
+	assert_string_equal(arg_after(argv, "-netdev", 0), "user,id=net0,hostfwd=tcp:127.0.0.1:2222-:22");
+	assert_true(has_arg(argv, "virtio-net-device,netdev=net0"));
+	/* a comma in a QEMU option value is doubled */
+	assert_string_equal(arg_after(argv, "-chardev", 0), "file,id=con0,path=/tmp/con,,log");
+	vm_strv_free(argv);
+
+	o = (struct vm_opts){ .interactive = true };
+	argv = build(&o, &direct_guest, VM_ACCEL_TCG, 3);
+	assert_string_equal(arg_after(argv, "-chardev", 0), "stdio,id=con0,mux=on,signal=off");
+	assert_string_equal(arg_after(argv, "-mon", 0), "chardev=con0,mode=readline");
+	vm_strv_free(argv);
+}
+
+static void test_vm_argv_refuses_what_cannot_work(void **state)
+{
+	struct vm_opts o = { .mode = VM_MODE_BIOS, .machine = VM_MACHINE_MICROVM };
+	struct vm_run_ctx c = { .accel = VM_ACCEL_TCG, .qmp_fd = -1 };
+	struct pb_err err = PB_ERR_INIT;
+	struct vm_guest g = direct_guest;
+	char **argv = NULL;
+
+	assert_int_equal(vm_argv_build(&o, &view_guest, &c, &argv, &err), -EINVAL);
+	assert_non_null(strstr(pb_err_msg(&err), "microvm"));
+	assert_null(argv);
+	o = (struct vm_opts){ 0 };
+	g.kernel = NULL;
+	assert_int_equal(vm_argv_build(&o, &g, &c, &argv, &err), -EINVAL);
+	c.accel = VM_ACCEL_AUTO;
+	assert_int_equal(vm_argv_build(&o, &direct_guest, &c, &argv, &err), -EINVAL);
+	pb_err_clear(&err);
+}
+
+static void test_vm_argv_quote(void **state)
+{
+	char *argv[] = { "qemu", "-append", "ro quiet", "it's", "a,b=c", "", NULL };
+	struct strbuf sb = STRBUF_INIT;
+
+	vm_argv_quote(argv, &sb);
+	assert_string_equal(sb.buf, "qemu -append 'ro quiet' 'it'\\''s' a,b=c ''");
+	strbuf_release(&sb);
+}
+
+static void test_vm_cmdline_replaces_root_and_adds_console(void **state)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	vm_cmdline_build("ro quiet root=/dev/sda2 resume=UUID=1234 rootflags=x splash", "UUID=abcd",
+			 "panic=-1", "pb.run=eA==", &sb);
+	assert_string_equal(sb.buf, "ro quiet rootflags=x splash root=UUID=abcd console=ttyS0 panic=-1 pb.run=eA==");
+	strbuf_reset(&sb);
+	vm_cmdline_build("", "/dev/vda", NULL, NULL, &sb);
+	assert_string_equal(sb.buf, "ro quiet root=/dev/vda console=ttyS0");
+	strbuf_reset(&sb);
+	/* quoted values stay one word; the guest's own console=ttyS0 is not repeated */
+	vm_cmdline_build("ro  opt=\"a b\" console=ttyS0 console=tty0\n", "/dev/vda", NULL, NULL, &sb);
+	assert_string_equal(sb.buf, "ro opt=\"a b\" console=tty0 root=/dev/vda console=ttyS0");
+	strbuf_release(&sb);
+}
+
+/* esp 1-65 MiB, bios boot 65-66, g1 66-266, g2 266-466, on 600 MiB (GPT). */
+static const struct part_info layout[] = {
+	{ .partno = 1, .name = "esp", .type = PART_TYPE_ESP, .start = 1 * MIB, .size = 64 * MIB },
+	{ .partno = 3, .name = "g1", .type = PART_TYPE_ROOT, .start = 66 * MIB, .size = 200 * MIB },
+	{ .partno = 2, .name = "bios", .type = PART_TYPE_BIOS_BOOT, .start = 65 * MIB, .size = 1 * MIB },
+	{ .partno = 4, .name = "g2", .type = PART_TYPE_ROOT, .start = 266 * MIB, .size = 200 * MIB },
+};
+
+static void test_vm_disk_view_plan_for_a_layout(void **state)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct vm_extent *e = NULL;
+	size_t n = 0;
+	static const struct {
+		uint64_t start, size;
+		enum vm_extent_src src;
+		bool copy;
+		const char *what;
+	} want[] = {
+		{ 0, 1 * MIB, VM_EXTENT_SHADOW, true, "table" },
+		{ 1 * MIB, 64 * MIB, VM_EXTENT_SHADOW, true, "esp" },
+		{ 65 * MIB, 1 * MIB, VM_EXTENT_SHADOW, true, "bios-boot" },
+		{ 66 * MIB, 200 * MIB, VM_EXTENT_SHADOW, false, "other" },
+		{ 266 * MIB, 200 * MIB, VM_EXTENT_DISK, false, "guest" },
+		{ 466 * MIB, 1 * MIB, VM_EXTENT_SHADOW, true, "table" },
+		{ 467 * MIB, 132 * MIB, VM_EXTENT_SHADOW, false, "free" },
+		{ 599 * MIB, 1 * MIB, VM_EXTENT_SHADOW, true, "table" },
+	};
+
+	assert_int_equal(vm_disk_view_plan(layout, 4, 4, 600 * MIB, &e, &n, &err), 0);
+	assert_int_equal(n, sizeof(want) / sizeof(want[0]));
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(e[i].start, want[i].start);
+		assert_int_equal(e[i].size, want[i].size);
+		assert_int_equal(e[i].src, want[i].src);
+		assert_int_equal(e[i].copy, want[i].copy);
+		assert_string_equal(e[i].what, want[i].what);
+	}
+	free(e);
+}
+
+static void test_vm_vmdk_descriptor_for_a_layout(void **state)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct strbuf sb = STRBUF_INIT;
+	struct vm_extent *e = NULL;
+	size_t n = 0;
+
+	/* g1 as the guest: 600 MiB, all RW FLAT extents, shadow at the same offsets */
+	assert_int_equal(vm_disk_view_plan(layout, 4, 3, 600 * MIB, &e, &n, &err), 0);
+	vm_vmdk_descriptor(e, n, "/srv/disk.img", "/tmp/v/shadow.img", &sb);
+	assert_string_equal(sb.buf,
+			    "# Disk DescriptorFile\n"
+			    "# partboot whole-disk view: the guest's partition is live, the rest is a private\n"
+			    "# shadow copy (see docs/vm.md). Every extent is RW: QEMU skips RDONLY ones.\n"
+			    "version=1\n"
+			    "CID=fffffffe\n"
+			    "parentCID=ffffffff\n"
+			    "createType=\"monolithicFlat\"\n"
+			    "\n"
+			    "# Extent description\n"
+			    "RW 2048 FLAT \"/tmp/v/shadow.img\" 0\n"
+			    "RW 131072 FLAT \"/tmp/v/shadow.img\" 2048\n"
+			    "RW 2048 FLAT \"/tmp/v/shadow.img\" 133120\n"
+			    "RW 409600 FLAT \"/srv/disk.img\" 135168\n"
+			    "RW 409600 FLAT \"/tmp/v/shadow.img\" 544768\n"
+			    "RW 2048 FLAT \"/tmp/v/shadow.img\" 954368\n"
+			    "RW 270336 FLAT \"/tmp/v/shadow.img\" 956416\n"
+			    "RW 2048 FLAT \"/tmp/v/shadow.img\" 1226752\n"
+			    "\n"
+			    "# The Disk Data Base\n"
+			    "ddb.virtualHWVersion = \"4\"\n"
+			    "ddb.adapterType = \"ide\"\n");
+	strbuf_release(&sb);
+	free(e);
+}
+
+static void test_vm_disk_view_refuses_bad_layouts(void **state)
+{
+	struct part_info bad[2] = { layout[0], layout[0] };
+	struct pb_err err = PB_ERR_INIT;
+	struct vm_extent *e = NULL;
+	size_t n = 0;
+
+	bad[1].partno = 2; /* overlaps the first */
+	assert_int_equal(vm_disk_view_plan(bad, 2, 1, 600 * MIB, &e, &n, &err), -EINVAL);
+	assert_int_equal(vm_disk_view_plan(layout, 4, 9, 600 * MIB, &e, &n, &err), -ENOENT);
+	assert_int_equal(vm_disk_view_plan(layout, 4, 1, 100 * MIB, &e, &n, &err), -EINVAL); /* past the end */
+	assert_int_equal(vm_disk_view_plan(layout, 4, 1, 600 * MIB + 1, &e, &n, &err), -EINVAL);
+	assert_null(e);
+	pb_err_clear(&err);
+}
+
+static void test_vm_accel_choice_from_facts(void **state)
+{
+	struct vm_accel_facts pvm = { .kvm_dev = true, .kvm_pvm = true, .cpu_virt = false };
+	struct vm_accel_facts real = { .kvm_dev = true, .kvm_pvm = false, .cpu_virt = true };
+	struct vm_accel_facts nested_novirt = { .kvm_dev = true, .kvm_pvm = false, .cpu_virt = false };
+	struct vm_accel_facts none = { 0 };
+	const char *why = "unset";
+
+	assert_int_equal(vm_accel_choose(VM_ACCEL_AUTO, &pvm, &why), VM_ACCEL_TCG);
+	assert_non_null(strstr(why, "kvm_pvm"));
+	assert_int_equal(vm_accel_choose(VM_ACCEL_AUTO, &real, &why), VM_ACCEL_KVM);
+	assert_null(why);
+	assert_int_equal(vm_accel_choose(VM_ACCEL_AUTO, &nested_novirt, &why), VM_ACCEL_TCG);
+	assert_non_null(strstr(why, "vmx"));
+	assert_int_equal(vm_accel_choose(VM_ACCEL_AUTO, &none, &why), VM_ACCEL_TCG);
+	/* forced choices are obeyed, without a warning */
+	assert_int_equal(vm_accel_choose(VM_ACCEL_KVM, &pvm, &why), VM_ACCEL_KVM);
+	assert_null(why);
+	assert_int_equal(vm_accel_choose(VM_ACCEL_TCG, &real, &why), VM_ACCEL_TCG);
+	assert_null(why);
+}
+
+static void test_vm_argv_installer_cdrom_and_answers_disk(void **state)
+{
+	struct vm_opts o = { .mode = VM_MODE_BIOS, .cdrom = "/srv/debian,12.iso", .answers_disk = "/tmp/v/answers.img" };
+	struct vm_guest g = view_guest;
+	char **argv = build(&o, &g, VM_ACCEL_TCG, 3);
+
+	/* the view first (vda), then the CD-ROM, then the answers disk (the last virtio disk, vdb) */
+	assert_non_null(strstr(arg_after(argv, "-drive", 0), "format=vmdk"));
+	assert_string_equal(arg_after(argv, "-drive", 1), "if=none,id=cd0,media=cdrom,readonly=on,format=raw,"
+							   "file.driver=file,file.filename=/srv/debian,,12.iso");
+	assert_string_equal(arg_after(argv, "-device", 1), "ide-cd,drive=cd0,bus=ide.0,bootindex=0");
+	assert_string_equal(arg_after(argv, "-drive", 2), "if=none,id=answers,format=raw,readonly=on,"
+							   "file.driver=file,file.filename=/tmp/v/answers.img");
+	assert_string_equal(arg_after(argv, "-device", 2), "virtio-blk-pci,drive=answers");
+	assert_null(arg_after(argv, "-netdev", 0)); /* no network unless asked */
+	vm_strv_free(argv);
+
+	/* an optical drive goes through QEMU's host_cdrom driver */
+	g.cdrom_blockdev = true;
+	o = (struct vm_opts){ .mode = VM_MODE_UEFI, .cdrom = "/dev/sr0" };
+	argv = build(&o, &g, VM_ACCEL_TCG, 3);
+	assert_string_equal(arg_after(argv, "-drive", 3), "if=none,id=cd0,media=cdrom,readonly=on,format=raw,"
+							   "file.driver=host_cdrom,file.filename=/dev/sr0");
+	vm_strv_free(argv);
+}
+
+static void test_vm_argv_installer_pxe(void **state)
+{
+	struct vm_opts o = { .mode = VM_MODE_BIOS, .tftp_dir = "/srv/tftp", .tftp_bootfile = "boot.ipxe" };
+	char **argv = build(&o, &view_guest, VM_ACCEL_TCG, 3);
+
+	assert_string_equal(arg_after(argv, "-netdev", 0), "user,id=net0,tftp=/srv/tftp,bootfile=boot.ipxe");
+	assert_true(has_arg(argv, "virtio-net-pci,netdev=net0,bootindex=0"));
+	assert_true(has_arg(argv, "virtio-blk-pci,drive=disk0,bootindex=1"));
+	assert_null(arg_after(argv, "-drive", 1));
+	vm_strv_free(argv);
+
+	/* with an SSH forward too, one netdev carries both */
+	o.ssh_port = 2222;
+	o.net = VM_NET_USER;
+	argv = build(&o, &view_guest, VM_ACCEL_TCG, 3);
+	assert_string_equal(arg_after(argv, "-netdev", 0),
+			    "user,id=net0,hostfwd=tcp:127.0.0.1:2222-:22,tftp=/srv/tftp,bootfile=boot.ipxe");
+	assert_null(arg_after(argv, "-netdev", 1));
+	vm_strv_free(argv);
+}
+
+static void test_vm_argv_installer_refusals(void **state)
+{
+	struct vm_run_ctx c = { .accel = VM_ACCEL_TCG, .qmp_fd = -1 };
+	struct pb_err err = PB_ERR_INIT;
+	struct vm_opts o = { .mode = VM_MODE_DIRECT, .cdrom = "/srv/x.iso" };
+	char **argv = NULL;
+
+	assert_int_equal(vm_argv_build(&o, &direct_guest, &c, &argv, &err), -EINVAL);
+	assert_non_null(strstr(pb_err_msg(&err), "firmware mode"));
+	o = (struct vm_opts){ .mode = VM_MODE_BIOS, .cdrom = "/srv/x.iso", .tftp_dir = "/srv/t",
+			      .tftp_bootfile = "b" };
+	assert_int_equal(vm_argv_build(&o, &view_guest, &c, &argv, &err), -EINVAL);
+	assert_non_null(strstr(pb_err_msg(&err), "not both"));
+	o = (struct vm_opts){ .mode = VM_MODE_BIOS, .tftp_dir = "/srv/t" };
+	assert_int_equal(vm_argv_build(&o, &view_guest, &c, &argv, &err), -EINVAL);
+	assert_null(argv);
+	pb_err_clear(&err);
+}
+
+static void write_file(const char *path, const void *data, size_t len, off_t at)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, data, len, at), (ssize_t)len);
+	close(fd);
+}
+
+static void test_vm_install_check_source(void **state)
+{
+	char dir[] = "/tmp/partboot-test-vm.XXXXXX";
+	char path[256], path2[256];
+	struct pb_err err = PB_ERR_INIT;
+	enum vm_install_medium m;
+	char *bootfile = NULL;
+
+	assert_non_null(mkdtemp(dir));
+	/* ISO 9660: "\1CD001" at byte 32768 (sector 16 of 2048 bytes) */
+	snprintf(path, sizeof(path), "%s/good.iso", dir);
+	write_file(path, "\001CD001\001", 7, 32768);
+	assert_int_equal(vm_install_check_source(path, NULL, VM_MODE_BIOS, &m, &bootfile, &err), 0);
+	assert_int_equal(m, VM_INSTALL_CDROM);
+	assert_null(bootfile);
+
+	snprintf(path, sizeof(path), "%s/bad.iso", dir);
+	write_file(path, "not an iso", 10, 0);
+	assert_int_equal(vm_install_check_source(path, NULL, VM_MODE_BIOS, &m, &bootfile, &err), -EINVAL);
+	assert_non_null(strstr(pb_err_msg(&err), "bad.iso: not an ISO9660 image"));
+	assert_int_equal(vm_install_check_source("/nonexistent.iso", NULL, VM_MODE_BIOS, &m, &bootfile, &err),
+			 -ENOENT);
+
+	/* PXE: boot.ipxe first; else pxelinux.0 (bios) or bootx64.efi (uefi) */
+	snprintf(path, sizeof(path), "pxe:%s", dir);
+	assert_int_equal(vm_install_check_source(path, NULL, VM_MODE_BIOS, &m, &bootfile, &err), -ENOENT);
+	assert_non_null(strstr(pb_err_msg(&err), "no PXE boot file (looked for boot.ipxe, pxelinux.0)"));
+	snprintf(path2, sizeof(path2), "%s/bootx64.efi", dir);
+	write_file(path2, "x", 1, 0);
+	assert_int_equal(vm_install_check_source(path, NULL, VM_MODE_BIOS, &m, &bootfile, &err), -ENOENT);
+	assert_int_equal(vm_install_check_source(path, NULL, VM_MODE_UEFI, &m, &bootfile, &err), 0);
+	assert_int_equal(m, VM_INSTALL_PXE);
+	assert_string_equal(bootfile, "bootx64.efi");
+	free(bootfile);
+	bootfile = NULL;
+	snprintf(path2, sizeof(path2), "%s/boot.ipxe", dir);
+	write_file(path2, "#!ipxe\n", 7, 0);
+	assert_int_equal(vm_install_check_source(path, NULL, VM_MODE_UEFI, &m, &bootfile, &err), 0);
+	assert_string_equal(bootfile, "boot.ipxe");
+	free(bootfile);
+	bootfile = NULL;
+	assert_int_equal(vm_install_check_source("pxe:http://10.0.2.2/", NULL, VM_MODE_BIOS, &m, &bootfile, &err),
+			 -EOPNOTSUPP);
+
+	/* the answers file: a regular file of at most 1 MiB */
+	snprintf(path2, sizeof(path2), "%s/boot.ipxe", dir);
+	assert_int_equal(vm_install_check_source(path, path2, VM_MODE_BIOS, &m, &bootfile, &err), 0);
+	free(bootfile);
+	bootfile = NULL;
+	assert_int_equal(vm_install_check_source(path, dir, VM_MODE_BIOS, &m, &bootfile, &err), -EINVAL);
+	snprintf(path2, sizeof(path2), "%s/big", dir);
+	write_file(path2, "x", 1, 1024 * 1024);
+	assert_int_equal(vm_install_check_source(path, path2, VM_MODE_BIOS, &m, &bootfile, &err), -EFBIG);
+	assert_null(bootfile);
+
+	pb_err_clear(&err);
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	assert_int_equal(system(path), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_vm_argv_direct_is_microvm_with_the_partition_alone),
+		cmocka_unit_test(test_vm_argv_block_device_uses_host_device),
+		cmocka_unit_test(test_vm_argv_bios_boots_the_view_on_q35),
+		cmocka_unit_test(test_vm_argv_uefi_adds_ovmf_with_private_vars),
+		cmocka_unit_test(test_vm_argv_options),
+		cmocka_unit_test(test_vm_argv_refuses_what_cannot_work),
+		cmocka_unit_test(test_vm_argv_quote),
+		cmocka_unit_test(test_vm_cmdline_replaces_root_and_adds_console),
+		cmocka_unit_test(test_vm_disk_view_plan_for_a_layout),
+		cmocka_unit_test(test_vm_vmdk_descriptor_for_a_layout),
+		cmocka_unit_test(test_vm_disk_view_refuses_bad_layouts),
+		cmocka_unit_test(test_vm_accel_choice_from_facts),
+		cmocka_unit_test(test_vm_argv_installer_cdrom_and_answers_disk),
+		cmocka_unit_test(test_vm_argv_installer_pxe),
+		cmocka_unit_test(test_vm_argv_installer_refusals),
+		cmocka_unit_test(test_vm_install_check_source),
+	};
+
+	return cmocka_run_group_tests_name("vm", tests, NULL, NULL);
+}

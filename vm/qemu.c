@@ -1,0 +1,363 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The QEMU command line, built as data from the guest's facts and the user's
+ * options (vm_argv_build() is pure, so tests check it without a VM).
+ *
+ * Choices for speed under TCG (measured, see docs/vm.md and bench/vm.sh):
+ *  - direct mode uses the microvm machine (no PCI, no firmware to speak of:
+ *    qboot), virtio-mmio devices described by ACPI (Debian's kernel lacks
+ *    virtio_mmio.device= support) and tsc_early_khz= (microvm has no PIT
+ *    calibration source; without it TCG hangs calibrating the TSC);
+ *  - the kernel is handed over as an unpacked ELF with a PVH entry when
+ *    possible (boot-files.c): the bzImage decompressor alone costs ~2.5 s
+ *    under TCG;
+ *  - firmware mode needs a PC: q35 with SeaBIOS or OVMF.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/macros.h"
+#include "vm-private.h"
+
+void strv_add(struct strv *s, const char *str)
+{
+	char *dup;
+
+	if (s->oom)
+		return;
+	if (s->n + 2 > s->alloc) {
+		size_t na = s->alloc ? s->alloc * 2 : 32;
+		char **nv = realloc(s->v, na * sizeof(*nv));
+
+		if (!nv) {
+			s->oom = true;
+			return;
+		}
+		s->v = nv;
+		s->alloc = na;
+	}
+	dup = strdup(str);
+	if (!dup) {
+		s->oom = true;
+		return;
+	}
+	s->v[s->n++] = dup;
+	s->v[s->n] = NULL;
+}
+
+void strv_addf(struct strv *s, const char *fmt, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	strv_add(s, sb.buf);
+	strbuf_release(&sb);
+}
+
+void vm_strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+unsigned vm_cpus_for(const struct vm_opts *o, enum vm_accel accel)
+{
+	if (o->cpus)
+		return o->cpus;
+	return accel == VM_ACCEL_KVM ? VM_DEFAULT_CPUS_KVM : VM_DEFAULT_CPUS_TCG;
+}
+
+enum vm_machine vm_machine_for(const struct vm_opts *o)
+{
+	if (o->machine != VM_MACHINE_AUTO)
+		return o->machine;
+	return o->mode == VM_MODE_DIRECT ? VM_MACHINE_MICROVM : VM_MACHINE_Q35;
+}
+
+/* A comma in a QEMU option value is written twice. */
+static void add_qemu_escaped(struct strbuf *sb, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == ',')
+			strbuf_addch(sb, ',');
+		strbuf_addch(sb, *s);
+	}
+}
+
+static bool is_word(const char *arg, const char *key)
+{
+	size_t n = strlen(key);
+
+	return !strncmp(arg, key, n) && (arg[n] == '=' || arg[n] == '\0');
+}
+
+void vm_cmdline_build(const char *guest_cmdline, const char *root, const char *extra, const char *append,
+		      struct strbuf *out)
+{
+	const char *p = guest_cmdline && *guest_cmdline ? guest_cmdline : "ro quiet";
+
+	/* Words of the guest's own line, minus root= and resume= (no swap in the VM). */
+	while (*p) {
+		const char *start, *end;
+		bool quoted = false;
+
+		while (*p == ' ' || *p == '\t' || *p == '\n')
+			p++;
+		if (!*p)
+			break;
+		start = p;
+		while (*p && (quoted || (*p != ' ' && *p != '\t' && *p != '\n'))) {
+			if (*p == '"')
+				quoted = !quoted;
+			p++;
+		}
+		end = p;
+		{
+			char word[16] = "";
+			size_t n = (size_t)(end - start) < sizeof(word) - 1 ? (size_t)(end - start) : sizeof(word) - 1;
+
+			memcpy(word, start, n);
+			word[n] = '\0';
+			if (is_word(word, "root") || is_word(word, "resume"))
+				continue;
+			/* console=ttyS0 comes last anyway (the last console= is /dev/console) */
+			if (!strncmp(start, "console=ttyS0", 13) && (end - start == 13 || start[13] == ','))
+				continue;
+		}
+		if (out->len)
+			strbuf_addch(out, ' ');
+		strbuf_add(out, start, (size_t)(end - start));
+	}
+	if (root)
+		strbuf_addf(out, "%sroot=%s", out->len ? " " : "", root);
+	strbuf_addf(out, "%sconsole=ttyS0", out->len ? " " : "");
+	if (extra && *extra)
+		strbuf_addf(out, " %s", extra);
+	if (append && *append)
+		strbuf_addf(out, " %s", append);
+}
+
+static void add_drive_file_opts(struct strbuf *sb, const char *path, bool blockdev)
+{
+	strbuf_addf(sb, ",file.driver=%s,file.filename=", blockdev ? "host_device" : "file");
+	add_qemu_escaped(sb, path);
+	/*
+	 * Several runners may use different partitions of one disk file, which
+	 * QEMU's whole-file image locks would refuse; partboot's own partition
+	 * lock (part_disk_lock_partition) protects the guest's range instead.
+	 */
+	strbuf_addstr(sb, ",file.locking=off");
+}
+
+int vm_argv_build(const struct vm_opts *o, const struct vm_guest *g, const struct vm_run_ctx *c,
+		  char ***ret_argv, struct pb_err *err)
+{
+	_cleanup_(strbuf_release) struct strbuf sb = STRBUF_INIT;
+	enum vm_machine m = vm_machine_for(o);
+	bool microvm = m == VM_MACHINE_MICROVM;
+	const char *dev = microvm ? "device" : "pci"; /* virtio transport suffix */
+	uint64_t mem = o->mem ? o->mem : VM_DEFAULT_MEM;
+	struct strv a = { 0 };
+
+	if (o->mode != VM_MODE_DIRECT && microvm)
+		return pb_err_set(err, -EINVAL, "the microvm machine has no firmware to boot a disk; use q35");
+	if (o->mode == VM_MODE_DIRECT && (!g->kernel || !g->cmdline))
+		return pb_err_set(err, -EINVAL, "direct mode needs a kernel and a command line");
+	if (o->mode != VM_MODE_DIRECT && !g->view_path)
+		return pb_err_set(err, -EINVAL, "firmware mode needs a disk view");
+	if (o->mode == VM_MODE_UEFI && (!g->ovmf_code || !g->ovmf_vars))
+		return pb_err_set(err, -EINVAL, "uefi mode needs OVMF code and variables");
+	if (c->accel != VM_ACCEL_KVM && c->accel != VM_ACCEL_TCG)
+		return pb_err_set(err, -EINVAL, "the accelerator must be resolved (kvm or tcg)");
+	if (o->mode == VM_MODE_DIRECT && (o->cdrom || o->tftp_dir))
+		return pb_err_set(err, -EINVAL, "booting a CD-ROM or the network needs firmware mode (bios or uefi)");
+	if (o->cdrom && o->tftp_dir)
+		return pb_err_set(err, -EINVAL, "boot from a CD-ROM or from the network, not both");
+	if (o->tftp_dir && !o->tftp_bootfile)
+		return pb_err_set(err, -EINVAL, "network boot needs a boot file");
+
+	strv_add(&a, o->qemu ? o->qemu : VM_DEFAULT_QEMU);
+	strv_add(&a, "-name");
+	strv_addf(&a, "partboot-%s", g->name ? g->name : "guest");
+	/* Nothing QEMU would add by itself: every device below is chosen. */
+	strv_add(&a, "-nodefaults");
+	strv_add(&a, "-no-user-config");
+	strv_add(&a, "-display");
+	strv_add(&a, "none");
+	/* A reboot ends the VM (its verdict says so): no loop after a panic. */
+	strv_add(&a, "-no-reboot");
+	strv_add(&a, "-action");
+	strv_add(&a, "panic=exit-failure");
+
+	strv_add(&a, "-machine");
+	if (microvm)
+		/* no option ROMs to scan; ACPI on, it describes the virtio-mmio devices */
+		strv_add(&a, "microvm,x-option-roms=off,isa-serial=on,acpi=on");
+	else
+		strv_add(&a, "q35");
+	strv_add(&a, "-accel");
+	strv_add(&a, c->accel == VM_ACCEL_KVM ? "kvm" : "tcg");
+	strv_add(&a, "-cpu");
+	strv_add(&a, c->accel == VM_ACCEL_KVM ? "host" : "max");
+	strv_add(&a, "-m");
+	strv_addf(&a, "%" PRIu64 "M", mem / (1024 * 1024));
+	strv_add(&a, "-smp");
+	strv_addf(&a, "%u", vm_cpus_for(o, c->accel));
+
+	if (o->mode == VM_MODE_UEFI) {
+		strbuf_reset(&sb);
+		strbuf_addstr(&sb, "if=pflash,format=raw,unit=0,readonly=on,file=");
+		add_qemu_escaped(&sb, g->ovmf_code);
+		strv_add(&a, "-drive");
+		strv_add(&a, sb.buf);
+		strbuf_reset(&sb);
+		strbuf_addstr(&sb, "if=pflash,format=raw,unit=1,file=");
+		add_qemu_escaped(&sb, g->ovmf_vars);
+		strv_add(&a, "-drive");
+		strv_add(&a, sb.buf);
+	}
+
+	if (o->mode == VM_MODE_DIRECT) {
+		strv_add(&a, "-kernel");
+		strv_add(&a, g->kernel);
+		if (g->initrd) {
+			strv_add(&a, "-initrd");
+			strv_add(&a, g->initrd);
+		}
+		strv_add(&a, "-append");
+		strv_add(&a, g->cmdline);
+	}
+
+	/* The disk: the partition alone (direct), or the whole-disk view. */
+	strbuf_reset(&sb);
+	if (o->mode == VM_MODE_DIRECT) {
+		strbuf_addf(&sb, "if=none,id=disk0,format=raw,offset=%" PRIu64 ",size=%" PRIu64, g->part_start,
+			    g->part_size);
+		add_drive_file_opts(&sb, g->disk_path, g->blockdev);
+	} else {
+		strbuf_addstr(&sb, "if=none,id=disk0,format=vmdk,file.driver=file,file.filename=");
+		add_qemu_escaped(&sb, g->view_path);
+		for (size_t i = 0; i < g->view_extents; i++)
+			strbuf_addf(&sb, ",extents.%zu.locking=off", i);
+	}
+	strbuf_addstr(&sb, ",cache=writeback");
+	if (o->snapshot)
+		strbuf_addstr(&sb, ",snapshot=on");
+	strv_add(&a, "-drive");
+	strv_add(&a, sb.buf);
+	strv_add(&a, "-device");
+	strv_addf(&a, "virtio-blk-%s,drive=disk0%s", dev, microvm ? "" : ",bootindex=1");
+
+	/*
+	 * Installer media: the CD-ROM on q35's built-in AHCI controller, booted
+	 * before the disk (bootindex 0: SeaBIOS and OVMF both honour it, like
+	 * -boot d); QEMU opens it read-only, so not even the installer's
+	 * "eject" reaches the image.
+	 */
+	if (o->cdrom) {
+		strbuf_reset(&sb);
+		strbuf_addf(&sb, "if=none,id=cd0,media=cdrom,readonly=on,format=raw,file.driver=%s,file.filename=",
+			    g->cdrom_blockdev ? "host_cdrom" : "file");
+		add_qemu_escaped(&sb, o->cdrom);
+		strv_add(&a, "-drive");
+		strv_add(&a, sb.buf);
+		strv_add(&a, "-device");
+		strv_add(&a, "ide-cd,drive=cd0,bus=ide.0,bootindex=0");
+	}
+	/* The answers file: a read-only raw disk after the view (the guest's last virtio disk). */
+	if (o->answers_disk) {
+		strbuf_reset(&sb);
+		strbuf_addstr(&sb, "if=none,id=answers,format=raw,readonly=on,file.driver=file,file.filename=");
+		add_qemu_escaped(&sb, o->answers_disk);
+		strv_add(&a, "-drive");
+		strv_add(&a, sb.buf);
+		strv_add(&a, "-device");
+		strv_addf(&a, "virtio-blk-%s,drive=answers", dev);
+	}
+
+	/* Entropy early, so guests do not stall waiting for the crng. */
+	strv_add(&a, "-object");
+	strv_add(&a, "rng-random,id=rng0,filename=/dev/urandom");
+	strv_add(&a, "-device");
+	strv_addf(&a, "virtio-rng-%s,rng=rng0", dev);
+
+	if (o->net == VM_NET_USER || o->tftp_dir) {
+		strbuf_reset(&sb);
+		strbuf_addstr(&sb, "user,id=net0");
+		if (o->ssh_port)
+			strbuf_addf(&sb, ",hostfwd=tcp:127.0.0.1:%u-:22", o->ssh_port);
+		if (o->tftp_dir) {
+			/* PXE: slirp's DHCP hands out bootfile, its TFTP server serves tftp_dir */
+			strbuf_addstr(&sb, ",tftp=");
+			add_qemu_escaped(&sb, o->tftp_dir);
+			strbuf_addstr(&sb, ",bootfile=");
+			add_qemu_escaped(&sb, o->tftp_bootfile);
+		}
+		strv_add(&a, "-netdev");
+		strv_add(&a, sb.buf);
+		strv_add(&a, "-device");
+		/* the card's option ROM (iPXE, Debian's ipxe-qemu) boots first, like -boot n */
+		strv_addf(&a, "virtio-net-%s,netdev=net0%s", dev, o->tftp_dir ? ",bootindex=0" : "");
+	}
+	if (!microvm) {
+		/* the guest reports a panic (with its pvpanic driver): QEMU exits failing */
+		strv_add(&a, "-device");
+		strv_add(&a, "pvpanic");
+	}
+
+	vm_console_args(o, &a);
+
+	if (c->qmp_fd >= 0 && !c->for_display) {
+		strv_add(&a, "-chardev");
+		strv_addf(&a, "socket,id=qmp0,fd=%d", c->qmp_fd);
+		strv_add(&a, "-mon");
+		strv_add(&a, "chardev=qmp0,mode=control");
+	}
+
+	if (a.oom) {
+		vm_strv_free(a.v);
+		return pb_err_set(err, -ENOMEM, "out of memory");
+	}
+	*ret_argv = a.v;
+	return 0;
+}
+
+/* Quote one word for a POSIX shell, only when needed. */
+static void quote_word(const char *w, struct strbuf *out)
+{
+	bool plain = *w != '\0';
+
+	for (const char *p = w; *p; p++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=,:+@%", *p))
+			plain = false;
+	if (plain) {
+		strbuf_addstr(out, w);
+		return;
+	}
+	strbuf_addch(out, '\'');
+	for (const char *p = w; *p; p++) {
+		if (*p == '\'')
+			strbuf_addstr(out, "'\\''");
+		else
+			strbuf_addch(out, *p);
+	}
+	strbuf_addch(out, '\'');
+}
+
+void vm_argv_quote(char *const *argv, struct strbuf *out)
+{
+	for (size_t i = 0; argv[i]; i++) {
+		if (i)
+			strbuf_addch(out, ' ');
+		quote_word(argv[i], out);
+	}
+}

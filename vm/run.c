@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vm_run(): start QEMU and supervise it until the VM ends.
+ *
+ * QEMU is the one child partboot does not run through pb_run(): it lives as
+ * long as the VM, inherits one end of a socketpair as its QMP channel (fd 3,
+ * no socket path to race on), and must be stopped cleanly on Ctrl-C/SIGTERM.
+ * Outside an interactive console it runs in its own process group, so a
+ * Ctrl-C on the terminal reaches partboot only; partboot then presses the
+ * ACPI power button (system_powerdown) and quits QEMU after a grace period.
+ * The verdict comes from QMP events (SHUTDOWN reason, GUEST_PANICKED) and
+ * QEMU's exit status.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/macros.h"
+#include "vm-private.h"
+
+extern char **environ;
+
+#define QMP_FD 3
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int spawn_qemu(char **argv, int qmp_child, bool own_pgrp, bool null_stdin, const sigset_t *mask,
+		      pid_t *ret_pid, struct pb_err *err)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t def;
+	int r;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&at);
+	if (null_stdin)
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, qmp_child, QMP_FD); /* dup2 clears close-on-exec */
+	sigemptyset(&def);
+	sigaddset(&def, SIGINT);
+	sigaddset(&def, SIGTERM);
+	sigaddset(&def, SIGPIPE);
+	posix_spawnattr_setsigdefault(&at, &def);
+	posix_spawnattr_setsigmask(&at, mask);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
+					      (own_pgrp ? POSIX_SPAWN_SETPGROUP : 0));
+	posix_spawnattr_setpgroup(&at, 0);
+	r = posix_spawnp(ret_pid, argv[0], &fa, &at, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	if (r)
+		return pb_err_set(err, -r, "%s: cannot start: %s", argv[0], strerror(r));
+	return 0;
+}
+
+int vm_run(struct vm *vm, int *ret_status, struct pb_err *err)
+{
+	const struct vm_guest *g = vm_guest(vm);
+	struct vm_run_ctx c = { .accel = vm_accel(vm), .qmp_fd = QMP_FD };
+	struct vm_opts o;
+	struct vm_qmp q;
+	sigset_t block, old;
+	char **argv = NULL;
+	int sp[2] = { -1, -1 };
+	int sfd = -1, status = 0, r;
+	bool exited = false, interrupted = false, timed_out = false, quit_sent = false;
+	int64_t t_deadline = -1, t_hard = -1, t_kill = -1;
+	pid_t pid;
+
+	vm_opts_get(vm, &o);
+	r = vm_argv_build(&o, g, &c, &argv, err);
+	if (r < 0)
+		return r;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+		vm_strv_free(argv);
+		return pb_err_set(err, -errno, "cannot create the QMP socket: %s", strerror(errno));
+	}
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	sfd = signalfd(-1, &block, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		r = pb_err_set(err, -errno, "cannot watch signals: %s", strerror(errno));
+		goto out;
+	}
+
+	r = spawn_qemu(argv, sp[1], !(o.interactive && !o.console_path), !o.interactive || o.console_path, &old,
+		       &pid, err);
+	close(sp[1]);
+	sp[1] = -1;
+	if (r < 0)
+		goto out;
+	vm_qmp_init(&q, sp[0]);
+	sp[0] = -1;
+	if (o.timeout)
+		t_deadline = now_ms() + (int64_t)o.timeout * 1000;
+
+	while (!exited) {
+		struct pollfd p[2] = { { sfd, POLLIN, 0 }, { q.fd, POLLIN, 0 } };
+		int64_t now = now_ms(), next = -1;
+		int timeout_ms;
+
+		if (t_deadline >= 0 && now >= t_deadline && !timed_out) {
+			/* out of time: no grace, the guest had its chance */
+			timed_out = true;
+			vm_qmp_command(&q, "quit");
+			quit_sent = true;
+			t_kill = now + 3000;
+		}
+		if (t_hard >= 0 && now >= t_hard && !quit_sent) {
+			vm_qmp_command(&q, "quit");
+			quit_sent = true;
+			t_kill = now + 3000;
+		}
+		if (t_kill >= 0 && now >= t_kill) {
+			kill(pid, SIGKILL);
+			t_kill = -1;
+		}
+		/* wake up for the nearest pending deadline */
+		{
+			int64_t pending[3] = { timed_out ? -1 : t_deadline, quit_sent ? -1 : t_hard, t_kill };
+
+			for (size_t i = 0; i < 3; i++)
+				if (pending[i] >= 0 && (next < 0 || pending[i] < next))
+					next = pending[i];
+		}
+		timeout_ms = next < 0 ? -1 : (int)(next > now ? next - now : 0);
+		if (poll(p, q.fd >= 0 ? 2 : 1, timeout_ms) < 0 && errno != EINTR)
+			break;
+		if (q.fd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+			if (vm_qmp_read(&q) < 0) {
+				close(q.fd);
+				q.fd = -1;
+			}
+		}
+		if (p[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGCHLD)
+					continue;
+				if (!interrupted) {
+					/* first Ctrl-C/SIGTERM: the power button, then a grace period */
+					interrupted = true;
+					vm_qmp_command(&q, "system_powerdown");
+					t_hard = now_ms() + VM_GRACE_SECONDS * 1000;
+				} else if (!quit_sent) {
+					vm_qmp_command(&q, "quit"); /* asked twice: stop now */
+					quit_sent = true;
+					t_kill = now_ms() + 3000;
+				}
+			}
+		}
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			exited = true;
+	}
+	/* the last events may still be in the socket */
+	while (q.fd >= 0 && vm_qmp_read(&q) >= 0) {
+	}
+
+	vm_set_interrupted(vm, interrupted);
+	if (timed_out)
+		*ret_status = VM_EXIT_TIMEOUT;
+	else if (q.panicked || (WIFEXITED(status) && WEXITSTATUS(status) == 1 && !q.shutdown_seen))
+		*ret_status = q.panicked ? VM_EXIT_PANIC : VM_EXIT_ERROR;
+	else if (q.guest_shutdown)
+		*ret_status = VM_EXIT_POWEROFF;
+	else if (interrupted)
+		*ret_status = VM_EXIT_INTERRUPTED;
+	else if (q.guest_reset)
+		*ret_status = VM_EXIT_RESET;
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		*ret_status = VM_EXIT_POWEROFF;
+	else
+		*ret_status = VM_EXIT_ERROR;
+	if (*ret_status == VM_EXIT_ERROR)
+		pb_err_set(err, -EIO, "%s %s %d", argv[0], WIFEXITED(status) ? "exited with status" : "was killed by signal",
+			   WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	vm_qmp_release(&q);
+	r = 0;
+out:
+	if (sfd >= 0)
+		close(sfd);
+	if (sp[0] >= 0)
+		close(sp[0]);
+	if (sp[1] >= 0)
+		close(sp[1]);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	vm_strv_free(argv);
+	return r;
+}
