@@ -92,7 +92,7 @@ guest: $(PROG)
 # A plain `make check` runs everything with the normal build, then the unit tests and
 # the fast end-to-end scripts (SAN_TESTS) again under ASan+UBSan; `make check SANITIZE=1`
 # runs everything under the sanitizers.
-SAN_TESTS ?= test- e2e/part e2e/fs
+SAN_TESTS ?= test- e2e/part e2e/fs e2e/apply
 check: deps
 	@$(MAKE) --no-print-directory tests
 	@$(MAKE) --no-print-directory guest
@@ -115,3 +115,11 @@ clean:
 .PHONY: all tests deps guest check install clean
 
 -include $(patsubst %.c,$(BUILD)/%.d,$(ALL_SRC))
+
+# The README's main command (fixtures/demo.sh): installs what is missing, builds partboot and
+# the test guest, builds fixtures/demo.conf's two-guest disk with `partboot apply` under
+# .cache/demo/, lists it, boots one guest directly and the other through firmware + GRUB.
+demo:
+	@BUILD=$(BUILD) ./fixtures/demo.sh
+
+.PHONY: demo

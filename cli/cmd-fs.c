@@ -203,48 +203,6 @@ static inline void fs_debootstrap_freep(struct fs_debootstrap **d)
 	fs_debootstrap_free(*d);
 }
 
-/* A hostname is labels of letters, digits and '-', dot-separated (RFC 1123). */
-static bool hostname_valid(const char *h)
-{
-	size_t label = 0, n = strlen(h);
-
-	if (!n || n > 253 || h[0] == '.' || h[n - 1] == '.')
-		return false;
-	for (const char *c = h; *c; c++) {
-		if (*c == '.') {
-			if (!label || c[-1] == '-')
-				return false;
-			label = 0;
-			continue;
-		}
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '-'))
-			return false;
-		if (*c == '-' && !label)
-			return false;
-		if (++label > 63)
-			return false;
-	}
-	return h[n - 1] != '-';
-}
-
-/* The default hostname: the partition's name, with what a hostname cannot hold made '-'. */
-static void hostname_from_name(const char *name, char *buf, size_t size)
-{
-	size_t k = 0;
-
-	for (const char *c = name; *c && k + 1 < size && k < 63; c++) {
-		bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9');
-
-		if (ok || (k && buf[k - 1] != '-'))
-			buf[k++] = ok ? *c : '-';
-	}
-	while (k && buf[k - 1] == '-')
-		k--;
-	buf[k] = '\0';
-	if (!k)
-		snprintf(buf, size, "guest");
-}
-
 static void print_boot_warning(const char *msg, void *userdata)
 {
 	log_warn("%s", msg);
@@ -334,7 +292,7 @@ int cmd_install(int argc, char **argv)
 		return cli_usage_error("install", "expected DISK and NAME");
 	if (!io.source)
 		return cli_usage_error("install", "--from SOURCE is required (a tar archive, '-' or a directory)");
-	if (io.hostname && !hostname_valid(io.hostname))
+	if (io.hostname && !fs_hostname_valid(io.hostname))
 		return cli_usage_error("install", "'%s' is not a valid hostname (letters, digits, '-', dots)",
 				       io.hostname);
 	if (io.cmdline && strchr(io.cmdline, '\n'))
@@ -384,7 +342,7 @@ int cmd_install(int argc, char **argv)
 	io.marked_userdata = d;
 	boot_set_warn_handler(print_boot_warning, NULL);
 	if (!io.hostname) {
-		hostname_from_name(tg.name, host, sizeof(host));
+		fs_hostname_from_name(tg.name, host, sizeof(host));
 		io.hostname = host;
 	}
 

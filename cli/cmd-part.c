@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The part verbs: init, add, remove, resize, list, apply. Each parses its
+ * The part verbs: init, add, remove, resize, list (apply: cmd-apply.c). Each parses its
  * arguments, validates what it can without the disk, opens (and so locks)
  * the disk, asks part/ to change the table in memory, and writes once.
  */
@@ -13,6 +13,8 @@
 #include "cli.h"
 #include "common/macros.h"
 #include "common/util.h"
+#include "boot/boot.h"
+#include "fs/fs.h"
 #include "part/part.h"
 
 static void part_disk_freep(struct part_disk **d)
@@ -227,12 +229,30 @@ int cmd_remove(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* The smallest size the partition's filesystem allows (0 when it holds none partboot can read). */
+static int fs_size_of(struct part_disk *d, const struct part_info *p, uint64_t *ret, struct pb_err *err)
+{
+	struct fs_target t = { .path = part_disk_path(d), .offset = p->start, .size = p->size, .name = p->name };
+	enum fs_kind kind = FS_KIND_NONE;
+	struct fs *fs = NULL;
+	int r;
+
+	*ret = 0;
+	if (fs_probe(&t, &kind, NULL) < 0 || kind != FS_KIND_EXT4)
+		return 0;
+	r = fs_open(&t, &fs, err);
+	if (r >= 0)
+		r = fs_min_size(fs, ret, err);
+	fs_free(fs);
+	return r;
+}
+
 int cmd_resize(int argc, char **argv)
 {
 	_cleanup_err_ struct pb_err err = PB_ERR_INIT;
 	_cleanup_disk_ struct part_disk *d = NULL;
 	struct part_info p;
-	uint64_t size;
+	uint64_t size, min_size = 0;
 	char a[32];
 	int r;
 
@@ -248,10 +268,9 @@ int cmd_resize(int argc, char **argv)
 			   argv[optind + 1]);
 		return cli_fail(&err);
 	}
-	/* min_size 0: fs/ will tell the smallest size of the filesystem inside. */
-	if (part_disk_open(argv[optind], 0, 0, &d, &err) < 0 ||
-	    part_disk_resize(d, argv[optind + 1], size, 0, &err) < 0 || part_disk_write(d, &err) < 0 ||
-	    part_disk_find(d, argv[optind + 1], &p, &err) < 0)
+	if (part_disk_open(argv[optind], 0, 0, &d, &err) < 0 || part_disk_find(d, argv[optind + 1], &p, &err) < 0 ||
+	    fs_size_of(d, &p, &min_size, &err) < 0 || part_disk_resize(d, argv[optind + 1], size, min_size, &err) < 0 ||
+	    part_disk_write(d, &err) < 0 || part_disk_find(d, argv[optind + 1], &p, &err) < 0)
 		return cli_fail(&err);
 	log_info("%s: partition %u '%s' is now %s", argv[optind], p.partno, p.name,
 		 pb_format_size(p.size, a, sizeof(a)));
@@ -273,7 +292,10 @@ enum {
 	COL_FSTYPE,
 	COL_LABEL,
 	COL_UUID,
-	/* EXTENSION POINT 1: new column ids go here (COL_OS, COL_KERNELS, ...). */
+	COL_STATE,   /* guests: complete / incomplete (fs/) */
+	COL_OS,      /* PRETTY_NAME of the guest (fs/) */
+	COL_KERNELS, /* kernel versions in the guest's /boot, newest first (fs/) */
+	COL_BOOT,    /* default and/or next in GRUB's environment (boot/) */
 	COL_N,
 };
 
@@ -292,11 +314,43 @@ static const struct {
 	[COL_FSTYPE] = { "FSTYPE", 0.1, 0, SCOLS_JSON_STRING },
 	[COL_LABEL] = { "LABEL", 0.1, 0, SCOLS_JSON_STRING },
 	[COL_UUID] = { "UUID", 36, 0, SCOLS_JSON_STRING },
-	/* EXTENSION POINT 2: their header, width, flags and JSON type. */
+	[COL_STATE] = { "STATE", 0.1, 0, SCOLS_JSON_STRING },
+	[COL_OS] = { "OS", 0.2, SCOLS_FL_TRUNC, SCOLS_JSON_STRING },
+	[COL_KERNELS] = { "KERNELS", 0.2, SCOLS_FL_TRUNC, SCOLS_JSON_STRING },
+	[COL_BOOT] = { "BOOT", 0.1, 0, SCOLS_JSON_STRING },
 };
 
+/* The guest columns: only ext4 filesystems on root/data partitions are guests. */
+static void list_fill_guest(struct part_disk *d, const struct part_info *p, const struct part_probe *pr,
+			    struct libscols_line *ln)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct fs_target t = { .path = part_disk_path(d), .offset = p->start, .size = p->size, .name = p->name };
+	struct fs_guest_info gi;
+	struct strbuf kernels = STRBUF_INIT;
+	struct fs *fs = NULL;
+
+	if (strcmp(pr->fstype, "ext4") || (p->type != PART_TYPE_ROOT && p->type != PART_TYPE_DATA))
+		return;
+	if (fs_open(&t, &fs, &err) < 0 || fs_guest_info(fs, &gi, &err) < 0) {
+		scols_line_set_data(ln, COL_STATE, "unreadable");
+		log_debug("%s: partition '%s': %s", part_disk_path(d), p->name, pb_err_msg(&err));
+		goto out;
+	}
+	scols_line_set_data(ln, COL_STATE, gi.complete ? "complete" : "incomplete");
+	scols_line_set_data(ln, COL_OS, gi.pretty_name);
+	for (size_t i = 0; i < gi.n_kernels; i++)
+		strbuf_addf(&kernels, "%s%s", i ? "," : "", gi.kernels[i].version);
+	scols_line_set_data(ln, COL_KERNELS, kernels.buf);
+out:
+	strbuf_release(&kernels);
+	fs_free(fs);
+	pb_err_clear(&err);
+}
+
 /* Fill one row: raw numbers in JSON, sizes for humans otherwise. */
-static int list_fill_row(struct part_disk *d, const struct part_info *p, struct libscols_line *ln, bool json)
+static int list_fill_row(struct part_disk *d, const struct part_info *p, struct libscols_line *ln, bool json,
+			 const char *def, const char *next)
 {
 	struct part_probe pr;
 	char buf[64];
@@ -324,7 +378,12 @@ static int list_fill_row(struct part_disk *d, const struct part_info *p, struct 
 	scols_line_set_data(ln, COL_FSTYPE, pr.fstype);
 	scols_line_set_data(ln, COL_LABEL, label);
 	scols_line_set_data(ln, COL_UUID, pr.uuid);
-	/* EXTENSION POINT 3: fill the new columns here (fs_*()/boot_*() calls). */
+	list_fill_guest(d, p, &pr, ln);
+	if (p->name[0]) {
+		bool is_def = def && !strcmp(def, p->name), is_next = next && !strcmp(next, p->name);
+
+		scols_line_set_data(ln, COL_BOOT, is_def && is_next ? "default,next" : is_def ? "default" : is_next ? "next" : "");
+	}
 	return 0;
 }
 
@@ -338,6 +397,7 @@ int cmd_list(int argc, char **argv)
 	_cleanup_err_ struct pb_err err = PB_ERR_INIT;
 	_cleanup_disk_ struct part_disk *d = NULL;
 	struct libscols_table *tb = NULL;
+	_cleanup_free_ char *def = NULL, *next = NULL;
 	bool json = false;
 	int c, r;
 
@@ -357,6 +417,12 @@ int cmd_list(int argc, char **argv)
 	if (part_disk_table(d) == PART_TABLE_NONE) {
 		pb_err_set(&err, -ENOENT, "%s: no partition table (run partboot init first)", argv[optind]);
 		return cli_fail(&err);
+	}
+
+	/* GRUB's default and next guest; a disk without partboot's GRUB has none. */
+	if (boot_env_read(d, &def, &next, &err) < 0) {
+		log_debug("%s", pb_err_msg(&err));
+		pb_err_clear(&err);
 	}
 
 	tb = scols_new_table();
@@ -379,7 +445,7 @@ int cmd_list(int argc, char **argv)
 
 		if (!ln || part_disk_get(d, i, &p) < 0)
 			continue;
-		list_fill_row(d, &p, ln, json);
+		list_fill_row(d, &p, ln, json, def, next);
 	}
 	/* libsmartcols prints nothing at all for a table without lines. */
 	if (!part_disk_count(d))
@@ -391,92 +457,4 @@ int cmd_list(int argc, char **argv)
 			 part_disk_table(d) == PART_TABLE_GPT ? "gpt" : "dos");
 	scols_unref_table(tb);
 	return EXIT_OK;
-}
-
-int cmd_apply(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "seed", required_argument, NULL, OPT_SEED },
-		{ "force", no_argument, NULL, 'f' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		CLI_COMMON_LONGOPTS,
-		{},
-	};
-	_cleanup_err_ struct pb_err err = PB_ERR_INIT;
-	_cleanup_disk_ struct part_disk *d = NULL;
-	struct strbuf plan = STRBUF_INIT;
-	struct part_layout *l = NULL;
-	const char *seed = NULL, *path;
-	char tmpdir[] = "/tmp/partboot-dry-run.XXXXXX", tmppath[4200];
-	bool force = false, dry = false, existed;
-	struct stat st;
-	int c, r, ret = EXIT_FAIL;
-
-	while ((c = getopt_long(argc, argv, "fn" CLI_COMMON_SHORTOPTS, opts, NULL)) != -1) {
-		switch (c) {
-		case OPT_SEED:
-			seed = optarg;
-			break;
-		case 'f':
-			force = true;
-			break;
-		case 'n':
-			dry = true;
-			break;
-		default:
-			r = cli_common_option("apply", c);
-			if (r != CLI_OPT_CONTINUE)
-				return r < 0 ? EXIT_USAGE : r;
-		}
-	}
-	if (argc - optind != 2)
-		return cli_usage_error("apply", "expected DISK and LAYOUT");
-	path = argv[optind];
-	if (part_layout_parse(argv[optind + 1], &l, &err) < 0)
-		return cli_fail(&err);
-	existed = stat(path, &st) == 0;
-	if (!existed && !l->size) {
-		pb_err_set(&err, -ENOENT, "%s: does not exist and %s has no [disk] size", path, argv[optind + 1]);
-		goto out;
-	}
-	if (!existed && dry) {
-		/* Plan against a scratch image of the same size: nothing is created. */
-		if (!mkdtemp(tmpdir)) {
-			pb_err_set(&err, -errno, "cannot make a scratch folder: %s", strerror(errno));
-			goto out;
-		}
-		snprintf(tmppath, sizeof(tmppath), "%s/%s", tmpdir, strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
-		r = part_disk_open(tmppath, PART_OPEN_CREATE, l->size, &d, &err);
-		unlink(tmppath);
-		rmdir(tmpdir);
-		if (r < 0)
-			goto out;
-		strbuf_addf(&plan, "create %s\n", path);
-	} else {
-		r = part_disk_open(path, (existed ? 0 : PART_OPEN_CREATE) | (force ? PART_OPEN_FORCE : 0), l->size,
-				   &d, &err);
-		if (r < 0)
-			goto out;
-		if (!existed)
-			strbuf_addf(&plan, "create %s\n", path);
-	}
-	r = part_layout_apply(d, l, seed, force ? PART_APPLY_FORCE : 0, &plan, &err);
-	if (r >= 0 && !dry)
-		r = part_disk_write(d, &err);
-	if (r < 0) {
-		if (!existed && !dry)
-			unlink(path);
-		goto out;
-	}
-	if (dry)
-		fputs(plan.buf, stdout);
-	else if (cli_verbosity >= 1)
-		fputs(plan.buf, stderr);
-	ret = EXIT_OK;
-out:
-	if (ret != EXIT_OK)
-		cli_fail(&err);
-	strbuf_release(&plan);
-	part_layout_free(l);
-	return ret;
 }

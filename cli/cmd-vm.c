@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "boot/boot.h"
+#include "fs/fs.h"
 #include "cli.h"
 #include "common/macros.h"
 #include "common/util.h"
@@ -230,24 +231,6 @@ out:
 
 /* --- install --via-vm: an OS installer in the VM runner (vm/install.c) ------------------ */
 
-/* The default hostname: the partition's name, with what a hostname cannot hold made '-'. */
-static void hostname_default(const char *name, char *buf, size_t size)
-{
-	size_t k = 0;
-
-	for (const char *c = name; *c && k + 1 < size && k < 63; c++) {
-		bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9');
-
-		if (ok || (k && buf[k - 1] != '-'))
-			buf[k++] = ok ? *c : '-';
-	}
-	while (k && buf[k - 1] == '-')
-		k--;
-	buf[k] = '\0';
-	if (!k)
-		snprintf(buf, size, "guest");
-}
-
 static bool hostname_ok(const char *h)
 {
 	size_t n = strlen(h);
@@ -379,7 +362,7 @@ int cmd_install_via_vm(int argc, char **argv)
 	if (io.cmdline && strchr(io.cmdline, '\n'))
 		return cli_usage_error("install", "--cmdline must be one line");
 	if (!io.hostname) {
-		hostname_default(argv[optind + 1], host, sizeof(host));
+		fs_hostname_from_name(argv[optind + 1], host, sizeof(host));
 		io.hostname = host;
 	}
 	o.interactive = !o.console_path && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);

@@ -122,6 +122,14 @@ struct fs_install_opts {
  */
 int fs_install(const struct fs_target *t, const struct fs_install_opts *opts, struct pb_err *err);
 
+/* True when h is a valid hostname: dot-separated labels of letters, digits and '-' (RFC 1123). */
+bool fs_hostname_valid(const char *h);
+/*
+ * The default hostname of a guest: its partition NAME with what a hostname
+ * cannot hold made '-' ("guest" when nothing is left). Writes into buf.
+ */
+void fs_hostname_from_name(const char *name, char *buf, size_t size);
+
 /* A filesystem open for reading (ext4 through libext2fs). */
 struct fs;
 

@@ -16,6 +16,7 @@
  * the same guest gives the same files (idempotent).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -203,4 +204,44 @@ int fs_setup_guest(struct populate *p, ext2_filsys e2, const struct fs_target *t
 out:
 	strbuf_release(&sb);
 	return r;
+}
+
+bool fs_hostname_valid(const char *h)
+{
+	size_t label = 0, n = strlen(h);
+
+	if (!n || n > 253 || h[0] == '.' || h[n - 1] == '.')
+		return false;
+	for (const char *c = h; *c; c++) {
+		if (*c == '.') {
+			if (!label || c[-1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '-'))
+			return false;
+		if (*c == '-' && !label)
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return h[n - 1] != '-';
+}
+
+void fs_hostname_from_name(const char *name, char *buf, size_t size)
+{
+	size_t k = 0;
+
+	for (const char *c = name; *c && k + 1 < size && k < 63; c++) {
+		bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9');
+
+		if (ok || (k && buf[k - 1] != '-'))
+			buf[k++] = ok ? *c : '-';
+	}
+	while (k && buf[k - 1] == '-')
+		k--;
+	buf[k] = '\0';
+	if (!k)
+		snprintf(buf, size, "guest");
 }

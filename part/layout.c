@@ -398,6 +398,23 @@ int part_layout_parse(const char *path, struct part_layout **ret, struct pb_err 
 			perror_at(&ps, ps.default_line, -EINVAL, "default '%s' is not a partition of this layout",
 				  l->default_guest);
 	}
+	for (size_t i = 0; i < l->n_partitions && ps.part_key_line; i++) {
+		struct part_layout_partition *p = &l->partitions[i];
+		unsigned *kl = ps.part_key_line[i];
+
+		p->type_line = kl[K_TYPE];
+		p->size_line = kl[K_SIZE];
+		p->label_line = kl[K_LABEL];
+		p->fs_line = kl[K_FS];
+		p->source_line = kl[K_SOURCE];
+		p->hostname_line = kl[K_HOSTNAME];
+		p->cmdline_line = kl[K_CMDLINE];
+	}
+	l->size_line = ps.disk_key_line[K_DSIZE];
+	l->table_line = ps.disk_key_line[K_TABLE];
+	l->seed_line = ps.disk_key_line[K_SEED];
+	l->bootloader_line = ps.disk_key_line[K_BOOTLOADER];
+	l->default_line = ps.disk_key_line[K_DEFAULT];
 	free(ps.part_key_line);
 	if (ps.error) {
 		part_layout_free(l);
@@ -432,8 +449,8 @@ int part_layout_apply(struct part_disk *d, const struct part_layout *l, const ch
 	if (!seed)
 		seed = l->seed;
 	if (l->size && l->size > d->size)
-		return pb_err_set(err, -ENOSPC, "%s: is %s, the layout %s asks for %s", d->display,
-				  pb_format_size(d->size, a, sizeof(a)), l->path, pb_format_size(l->size, b, sizeof(b)));
+		return pb_err_set(err, -ENOSPC, "%s:%u: size %s, but %s is %s", l->path, l->size_line,
+				  pb_format_size(l->size, b, sizeof(b)), d->display, pb_format_size(d->size, a, sizeof(a)));
 	if (d->table != PART_TABLE_NONE && d->table != l->table && !force)
 		return pb_err_set(err, -EEXIST, "%s: has a %s table, the layout asks for %s (--force replaces it)",
 				  d->display, part_table_to_string(d->table), part_table_to_string(l->table));
@@ -442,9 +459,13 @@ int part_layout_apply(struct part_disk *d, const struct part_layout *l, const ch
 	if (d->table == l->table) {
 		for (size_t i = 0; i < l->n_partitions; i++) {
 			const struct part_layout_partition *lp = &l->partitions[i];
+			struct part_probe pr;
 			struct part_info p;
 
 			if (part_disk_find(d, lp->name, &p, NULL) < 0)
+				continue;
+			/* Only a filesystem is data worth refusing for: an empty partition may change. */
+			if (part_disk_probe(d, &p, &pr) == 0 && !pr.fstype[0])
 				continue;
 			if (p.type != lp->type && !force)
 				return pb_err_set(err, -EEXIST,
@@ -486,7 +507,7 @@ int part_layout_apply(struct part_disk *d, const struct part_layout *l, const ch
 		if (lp->size && align_mib(lp->size) != p.size) {
 			r = part_disk_resize(d, lp->name, lp->size, 0, err);
 			if (r < 0)
-				return r;
+				return pb_err_prefix(err, r, "%s:%u: ", l->path, lp->size_line ? lp->size_line : lp->line);
 		}
 		part_disk_find(d, lp->name, &p, NULL);
 		plan_line(plan, "keep", &p);
@@ -501,7 +522,7 @@ int part_layout_apply(struct part_disk *d, const struct part_layout *l, const ch
 				continue;
 			r = part_disk_add(d, &spec, &p, err);
 			if (r < 0)
-				return r;
+				return pb_err_prefix(err, r, "%s:%u: ", l->path, lp->size_line ? lp->size_line : lp->line);
 			plan_line(plan, "add", &p);
 		}
 	for (size_t i = 0; plan && i < part_disk_count(d); i++) {

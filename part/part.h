@@ -182,6 +182,8 @@ struct part_layout_partition {
 	char *hostname;
 	char *cmdline;  /* extra kernel command line */
 	unsigned line;  /* line of the [partition NAME] header, for messages */
+	/* line of each key, 0 when absent (for messages about the values) */
+	unsigned type_line, size_line, label_line, fs_line, source_line, hostname_line, cmdline_line;
 };
 
 struct part_layout {
@@ -193,6 +195,8 @@ struct part_layout {
 	char *default_guest;   /* [disk] default: a partition name; NULL when absent */
 	struct part_layout_partition *partitions; /* in file order */
 	size_t n_partitions;
+	/* line of each [disk] key, 0 when absent (for messages about the values) */
+	unsigned size_line, table_line, seed_line, bootloader_line, default_line;
 };
 
 /*
@@ -212,7 +216,10 @@ enum {
  * Make the table in memory match the layout: create the table when the disk
  * has none, add the partitions that are missing, keep those that match, and
  * refuse (before changing anything) a partition whose type or size differs
- * unless PART_APPLY_FORCE. seed (or else the layout's) seeds identifiers.
+ * unless PART_APPLY_FORCE (a partition in which libblkid finds no
+ * filesystem may change: nothing is lost). A partition that does not fit
+ * is refused with "LAYOUT:LINE: ..." naming its section. seed (or else the
+ * layout's) seeds identifiers.
  * Appends one line per action to plan (may be NULL). Writes nothing: call
  * part_disk_write() afterwards (or not, for a dry run).
  */

@@ -252,18 +252,16 @@ else
 fi
 
 # --- reproducible: same layout + seed → same bytes --------------------------------
+# (the table side of apply; guests, GRUB and the default: tests/e2e/apply.sh)
 cat >lay.conf <<'EOF'
 # a small layout
 [disk]
 size = 64M
 table = gpt
-bootloader = bios, uefi
-default = deb12
 
 [partition esp]
 type = esp
 size = 20M
-fs = vfat
 
 [partition bios]
 type = bios-boot
@@ -274,7 +272,6 @@ type = root
 size = 30M
 label = DEB12
 fs = ext4
-source = debian:bookworm
 
 [partition home]
 type = data
