@@ -36,6 +36,9 @@ void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Only with -v. */
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A library warning callback (boot_set_warn_handler, fs_install_opts.warn): log_warn(msg). */
+void cli_warn_cb(const char *msg, void *userdata);
+
 /* Print err's message and return EXIT_FAIL. */
 int cli_fail(const struct pb_err *err);
 /* Print "partboot VERB: MSG", a hint to --help, and return EXIT_USAGE. */
@@ -64,6 +67,7 @@ int cli_common_option(const char *verb, int opt);
 int cmd_init(int argc, char **argv);
 int cmd_add(int argc, char **argv);
 int cmd_remove(int argc, char **argv);
+int cmd_rename(int argc, char **argv);
 int cmd_resize(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_apply(int argc, char **argv);

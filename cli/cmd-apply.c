@@ -96,11 +96,6 @@ static void fs_debootstrap_freep(struct fs_debootstrap **d)
 	fs_debootstrap_free(*d);
 }
 
-static void print_warning(const char *msg, void *userdata)
-{
-	log_warn("%s", msg);
-}
-
 /* A path from the layout: relative paths are relative to the layout file's folder. */
 static char *resolve_path(const struct part_layout *l, const char *path)
 {
@@ -395,7 +390,7 @@ static int refresh_menu(void *userdata, struct pb_err *err)
 
 	boot_set_warn_handler(NULL, NULL);
 	r = boot_menu_refresh(userdata, err);
-	boot_set_warn_handler(print_warning, NULL);
+	boot_set_warn_handler(cli_warn_cb, NULL);
 	return r;
 }
 
@@ -649,7 +644,6 @@ int cmd_apply(int argc, char **argv)
 	}
 
 	/* 3. Writes, in this order. */
-	boot_set_warn_handler(print_warning, NULL);
 	for (char *line = plan.buf, *nl; line && *line; line = nl ? nl + 1 : NULL) {
 		nl = strchr(line, '\n');
 		log_info("%s: %.*s", path, nl ? (int)(nl - line) : (int)strlen(line), line);

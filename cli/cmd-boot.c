@@ -10,11 +10,6 @@
 #include "cli.h"
 #include "part/part.h"
 
-static void print_warning(const char *msg, void *userdata)
-{
-	log_warn("%s", msg);
-}
-
 /* Parse the common options only; returns <0 to go on, else the exit status. */
 static int parse_plain(int argc, char **argv, int nargs, const char *what)
 {
@@ -66,7 +61,6 @@ int cmd_bootloader(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return cli_usage_error(argv[0], "expected DISK");
-	boot_set_warn_handler(print_warning, NULL);
 	r = part_disk_open(argv[optind], 0, 0, &d, &err);
 	if (r >= 0)
 		r = boot_install(d, flags, &err);

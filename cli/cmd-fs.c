@@ -149,6 +149,11 @@ int cmd_mkfs(int argc, char **argv)
 		return cli_fail(&err);
 	log_info("%s: made %s%s%s", tg.where, fs_kind_to_string(mo.kind), mo.label ? " labelled " : "",
 		 mo.label ? mo.label : "");
+	/* A guest that was there is gone: the menu must not offer it. */
+	if (boot_menu_refresh(d, &err) < 0) {
+		pb_err_prefix(&err, err.code, "%s: made, but the boot menu was not refreshed: ", tg.where);
+		return cli_fail(&err);
+	}
 	return EXIT_OK;
 }
 
@@ -203,11 +208,6 @@ static inline void fs_debootstrap_freep(struct fs_debootstrap **d)
 	fs_debootstrap_free(*d);
 }
 
-static void print_boot_warning(const char *msg, void *userdata)
-{
-	log_warn("%s", msg);
-}
-
 /* fs_install_opts.marked: the guest is now incomplete on the disk, so the menu drops it. */
 static int refresh_menu(void *userdata, struct pb_err *err)
 {
@@ -216,7 +216,7 @@ static int refresh_menu(void *userdata, struct pb_err *err)
 	/* "left out: incomplete" about the guest being installed says nothing new. */
 	boot_set_warn_handler(NULL, NULL);
 	r = boot_menu_refresh(userdata, err);
-	boot_set_warn_handler(print_boot_warning, NULL);
+	boot_set_warn_handler(cli_warn_cb, NULL);
 	return r;
 }
 
@@ -340,7 +340,6 @@ int cmd_install(int argc, char **argv)
 	io.setup = true;
 	io.marked = refresh_menu;
 	io.marked_userdata = d;
-	boot_set_warn_handler(print_boot_warning, NULL);
 	if (!io.hostname) {
 		fs_hostname_from_name(tg.name, host, sizeof(host));
 		io.hostname = host;

@@ -226,6 +226,43 @@ int cmd_remove(int argc, char **argv)
 		return cli_fail(&err);
 	log_info("%s: removed partition %u%s%s%s", argv[optind], p.partno, p.name[0] ? " '" : "", p.name,
 		 p.name[0] ? "'" : "");
+	/* A removed guest leaves the boot menu (a no-op without partboot's GRUB). */
+	if (boot_menu_refresh(d, &err) < 0) {
+		pb_err_prefix(&err, err.code, "%s: removed, but the boot menu was not refreshed: ", argv[optind]);
+		return cli_fail(&err);
+	}
+	return EXIT_OK;
+}
+
+int cmd_rename(int argc, char **argv)
+{
+	_cleanup_err_ struct pb_err err = PB_ERR_INIT;
+	_cleanup_disk_ struct part_disk *d = NULL;
+	_cleanup_free_ char *def = NULL, *next = NULL;
+	struct part_info p;
+	int r;
+
+	r = parse_plain("rename", argc, argv);
+	if (r)
+		return r < 0 ? EXIT_OK : r;
+	if (argc - optind != 3)
+		return cli_usage_error("rename", "expected DISK, NAME (or number) and NEWNAME");
+	if (part_disk_open(argv[optind], 0, 0, &d, &err) < 0 || part_disk_find(d, argv[optind + 1], &p, &err) < 0 ||
+	    boot_env_read(d, &def, &next, &err) < 0 || part_disk_rename(d, argv[optind + 1], argv[optind + 2], &err) < 0 ||
+	    part_disk_write(d, &err) < 0)
+		return cli_fail(&err);
+	log_info("%s: partition %u '%s' is now '%s'", argv[optind], p.partno, p.name, argv[optind + 2]);
+
+	/* The menu's ids are the names: rewrite it, and keep default and next on this guest. */
+	r = boot_menu_refresh(d, &err);
+	if (r >= 0 && def && !strcmp(def, p.name))
+		r = boot_set_default(d, argv[optind + 2], &err);
+	if (r >= 0 && next && !strcmp(next, p.name))
+		r = boot_set_next(d, argv[optind + 2], &err);
+	if (r < 0) {
+		pb_err_prefix(&err, r, "%s: renamed, but the boot menu was not updated: ", argv[optind]);
+		return cli_fail(&err);
+	}
 	return EXIT_OK;
 }
 

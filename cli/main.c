@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "boot/boot.h"
 #include "cli.h"
 
 int cli_verbosity = 1;
@@ -47,6 +48,11 @@ const struct cli_verb cli_verbs[] = {
 	  "\n"
 	  "  Remove a partition from the table. Its data stays on the disk. A\n"
 	  "  partition in use (mounted, behind a loop device) is refused.\n" },
+	{ "rename", cmd_rename, "rename a partition",
+	  "partboot rename DISK NAME|NUMBER NEWNAME\n"
+	  "\n"
+	  "  Give a partition a new name (the GPT partition name; on dos, partboot's\n"
+	  "  record). The boot menu follows, and so do the default and next guest.\n" },
 	{ "resize", cmd_resize, "grow or shrink a partition",
 	  "partboot resize DISK NAME|NUMBER SIZE\n"
 	  "\n"
@@ -286,6 +292,11 @@ void log_debug(const char *fmt, ...)
 	va_end(ap);
 }
 
+void cli_warn_cb(const char *msg, void *userdata)
+{
+	log_warn("%s", msg);
+}
+
 int cli_fail(const struct pb_err *err)
 {
 	log_error("%s", pb_err_msg(err));
@@ -389,5 +400,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	optind = 1;
+	/* Warnings of the boot menu (a guest left out, and why) reach the user from every verb. */
+	boot_set_warn_handler(cli_warn_cb, NULL);
 	return v->run(argc - i, argv + i);
 }

@@ -117,6 +117,11 @@ int part_disk_add(struct part_disk *d, const struct part_spec *spec, struct part
 		  struct pb_err *err);
 int part_disk_remove(struct part_disk *d, const char *name_or_number, struct pb_err *err);
 /*
+ * Give a partition another name (GPT name, or partboot's record on dos).
+ * Refuses a name that is taken, empty, a number, or too long.
+ */
+int part_disk_rename(struct part_disk *d, const char *name_or_number, const char *new_name, struct pb_err *err);
+/*
  * Grow into the free space that follows, or shrink. min_size is the smallest
  * size allowed (the filesystem inside; 0 = none).
  */

@@ -754,6 +754,54 @@ int part_disk_remove(struct part_disk *d, const char *name_or_number, struct pb_
 	return part_table_refresh(d, err);
 }
 
+int part_disk_rename(struct part_disk *d, const char *name_or_number, const char *new_name, struct pb_err *err)
+{
+	struct part_info p, other;
+	struct part_meta *m;
+	int r;
+
+	r = check_writable(d, err);
+	if (r < 0)
+		return r;
+	r = part_disk_find(d, name_or_number, &p, err);
+	if (r < 0)
+		return r;
+	r = check_name(d, new_name, err);
+	if (r < 0)
+		return r;
+	if (part_disk_find(d, new_name, &other, NULL) == 0 && other.partno != p.partno)
+		return pb_err_set(err, -EEXIST, "%s: partition %u is already named '%s'", d->display, other.partno,
+				  new_name);
+
+	if (d->table == PART_TABLE_GPT) {
+		struct fdisk_partition *pa = NULL;
+
+		r = fdisk_get_partition(d->cxt, p.partno - 1, &pa);
+		if (r >= 0) {
+			r = fdisk_partition_set_name(pa, new_name);
+			if (r >= 0)
+				r = fdisk_set_partition(d->cxt, p.partno - 1, pa);
+		}
+		fdisk_unref_partition(pa);
+		if (r < 0)
+			return pb_err_set(err, r, "%s: partition %u: cannot rename: %s", d->display, p.partno,
+					  strerror(-r));
+	} else {
+		m = meta_find(d, p.start / d->sector_size);
+		if (m) {
+			snprintf(m->name, sizeof(m->name), "%s", new_name);
+		} else {
+			struct part_meta nm = { .start_lba = p.start / d->sector_size, .type = p.type };
+
+			snprintf(nm.name, sizeof(nm.name), "%s", new_name);
+			if (meta_add(d, &nm) < 0)
+				return pb_err_set(err, -ENOMEM, "out of memory");
+		}
+	}
+	d->dirty = true;
+	return part_table_refresh(d, err);
+}
+
 int part_disk_resize(struct part_disk *d, const char *name_or_number, uint64_t size, uint64_t min_size,
 		     struct pb_err *err)
 {

@@ -256,4 +256,20 @@ pb -q list "$M" | grep -q " a " && t_ok "dos: partboot's names survive the insta
 boot_to seabios "$M" "$T_DIR/dos1.log"
 reached "SeaBIOS, dos: boots the default guest" "$T_DIR/dos1.log" "$(partuuid "$M" 2)"
 
+# ---- the menu follows guests: rename, remove, mkfs (no boot needed) ----------------------
+
+pb -q default "$M" b
+pb -q next "$M" a
+check "rename a guest" pb rename "$M" b bee
+mcopy -n -i "$(esp_img "$M" 1)" ::/grub/grub.cfg "$T_DIR/dos.cfg"
+grep -q -- "--id 'bee'" "$T_DIR/dos.cfg" && ! grep -q -- "--id 'b'" "$T_DIR/dos.cfg" &&
+	t_ok "rename: the menu entry's id follows" || t_fail "rename: menu ids: $(grep -- --id "$T_DIR/dos.cfg")"
+check "rename: the default follows the guest" bash -c "'$PARTBOOT' list --json '$M' | jq -e '.partitions[] | select(.name == \"bee\") | .boot == \"default\"'"
+check "mkfs over a guest" pb -q mkfs "$M" a
+mcopy -n -i "$(esp_img "$M" 1)" ::/grub/grub.cfg "$T_DIR/dos.cfg"
+grep -q -- "--id 'a'" "$T_DIR/dos.cfg" && t_fail "mkfs: guest a still in the menu" || t_ok "mkfs: the emptied guest leaves the menu"
+check "remove a guest" pb -q remove "$M" bee
+mcopy -n -i "$(esp_img "$M" 1)" ::/grub/grub.cfg "$T_DIR/dos.cfg"
+grep -q -- "--id 'bee'" "$T_DIR/dos.cfg" && t_fail "remove: guest still in the menu" || t_ok "remove: the guest leaves the menu"
+
 t_done

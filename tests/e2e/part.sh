@@ -325,4 +325,16 @@ check "remove by number" pb remove e.img 2
 check "remove: sfdisk --verify" sfdisk --verify e.img
 check "--help" bash -c "'$PARTBOOT' add --help | grep -q 'partboot add DISK NAME'"
 
+# --- rename ------------------------------------------------------------------------
+check "rename on GPT" pb rename e.img deb12 bookworm
+check "rename: GPT name read back by sfdisk" bash -c "sfdisk --json e.img | jq -e '[.partitiontable.partitions[].name] | index(\"bookworm\") != null'"
+check "rename: sfdisk --verify" sfdisk --verify e.img
+refuses_same "rename refuses a name that is taken" 1 "e.img: partition 1 is already named 'esp'" \
+	e.img pb rename e.img bookworm esp
+refuses_same "rename refuses a number as name" 1 "a name cannot be a number" e.img pb rename e.img bookworm 7
+pb init rn.img --size 64M --table dos >/dev/null 2>&1
+pb add rn.img g --type root --size 10M >/dev/null 2>&1
+check "rename on dos (partboot's record)" pb rename rn.img 1 guest
+check "rename on dos: name and type read back" bash -c "'$PARTBOOT' list --json rn.img | jq -e '.partitions[0].name == \"guest\" and .partitions[0].type == \"root\"'"
+
 t_done
