@@ -234,7 +234,7 @@ refuses "boot --native refuses an image file" 1 "an image file cannot be booted 
 	pb boot "$D" b --native --reboot
 if command -v setpriv >/dev/null; then
 	refuses "boot --native refuses a non-root caller" 1 "needs root" \
-		setpriv --reuid=65534 --regid=65534 --clear-groups "$PARTBOOT" boot "$D" b --native --kexec
+		setpriv --reuid=65534 --regid=65534 --clear-groups "$(pb_public)" boot "$D" b --native --kexec
 else
 	t_skip "boot --native refuses a non-root caller" "no setpriv"
 fi

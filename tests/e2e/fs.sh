@@ -285,7 +285,7 @@ if [ $ROOT = 1 ] && command -v runuser >/dev/null && id nobody >/dev/null 2>&1; 
 	chown nobody ro/user.img
 	chmod 644 src.tar
 	chmod 755 ro
-	check "install as nobody" runuser -u nobody -- "$PARTBOOT" -q install ro/user.img deb12 --wipe --from src.tar
+	check "install as nobody" runuser -u nobody -- "$(pb_public)" -q install ro/user.img deb12 --wipe --from src.tar
 	check "ownership from the archive, not from nobody" bash -c "debugfs -R 'stat /usr/bin/ping' 'ro/user.img?offset=$OFF' 2>/dev/null | grep -q 'User:     0   Group:     0'"
 	check "e2fsck -fn clean (nobody's install)" e2fsck -fn "ro/user.img?offset=$OFF"
 else

@@ -7,6 +7,17 @@ T_N=0
 T_FAILED=0
 T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/partboot-e2e.XXXXXX")
 trap 't_cleanup' EXIT
+# Tests run partboot as an ordinary user too: let them into the scratch folder.
+chmod 755 "$T_DIR"
+# A copy of partboot any user can run: the build folder may sit where only its owner can
+# go (CI clones into a mktemp -d folder, mode 0700).
+pb_public() {
+	if [ ! -x "$T_DIR/bin/partboot" ]; then
+		mkdir -p "$T_DIR/bin" && chmod 755 "$T_DIR/bin" && cp "$PARTBOOT" "$T_DIR/bin/partboot" &&
+			chmod 755 "$T_DIR/bin/partboot"
+	fi
+	echo "$T_DIR/bin/partboot"
+}
 t_cleanup() {
 	[ -n "${T_KEEP:-}" ] && { echo "# kept $T_DIR"; return; }
 	rm -rf "$T_DIR"

@@ -235,7 +235,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	ud=$(mktemp -d /tmp/partboot-e2e-user.XXXXXX)
 	chown nobody "$ud"
 	chmod 755 "$ud"
-	asuser() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$PARTBOOT" "$@"; }
+	asuser() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$(pb_public)" "$@"; }
 	check "non-root: init" asuser init "$ud/u.img" --size 20M
 	check "non-root: add" asuser add "$ud/u.img" a --type root --size 5M
 	check "non-root: list" asuser list "$ud/u.img"
