@@ -9,7 +9,9 @@
 #define PARTBOOT_CLI_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "common/err.h"
 
@@ -38,6 +40,23 @@ void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* A library warning callback (boot_set_warn_handler, fs_install_opts.warn): log_warn(msg). */
 void cli_warn_cb(const char *msg, void *userdata);
+
+/*
+ * Progress of a long fill (fs_install_opts.progress with a struct
+ * cli_progress as userdata, on a terminal only: cli_show_progress()), and
+ * warnings (fs_install_opts.warn) that start on a line of their own.
+ */
+struct cli_progress {
+	time_t last;
+	bool shown;
+};
+void cli_progress_show(uint64_t done, uint64_t total, void *userdata);
+void cli_progress_warn(const char *msg, void *userdata);
+/*
+ * fs_install_opts.marked with the struct part_disk * as userdata: the guest
+ * just went incomplete on the disk, so the boot menu drops it (quietly).
+ */
+int cli_menu_refresh_marked(void *userdata, struct pb_err *err);
 
 /* Print err's message and return EXIT_FAIL. */
 int cli_fail(const struct pb_err *err);

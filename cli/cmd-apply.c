@@ -383,50 +383,6 @@ static int plan_steps(struct apply *a, bool table_new, struct pb_err *err)
 	return 0;
 }
 
-/* fs_install_opts.marked: a complete guest went incomplete, so the menu drops it now. */
-static int refresh_menu(void *userdata, struct pb_err *err)
-{
-	int r;
-
-	boot_set_warn_handler(NULL, NULL);
-	r = boot_menu_refresh(userdata, err);
-	boot_set_warn_handler(cli_warn_cb, NULL);
-	return r;
-}
-
-struct progress {
-	time_t last;
-	bool shown;
-};
-
-static void show_progress(uint64_t done, uint64_t total, void *userdata)
-{
-	struct progress *pr = userdata;
-	char a[32], b[32];
-	time_t now = time(NULL);
-
-	if (now == pr->last && done < total)
-		return;
-	pr->last = now;
-	pr->shown = true;
-	if (total)
-		fprintf(stderr, "\r  %s of %s ", pb_format_size(done, a, sizeof(a)), pb_format_size(total, b, sizeof(b)));
-	else
-		fprintf(stderr, "\r  %s read ", pb_format_size(done, a, sizeof(a)));
-	fflush(stderr);
-}
-
-static void show_warning(const char *msg, void *userdata)
-{
-	struct progress *pr = userdata;
-
-	if (pr->shown) {
-		fputc('\n', stderr);
-		pr->shown = false;
-	}
-	log_warn("%s", msg);
-}
-
 static int run_install(struct apply *a, const struct step *s, struct pb_err *err)
 {
 	struct apply_part *ap = &a->parts[s->part];
@@ -435,7 +391,7 @@ static int run_install(struct apply *a, const struct step *s, struct pb_err *err
 	_cleanup_free_ char *spec = NULL;
 	struct fs_target t = target_of(ap, a->d);
 	struct fs_install_opts io = { 0 };
-	struct progress pr = { 0 };
+	struct cli_progress pr = { 0 };
 	char host[64];
 	int r;
 
@@ -443,10 +399,10 @@ static int run_install(struct apply *a, const struct step *s, struct pb_err *err
 	io.wipe = s->wipe;
 	io.label = lp->label ? lp->label : ap->p.label[0] ? ap->p.label : NULL;
 	io.seed = a->seed;
-	io.warn = show_warning;
+	io.warn = cli_progress_warn;
 	io.userdata = &pr;
 	if (cli_show_progress())
-		io.progress = show_progress;
+		io.progress = cli_progress_show;
 	io.setup = true;
 	io.cmdline = lp->cmdline;
 	if (lp->hostname) {
@@ -455,7 +411,7 @@ static int run_install(struct apply *a, const struct step *s, struct pb_err *err
 		fs_hostname_from_name(lp->name, host, sizeof(host));
 		io.hostname = host;
 	}
-	io.marked = refresh_menu;
+	io.marked = cli_menu_refresh_marked;
 	io.marked_userdata = a->d;
 
 	if (!strncmp(ap->source, "debootstrap:", 12)) {

@@ -159,65 +159,9 @@ int cmd_mkfs(int argc, char **argv)
 
 /* --- install -------------------------------------------------------------------- */
 
-struct progress {
-	time_t last;
-	bool shown;
-};
-
-static void show_progress(uint64_t done, uint64_t total, void *userdata)
-{
-	struct progress *pr = userdata;
-	char a[32], b[32];
-	time_t now = time(NULL);
-
-	if (now == pr->last && done < total)
-		return;
-	pr->last = now;
-	pr->shown = true;
-	pb_format_size(done, a, sizeof(a));
-	if (total) {
-		unsigned pct = (unsigned)(done * 100 / total);
-		char bar[31];
-
-		if (pct > 100)
-			pct = 100;
-		memset(bar, '#', pct * 30 / 100);
-		memset(bar + pct * 30 / 100, '.', 30 - pct * 30 / 100);
-		bar[30] = '\0';
-		pb_format_size(total, b, sizeof(b));
-		fprintf(stderr, "\r[%s] %3u%% %s of %s ", bar, pct, a, b);
-	} else {
-		fprintf(stderr, "\r%s read ", a);
-	}
-	fflush(stderr);
-}
-
-static void show_warning(const char *msg, void *userdata)
-{
-	struct progress *pr = userdata;
-
-	if (pr && pr->shown) {
-		fputc('\n', stderr);
-		pr->shown = false;
-	}
-	log_warn("%s", msg);
-}
-
 static inline void fs_debootstrap_freep(struct fs_debootstrap **d)
 {
 	fs_debootstrap_free(*d);
-}
-
-/* fs_install_opts.marked: the guest is now incomplete on the disk, so the menu drops it. */
-static int refresh_menu(void *userdata, struct pb_err *err)
-{
-	int r;
-
-	/* "left out: incomplete" about the guest being installed says nothing new. */
-	boot_set_warn_handler(NULL, NULL);
-	r = boot_menu_refresh(userdata, err);
-	boot_set_warn_handler(cli_warn_cb, NULL);
-	return r;
 }
 
 int cmd_install(int argc, char **argv)
@@ -242,7 +186,7 @@ int cmd_install(int argc, char **argv)
 	_cleanup_free_ char *spec = NULL;
 	struct fs_debootstrap_opts dopt = { 0 };
 	struct fs_install_opts io = { 0 };
-	struct progress pr = { 0 };
+	struct cli_progress pr = { 0 };
 	struct target tg = { 0 };
 	const char *from = NULL;
 	char host[64];
@@ -332,13 +276,13 @@ int cmd_install(int argc, char **argv)
 	}
 	if (!io.label && tg.p.label[0])
 		io.label = tg.p.label;
-	io.warn = show_warning;
+	io.warn = cli_progress_warn;
 	io.userdata = &pr;
 	if (cli_show_progress())
-		io.progress = show_progress;
+		io.progress = cli_progress_show;
 	/* The after-install steps, whatever the source (fs/setup.c). */
 	io.setup = true;
-	io.marked = refresh_menu;
+	io.marked = cli_menu_refresh_marked;
 	io.marked_userdata = d;
 	if (!io.hostname) {
 		fs_hostname_from_name(tg.name, host, sizeof(host));

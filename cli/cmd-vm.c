@@ -39,27 +39,91 @@ static bool parse_uint(const char *s, unsigned max, unsigned *ret)
 	return true;
 }
 
+/* Options that run and install --via-vm share, and their ids (above getopt's characters). */
+enum {
+	OPT_FIRMWARE = 0x100,
+	OPT_ACCEL,
+	OPT_MEM,
+	OPT_CPUS,
+	OPT_CONSOLE,
+	OPT_TIMEOUT,
+	OPT_QEMU,
+	OPT_VM_LAST,
+};
+
+/*
+ * Parse one of the shared VM options into o. Returns 1 when c was one,
+ * 0 when it is not, EXIT_USAGE (after the message) for a bad value.
+ */
+static int vm_option(const char *verb, int c, const char *arg, struct vm_opts *o)
+{
+	char buf[64];
+	uint64_t v;
+
+	switch (c) {
+	case OPT_FIRMWARE:
+		if (!strcmp(arg, "bios"))
+			o->mode = VM_MODE_BIOS;
+		else if (!strcmp(arg, "uefi"))
+			o->mode = VM_MODE_UEFI;
+		else
+			return cli_usage_error(verb, "--firmware takes bios or uefi, not '%s'", arg);
+		return 1;
+	case OPT_ACCEL:
+		if (vm_accel_from_string(arg, &o->accel) < 0)
+			return cli_usage_error(verb, "--accel takes auto, kvm or tcg, not '%s'", arg);
+		return 1;
+	case OPT_MEM:
+		/* a bare number means MiB, as with qemu -m */
+		snprintf(buf, sizeof(buf), "%s%s", arg, *arg && strspn(arg, "0123456789") == strlen(arg) ? "M" : "");
+		if (pb_parse_size(buf, &v) < 0 || v < 64 * MiB)
+			return cli_usage_error(verb, "--mem takes a size of at least 64M, not '%s'", arg);
+		o->mem = v;
+		return 1;
+	case OPT_CPUS:
+		if (!parse_uint(arg, 256, &o->cpus) || !o->cpus)
+			return cli_usage_error(verb, "--cpus takes a number from 1 to 256, not '%s'", arg);
+		return 1;
+	case OPT_CONSOLE:
+		o->console_path = arg;
+		return 1;
+	case OPT_TIMEOUT:
+		if (!parse_uint(arg, 7 * 24 * 3600, &o->timeout) || !o->timeout)
+			return cli_usage_error(verb, "--timeout takes seconds (1 or more), not '%s'", arg);
+		return 1;
+	case OPT_QEMU:
+		o->qemu = arg;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* The shared options' entries for a getopt_long table. */
+#define VM_LONGOPTS                                                                                \
+	{ "firmware", required_argument, NULL, OPT_FIRMWARE },                                     \
+		{ "accel", required_argument, NULL, OPT_ACCEL },                                   \
+		{ "mem", required_argument, NULL, OPT_MEM },                                       \
+		{ "cpus", required_argument, NULL, OPT_CPUS },                                     \
+		{ "console", required_argument, NULL, OPT_CONSOLE },                               \
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },                               \
+		{ "qemu", required_argument, NULL, OPT_QEMU }
+
 int cmd_run(int argc, char **argv)
 {
-	enum { OPT_FIRMWARE = 0x100, OPT_ACCEL, OPT_MACHINE, OPT_MEM, OPT_CPUS, OPT_APPEND, OPT_CONSOLE,
-	       OPT_TIMEOUT, OPT_SNAPSHOT, OPT_NET, OPT_SSH_PORT, OPT_PRINT, OPT_XML, OPT_NO_PVH, OPT_QEMU };
+	enum { OPT_MACHINE = OPT_VM_LAST, OPT_APPEND, OPT_SNAPSHOT, OPT_NET, OPT_SSH_PORT, OPT_PRINT, OPT_XML,
+	       OPT_NO_PVH };
 	static const struct option longopts[] = {
 		CLI_COMMON_LONGOPTS,
-		{ "firmware", required_argument, NULL, OPT_FIRMWARE },
-		{ "accel", required_argument, NULL, OPT_ACCEL },
+		VM_LONGOPTS,
 		{ "machine", required_argument, NULL, OPT_MACHINE },
-		{ "mem", required_argument, NULL, OPT_MEM },
-		{ "cpus", required_argument, NULL, OPT_CPUS },
 		{ "append", required_argument, NULL, OPT_APPEND },
-		{ "console", required_argument, NULL, OPT_CONSOLE },
-		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "snapshot", no_argument, NULL, OPT_SNAPSHOT },
 		{ "net", required_argument, NULL, OPT_NET },
 		{ "ssh-port", required_argument, NULL, OPT_SSH_PORT },
 		{ "print-cmdline", no_argument, NULL, OPT_PRINT },
 		{ "libvirt-xml", no_argument, NULL, OPT_XML },
 		{ "no-pvh", no_argument, NULL, OPT_NO_PVH },
-		{ "qemu", required_argument, NULL, OPT_QEMU },
 		{}
 	};
 	struct vm_opts o = { 0 };
@@ -71,18 +135,6 @@ int cmd_run(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
 		switch (c) {
-		case OPT_FIRMWARE:
-			if (!strcmp(optarg, "bios"))
-				o.mode = VM_MODE_BIOS;
-			else if (!strcmp(optarg, "uefi"))
-				o.mode = VM_MODE_UEFI;
-			else
-				return cli_usage_error("run", "--firmware takes bios or uefi, not '%s'", optarg);
-			break;
-		case OPT_ACCEL:
-			if (vm_accel_from_string(optarg, &o.accel) < 0)
-				return cli_usage_error("run", "--accel takes auto, kvm or tcg, not '%s'", optarg);
-			break;
 		case OPT_MACHINE:
 			if (!strcmp(optarg, "auto"))
 				o.machine = VM_MACHINE_AUTO;
@@ -93,36 +145,8 @@ int cmd_run(int argc, char **argv)
 			else
 				return cli_usage_error("run", "--machine takes auto, microvm or q35, not '%s'", optarg);
 			break;
-		case OPT_MEM: {
-			uint64_t v;
-
-			/* a bare number means MiB here, as with qemu -m */
-			if (strspn(optarg, "0123456789") == strlen(optarg) && *optarg) {
-				char buf[64];
-
-				snprintf(buf, sizeof(buf), "%sM", optarg);
-				r = pb_parse_size(buf, &v);
-			} else {
-				r = pb_parse_size(optarg, &v);
-			}
-			if (r < 0 || v < 64 * MiB)
-				return cli_usage_error("run", "--mem takes a size of at least 64M, not '%s'", optarg);
-			o.mem = v;
-			break;
-		}
-		case OPT_CPUS:
-			if (!parse_uint(optarg, 256, &o.cpus) || !o.cpus)
-				return cli_usage_error("run", "--cpus takes a number from 1 to 256, not '%s'", optarg);
-			break;
 		case OPT_APPEND:
 			o.append = optarg;
-			break;
-		case OPT_CONSOLE:
-			o.console_path = optarg;
-			break;
-		case OPT_TIMEOUT:
-			if (!parse_uint(optarg, 7 * 24 * 3600, &o.timeout) || !o.timeout)
-				return cli_usage_error("run", "--timeout takes seconds (1 or more), not '%s'", optarg);
 			break;
 		case OPT_SNAPSHOT:
 			o.snapshot = true;
@@ -148,10 +172,12 @@ int cmd_run(int argc, char **argv)
 		case OPT_NO_PVH:
 			o.no_pvh = true;
 			break;
-		case OPT_QEMU:
-			o.qemu = optarg;
-			break;
 		default:
+			r = vm_option("run", c, optarg, &o);
+			if (r == 1)
+				break;
+			if (r)
+				return r;
 			r = cli_common_option("run", c);
 			if (r == CLI_OPT_CONTINUE)
 				break;
@@ -231,21 +257,6 @@ out:
 
 /* --- install --via-vm: an OS installer in the VM runner (vm/install.c) ------------------ */
 
-static bool hostname_ok(const char *h)
-{
-	size_t n = strlen(h);
-
-	if (!n || n > 253 || h[0] == '-' || h[0] == '.' || h[n - 1] == '-' || h[n - 1] == '.' || strstr(h, ".."))
-		return false;
-	return strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") == n;
-}
-
-static void menu_warning(const char *msg, void *userdata)
-{
-	(void)userdata;
-	log_warn("%s", msg);
-}
-
 /* vm_install_opts.menu: the boot menu drops the guest while it is incomplete and lists it after. */
 static int install_menu(struct part_disk *d, void *userdata, struct pb_err *err)
 {
@@ -253,31 +264,24 @@ static int install_menu(struct part_disk *d, void *userdata, struct pb_err *err)
 	int r;
 
 	/* "left out: incomplete" about the guest being installed says nothing new */
-	boot_set_warn_handler(*quiet_incomplete ? NULL : menu_warning, NULL);
+	boot_set_warn_handler(*quiet_incomplete ? NULL : cli_warn_cb, NULL);
 	r = boot_menu_refresh(d, err);
-	boot_set_warn_handler(menu_warning, NULL);
+	boot_set_warn_handler(cli_warn_cb, NULL);
 	*quiet_incomplete = false;
 	return r;
 }
 
 int cmd_install_via_vm(int argc, char **argv)
 {
-	enum { OPT_VIA = 0x100, OPT_ANSWERS, OPT_FIRMWARE, OPT_ACCEL, OPT_MEM, OPT_CPUS, OPT_CONSOLE, OPT_TIMEOUT,
-	       OPT_HOSTNAME, OPT_CMDLINE, OPT_QEMU };
+	enum { OPT_VIA = OPT_VM_LAST, OPT_ANSWERS, OPT_HOSTNAME, OPT_CMDLINE };
 	static const struct option longopts[] = {
 		CLI_COMMON_LONGOPTS,
+		VM_LONGOPTS,
 		{ "via-vm", required_argument, NULL, OPT_VIA },
 		{ "answers", required_argument, NULL, OPT_ANSWERS },
-		{ "firmware", required_argument, NULL, OPT_FIRMWARE },
-		{ "accel", required_argument, NULL, OPT_ACCEL },
-		{ "mem", required_argument, NULL, OPT_MEM },
-		{ "cpus", required_argument, NULL, OPT_CPUS },
-		{ "console", required_argument, NULL, OPT_CONSOLE },
-		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "label", required_argument, NULL, 'L' },
 		{ "hostname", required_argument, NULL, OPT_HOSTNAME },
 		{ "cmdline", required_argument, NULL, OPT_CMDLINE },
-		{ "qemu", required_argument, NULL, OPT_QEMU },
 		{}
 	};
 	struct vm_opts o = { .mode = VM_MODE_BIOS };
@@ -295,41 +299,6 @@ int cmd_install_via_vm(int argc, char **argv)
 		case OPT_ANSWERS:
 			io.answers = optarg;
 			break;
-		case OPT_FIRMWARE:
-			if (!strcmp(optarg, "bios"))
-				o.mode = VM_MODE_BIOS;
-			else if (!strcmp(optarg, "uefi"))
-				o.mode = VM_MODE_UEFI;
-			else
-				return cli_usage_error("install", "--firmware takes bios or uefi, not '%s'", optarg);
-			break;
-		case OPT_ACCEL:
-			if (vm_accel_from_string(optarg, &o.accel) < 0)
-				return cli_usage_error("install", "--accel takes auto, kvm or tcg, not '%s'", optarg);
-			break;
-		case OPT_MEM: {
-			char buf[64];
-			uint64_t v;
-
-			/* a bare number means MiB, as with qemu -m */
-			snprintf(buf, sizeof(buf), "%s%s", optarg,
-				 *optarg && strspn(optarg, "0123456789") == strlen(optarg) ? "M" : "");
-			if (pb_parse_size(buf, &v) < 0 || v < 64 * MiB)
-				return cli_usage_error("install", "--mem takes a size of at least 64M, not '%s'", optarg);
-			o.mem = v;
-			break;
-		}
-		case OPT_CPUS:
-			if (!parse_uint(optarg, 256, &o.cpus) || !o.cpus)
-				return cli_usage_error("install", "--cpus takes a number from 1 to 256, not '%s'", optarg);
-			break;
-		case OPT_CONSOLE:
-			o.console_path = optarg;
-			break;
-		case OPT_TIMEOUT:
-			if (!parse_uint(optarg, 7 * 24 * 3600, &o.timeout) || !o.timeout)
-				return cli_usage_error("install", "--timeout takes seconds (1 or more), not '%s'", optarg);
-			break;
 		case 'L':
 			io.label = optarg;
 			break;
@@ -339,10 +308,12 @@ int cmd_install_via_vm(int argc, char **argv)
 		case OPT_CMDLINE:
 			io.cmdline = optarg;
 			break;
-		case OPT_QEMU:
-			o.qemu = optarg;
-			break;
 		default:
+			r = vm_option("install", c, optarg, &o);
+			if (r == 1)
+				break;
+			if (r)
+				return r;
 			r = cli_common_option("install", c);
 			if (r == CLI_OPT_CONTINUE)
 				break;
@@ -356,7 +327,7 @@ int cmd_install_via_vm(int argc, char **argv)
 		return cli_usage_error("install", "expected DISK and NAME");
 	if (!io.source || !*io.source)
 		return cli_usage_error("install", "--via-vm takes an installer ISO, a disc (/dev/sr0) or pxe:DIR");
-	if (io.hostname && !hostname_ok(io.hostname))
+	if (io.hostname && !fs_hostname_valid(io.hostname))
 		return cli_usage_error("install", "'%s' is not a valid hostname (letters, digits, '-', dots)",
 				       io.hostname);
 	if (io.cmdline && strchr(io.cmdline, '\n'))
@@ -368,7 +339,7 @@ int cmd_install_via_vm(int argc, char **argv)
 	o.interactive = !o.console_path && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 	io.menu = install_menu;
 	io.userdata = &quiet_incomplete;
-	boot_set_warn_handler(menu_warning, NULL);
+	boot_set_warn_handler(cli_warn_cb, NULL);
 
 	log_info("%s: partition '%s': booting the installer from %s%s", argv[optind], argv[optind + 1], io.source,
 		 o.console_path ? "" : o.interactive ? " (Ctrl-A x stops the VM)" : "");
