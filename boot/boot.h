@@ -121,6 +121,13 @@ int boot_env_read(struct part_disk *d, char **ret_default, char **ret_next, stru
 int boot_set_default(struct part_disk *d, const char *name, struct pb_err *err);
 int boot_set_next(struct part_disk *d, const char *name, struct pb_err *err);
 
+/*
+ * A guest is gone for good (removed): drop saved_entry and next_entry when
+ * they name it, so GRUB does not look for it. 0 when neither does, or when
+ * no bootloader is installed. Writes only grubenv's own bytes.
+ */
+int boot_forget_guest(struct part_disk *d, const char *name, struct pb_err *err);
+
 /* ---- BIOS boot code, as data (grub-bios.c) ------------------------------ */
 
 /*

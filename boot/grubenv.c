@@ -300,6 +300,36 @@ out:
 	return r;
 }
 
+int boot_forget_guest(struct part_disk *d, const char *name, struct pb_err *err)
+{
+	static const char *const vars[] = { "saved_entry", "next_entry" };
+	struct envfile f;
+	bool changed = false;
+	int r;
+
+	if (!boot_is_installed(d))
+		return 0;
+	r = envfile_open(d, &f, err);
+	if (r == -ENOENT)
+		r = 0; /* no grubenv: nothing names the guest */
+	if (r < 0 || !f.ext)
+		goto out;
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		char *v = NULL;
+
+		if (boot_grubenv_get(f.block, vars[i], &v) == 0 && !strcmp(v, name)) {
+			boot_grubenv_set(f.block, vars[i], NULL);
+			changed = true;
+		}
+		free(v);
+	}
+	if (changed)
+		r = envfile_write(d, part_disk_fd(d), &f, err);
+out:
+	envfile_done(&f);
+	return r;
+}
+
 /*
  * The running system's disk: its ESP is usually mounted, so the disk is open
  * read-only (the kernel holds its partitions) and the block device's view of

@@ -226,8 +226,8 @@ int cmd_remove(int argc, char **argv)
 		return cli_fail(&err);
 	log_info("%s: removed partition %u%s%s%s", argv[optind], p.partno, p.name[0] ? " '" : "", p.name,
 		 p.name[0] ? "'" : "");
-	/* A removed guest leaves the boot menu (a no-op without partboot's GRUB). */
-	if (boot_menu_refresh(d, &err) < 0) {
+	/* A removed guest leaves the boot menu and grubenv (no-ops without partboot's GRUB). */
+	if (boot_menu_refresh(d, &err) < 0 || (p.name[0] && boot_forget_guest(d, p.name, &err) < 0)) {
 		pb_err_prefix(&err, err.code, "%s: removed, but the boot menu was not refreshed: ", argv[optind]);
 		return cli_fail(&err);
 	}

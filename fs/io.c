@@ -303,7 +303,10 @@ int fs_ext2_open(const struct fs_target *t, bool rw, ext2_filsys *ret, struct pb
 	/* A filesystem claiming more blocks than the partition holds is refused here. */
 	if (ext2fs_blocks_count(fs->super) * (uint64_t)fs->blocksize > t->size) {
 		ext2fs_close_free(&fs);
-		return pb_err_set(err, -EUCLEAN, "%s: the filesystem is larger than the partition", t->where);
+		return pb_err_set(err, -EUCLEAN,
+				  "%s: the ext4 filesystem there is larger than the partition (left from an earlier, "
+				  "larger partition? 'install --wipe' or 'mkfs' makes a new one)",
+				  t->where);
 	}
 	*ret = fs;
 	return 0;

@@ -269,6 +269,7 @@ check "mkfs over a guest" pb -q mkfs "$M" a
 mcopy -n -i "$(esp_img "$M" 1)" ::/grub/grub.cfg "$T_DIR/dos.cfg"
 grep -q -- "--id 'a'" "$T_DIR/dos.cfg" && t_fail "mkfs: guest a still in the menu" || t_ok "mkfs: the emptied guest leaves the menu"
 check "remove a guest" pb -q remove "$M" bee
+check "remove: grubenv no longer names it" bash -c "mcopy -n -i '$(esp_img "$M" 1)' ::/grub/grubenv - | grep -a -q saved_entry=bee && exit 1 || exit 0"
 mcopy -n -i "$(esp_img "$M" 1)" ::/grub/grub.cfg "$T_DIR/dos.cfg"
 grep -q -- "--id 'bee'" "$T_DIR/dos.cfg" && t_fail "remove: guest still in the menu" || t_ok "remove: the guest leaves the menu"
 
