@@ -13,6 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -386,6 +391,26 @@ static void test_vm_argv_installer_pxe(void **state)
 	vm_strv_free(argv);
 }
 
+static void test_vm_argv_installer_pxe_url(void **state)
+{
+	/* pxe:URL: no tftp=, the DHCP bootfile is the URL iPXE fetches itself */
+	struct vm_opts o = { .mode = VM_MODE_BIOS, .tftp_bootfile = "http://10.0.2.2:8000/srv/boot.ipxe" };
+	char **argv = build(&o, &view_guest, VM_ACCEL_TCG, 3);
+
+	assert_string_equal(arg_after(argv, "-netdev", 0), "user,id=net0,bootfile=http://10.0.2.2:8000/srv/boot.ipxe");
+	assert_true(has_arg(argv, "virtio-net-pci,netdev=net0,bootindex=0"));
+	assert_true(has_arg(argv, "virtio-blk-pci,drive=disk0,bootindex=1"));
+	assert_null(arg_after(argv, "-netdev", 1));
+	vm_strv_free(argv);
+
+	/* a comma in the URL is doubled for QEMU's option parser */
+	o.tftp_bootfile = "tftp://10.0.2.2/a,b/pxelinux.0";
+	o.mode = VM_MODE_UEFI;
+	argv = build(&o, &view_guest, VM_ACCEL_TCG, 3);
+	assert_string_equal(arg_after(argv, "-netdev", 0), "user,id=net0,bootfile=tftp://10.0.2.2/a,,b/pxelinux.0");
+	vm_strv_free(argv);
+}
+
 static void test_vm_argv_installer_refusals(void **state)
 {
 	struct vm_run_ctx c = { .accel = VM_ACCEL_TCG, .qmp_fd = -1 };
@@ -401,6 +426,13 @@ static void test_vm_argv_installer_refusals(void **state)
 	assert_non_null(strstr(pb_err_msg(&err), "not both"));
 	o = (struct vm_opts){ .mode = VM_MODE_BIOS, .tftp_dir = "/srv/t" };
 	assert_int_equal(vm_argv_build(&o, &view_guest, &c, &argv, &err), -EINVAL);
+	assert_null(argv);
+	o = (struct vm_opts){ .mode = VM_MODE_BIOS, .cdrom = "/srv/x.iso", .tftp_bootfile = "http://10.0.2.2/b" };
+	assert_int_equal(vm_argv_build(&o, &view_guest, &c, &argv, &err), -EINVAL);
+	assert_non_null(strstr(pb_err_msg(&err), "not both"));
+	o = (struct vm_opts){ .mode = VM_MODE_DIRECT, .tftp_bootfile = "http://10.0.2.2/b" };
+	assert_int_equal(vm_argv_build(&o, &direct_guest, &c, &argv, &err), -EINVAL);
+	assert_non_null(strstr(pb_err_msg(&err), "firmware mode"));
 	assert_null(argv);
 	pb_err_clear(&err);
 }
@@ -455,8 +487,6 @@ static void test_vm_install_check_source(void **state)
 	assert_string_equal(bootfile, "boot.ipxe");
 	free(bootfile);
 	bootfile = NULL;
-	assert_int_equal(vm_install_check_source("pxe:http://10.0.2.2/", NULL, VM_MODE_BIOS, &m, &bootfile, &err),
-			 -EOPNOTSUPP);
 
 	/* the answers file: a regular file of at most 1 MiB */
 	snprintf(path2, sizeof(path2), "%s/boot.ipxe", dir);
@@ -472,6 +502,152 @@ static void test_vm_install_check_source(void **state)
 	pb_err_clear(&err);
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
 	assert_int_equal(system(path), 0);
+}
+
+/*
+ * A one-process HTTP and TFTP server on 127.0.0.1 for the pxe:URL probe: it
+ * has /srv/boot.ipxe and nothing else (HTTP 404, TFTP error 1). Runs in a
+ * child until killed; *ret_port gets the port (the same for TCP and UDP).
+ */
+static pid_t fake_pxe_server(unsigned *ret_port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int tcp = socket(AF_INET, SOCK_STREAM, 0), udp = socket(AF_INET, SOCK_DGRAM, 0);
+	pid_t pid;
+
+	assert_true(tcp >= 0 && udp >= 0);
+	assert_int_equal(bind(tcp, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(tcp, (struct sockaddr *)&a, &len), 0);
+	assert_int_equal(bind(udp, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(tcp, 8), 0);
+	*ret_port = ntohs(a.sin_port);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid > 0) {
+		close(tcp);
+		close(udp);
+		return pid;
+	}
+	for (;;) {
+		struct pollfd p[2] = { { .fd = tcp, .events = POLLIN }, { .fd = udp, .events = POLLIN } };
+		char buf[1024];
+		ssize_t n;
+
+		if (poll(p, 2, -1) < 0)
+			_exit(1);
+		if (p[0].revents) {
+			int c = accept(tcp, NULL, NULL);
+			const char *reply;
+
+			if (c < 0)
+				continue;
+			n = recv(c, buf, sizeof(buf) - 1, 0);
+			buf[n > 0 ? n : 0] = '\0';
+			reply = !strncmp(buf, "GET /srv/boot.ipxe ", 19) ? "HTTP/1.0 200 OK\r\n\r\n#!ipxe\n"
+									   : "HTTP/1.0 404 Not Found\r\n\r\n";
+			(void)!write(c, reply, strlen(reply));
+			close(c);
+		}
+		if (p[1].revents) {
+			struct sockaddr_in from;
+			socklen_t fl = sizeof(from);
+			static const unsigned char data[] = { 0, 3, 0, 1, '#', '!' };
+			static const unsigned char nf[] = { 0, 5, 0, 1, 'n', 'o', 't', ' ', 'f', 'o', 'u', 'n', 'd', 0 };
+
+			n = recvfrom(udp, buf, sizeof(buf) - 1, 0, (struct sockaddr *)&from, &fl);
+			if (n < 4 || buf[1] != 1)
+				continue; /* only read requests; the probe's ERROR that stops a transfer is dropped */
+			buf[n] = '\0';
+			if (!strcmp(buf + 2, "srv/boot.ipxe"))
+				(void)!sendto(udp, data, sizeof(data), 0, (struct sockaddr *)&from, fl);
+			else
+				(void)!sendto(udp, nf, sizeof(nf), 0, (struct sockaddr *)&from, fl);
+		}
+	}
+}
+
+static void test_vm_install_check_source_url(void **state)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	struct pb_err err = PB_ERR_INIT;
+	enum vm_install_medium m;
+	char *bootfile = NULL;
+	char url[128], want[128];
+	unsigned port;
+	pid_t pid;
+	int fd;
+
+	/* refused from the text alone */
+	assert_int_equal(vm_install_check_source("pxe:ftp://h/", NULL, VM_MODE_BIOS, &m, &bootfile, &err), -EOPNOTSUPP);
+	assert_non_null(strstr(pb_err_msg(&err), "pxe:ftp://h/: only http:// and tftp:// URLs are supported"));
+	assert_int_equal(vm_install_check_source("pxe:http://", NULL, VM_MODE_BIOS, &m, &bootfile, &err), -EINVAL);
+	assert_non_null(strstr(pb_err_msg(&err), "names no host"));
+	assert_int_equal(vm_install_check_source("pxe:http://h:0/", NULL, VM_MODE_BIOS, &m, &bootfile, &err), -EINVAL);
+	assert_int_equal(vm_install_check_source("pxe:http://h:99999/", NULL, VM_MODE_BIOS, &m, &bootfile, &err),
+			 -EINVAL);
+	assert_non_null(strstr(pb_err_msg(&err), "'99999' is not a port number"));
+	assert_int_equal(vm_install_check_source("pxe:http://h:/", NULL, VM_MODE_BIOS, &m, &bootfile, &err), -EINVAL);
+	assert_int_equal(vm_install_check_source("pxe:http://[::1]/", NULL, VM_MODE_BIOS, &m, &bootfile, &err),
+			 -EOPNOTSUPP);
+	assert_int_equal(vm_install_check_source("pxe:http://127.0.0.2/", NULL, VM_MODE_BIOS, &m, &bootfile, &err),
+			 -EINVAL);
+	assert_int_equal(vm_install_check_source("pxe:http://h/a b", NULL, VM_MODE_BIOS, &m, &bootfile, &err), -EINVAL);
+	assert_int_equal(vm_install_check_source("pxe:http://u@h/", NULL, VM_MODE_BIOS, &m, &bootfile, &err), -EINVAL);
+	assert_null(bootfile);
+
+	/* nobody listening: a bound TCP socket that does not listen refuses connections */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	snprintf(url, sizeof(url), "pxe:http://127.0.0.1:%u/", ntohs(a.sin_port));
+	assert_int_equal(vm_install_check_source(url, NULL, VM_MODE_BIOS, &m, &bootfile, &err), -ECONNREFUSED);
+	assert_non_null(strstr(pb_err_msg(&err), "/boot.ipxe: cannot connect: Connection refused"));
+	close(fd);
+
+	pid = fake_pxe_server(&port);
+	/* a root: boot.ipxe found; 127.0.0.1 becomes 10.0.2.2 for the VM */
+	snprintf(url, sizeof(url), "pxe:http://127.0.0.1:%u/srv/", port);
+	assert_int_equal(vm_install_check_source(url, NULL, VM_MODE_BIOS, &m, &bootfile, &err), 0);
+	assert_int_equal(m, VM_INSTALL_PXE_URL);
+	snprintf(want, sizeof(want), "http://10.0.2.2:%u/srv/boot.ipxe", port);
+	assert_string_equal(bootfile, want);
+	free(bootfile);
+	bootfile = NULL;
+	/* the boot file named; localhost too */
+	snprintf(url, sizeof(url), "pxe:http://localhost:%u/srv/boot.ipxe", port);
+	assert_int_equal(vm_install_check_source(url, NULL, VM_MODE_UEFI, &m, &bootfile, &err), 0);
+	assert_string_equal(bootfile, want);
+	free(bootfile);
+	bootfile = NULL;
+	/* missing: every candidate and its status named */
+	snprintf(url, sizeof(url), "pxe:http://127.0.0.1:%u/none/", port);
+	assert_int_equal(vm_install_check_source(url, NULL, VM_MODE_UEFI, &m, &bootfile, &err), -ENOENT);
+	snprintf(want, sizeof(want), "http://127.0.0.1:%u/none/: no PXE boot file (looked for boot.ipxe (HTTP 404), "
+		 "bootx64.efi (HTTP 404))", port);
+	assert_string_equal(pb_err_msg(&err), want);
+	snprintf(url, sizeof(url), "pxe:http://127.0.0.1:%u/srv/gone.ipxe", port);
+	assert_int_equal(vm_install_check_source(url, NULL, VM_MODE_BIOS, &m, &bootfile, &err), -ENOENT);
+	assert_non_null(strstr(pb_err_msg(&err), "/srv/gone.ipxe: no PXE boot file there (HTTP 404)"));
+
+	/* TFTP: a read request answered with DATA, or with an ERROR */
+	snprintf(url, sizeof(url), "pxe:tftp://127.0.0.1:%u/srv/", port);
+	assert_int_equal(vm_install_check_source(url, NULL, VM_MODE_BIOS, &m, &bootfile, &err), 0);
+	snprintf(want, sizeof(want), "tftp://10.0.2.2:%u/srv/boot.ipxe", port);
+	assert_string_equal(bootfile, want);
+	free(bootfile);
+	bootfile = NULL;
+	snprintf(url, sizeof(url), "pxe:tftp://127.0.0.1:%u/none/", port);
+	assert_int_equal(vm_install_check_source(url, NULL, VM_MODE_BIOS, &m, &bootfile, &err), -ENOENT);
+	assert_non_null(strstr(pb_err_msg(&err), "no PXE boot file (looked for boot.ipxe (TFTP error 1: not found), "
+				"pxelinux.0 (TFTP error 1: not found))"));
+	assert_null(bootfile);
+
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	pb_err_clear(&err);
 }
 
 int main(void)
@@ -491,8 +667,10 @@ int main(void)
 		cmocka_unit_test(test_vm_accel_choice_from_facts),
 		cmocka_unit_test(test_vm_argv_installer_cdrom_and_answers_disk),
 		cmocka_unit_test(test_vm_argv_installer_pxe),
+		cmocka_unit_test(test_vm_argv_installer_pxe_url),
 		cmocka_unit_test(test_vm_argv_installer_refusals),
 		cmocka_unit_test(test_vm_install_check_source),
+		cmocka_unit_test(test_vm_install_check_source_url),
 	};
 
 	return cmocka_run_group_tests_name("vm", tests, NULL, NULL);

@@ -178,9 +178,9 @@ int vm_argv_build(const struct vm_opts *o, const struct vm_guest *g, const struc
 		return pb_err_set(err, -EINVAL, "uefi mode needs OVMF code and variables");
 	if (c->accel != VM_ACCEL_KVM && c->accel != VM_ACCEL_TCG)
 		return pb_err_set(err, -EINVAL, "the accelerator must be resolved (kvm or tcg)");
-	if (o->mode == VM_MODE_DIRECT && (o->cdrom || o->tftp_dir))
+	if (o->mode == VM_MODE_DIRECT && (o->cdrom || o->tftp_dir || o->tftp_bootfile))
 		return pb_err_set(err, -EINVAL, "booting a CD-ROM or the network needs firmware mode (bios or uefi)");
-	if (o->cdrom && o->tftp_dir)
+	if (o->cdrom && (o->tftp_dir || o->tftp_bootfile))
 		return pb_err_set(err, -EINVAL, "boot from a CD-ROM or from the network, not both");
 	if (o->tftp_dir && !o->tftp_bootfile)
 		return pb_err_set(err, -EINVAL, "network boot needs a boot file");
@@ -290,7 +290,7 @@ int vm_argv_build(const struct vm_opts *o, const struct vm_guest *g, const struc
 	strv_add(&a, "-device");
 	strv_addf(&a, "virtio-rng-%s,rng=rng0", dev);
 
-	if (o->net == VM_NET_USER || o->tftp_dir) {
+	if (o->net == VM_NET_USER || o->tftp_dir || o->tftp_bootfile) {
 		strbuf_reset(&sb);
 		strbuf_addstr(&sb, "user,id=net0");
 		if (o->ssh_port)
@@ -299,6 +299,9 @@ int vm_argv_build(const struct vm_opts *o, const struct vm_guest *g, const struc
 			/* PXE: slirp's DHCP hands out bootfile, its TFTP server serves tftp_dir */
 			strbuf_addstr(&sb, ",tftp=");
 			add_qemu_escaped(&sb, o->tftp_dir);
+		}
+		if (o->tftp_bootfile) {
+			/* without tftp=, a URL: iPXE fetches http:// and tftp:// bootfiles itself */
 			strbuf_addstr(&sb, ",bootfile=");
 			add_qemu_escaped(&sb, o->tftp_bootfile);
 		}
@@ -306,7 +309,7 @@ int vm_argv_build(const struct vm_opts *o, const struct vm_guest *g, const struc
 		strv_add(&a, sb.buf);
 		strv_add(&a, "-device");
 		/* the card's option ROM (iPXE, Debian's ipxe-qemu) boots first, like -boot n */
-		strv_addf(&a, "virtio-net-%s,netdev=net0%s", dev, o->tftp_dir ? ",bootindex=0" : "");
+		strv_addf(&a, "virtio-net-%s,netdev=net0%s", dev, o->tftp_dir || o->tftp_bootfile ? ",bootindex=0" : "");
 	}
 	if (!microvm) {
 		/* the guest reports a panic (with its pvpanic driver): QEMU exits failing */

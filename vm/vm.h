@@ -79,6 +79,8 @@ struct vm_opts {
 	 * disk (the answers file). tftp_dir + tftp_bootfile: user networking with
 	 * QEMU's built-in TFTP server serving tftp_dir, the network card booted
 	 * first (iPXE ROM) and handed tftp_bootfile by DHCP; implies VM_NET_USER.
+	 * tftp_bootfile alone: the same without a TFTP server, tftp_bootfile
+	 * being a URL iPXE fetches itself (http://10.0.2.2:8000/boot.ipxe).
 	 */
 	const char *cdrom;
 	const char *answers_disk;
@@ -262,7 +264,7 @@ int vm_run(struct vm *vm, int *ret_status, struct pb_err *err);
 
 /* What vm_install_via() is asked to do. Strings borrowed. Zero-initialise, then set. */
 struct vm_install_opts {
-	const char *source;   /* "FILE.iso", "/dev/sr0" (an installer disc) or "pxe:DIR" */
+	const char *source;   /* "FILE.iso", "/dev/sr0" (an installer disc), "pxe:DIR" or "pxe:URL" */
 	const char *answers;  /* preseed/kickstart/autoinstall file for the installer, or NULL */
 	const char *label;    /* filesystem label of the empty ext4 made first; NULL = the partition's */
 	/* The after-install steps (as fs_install_opts.setup): NULL = default (see fs.h). */
@@ -280,16 +282,23 @@ struct vm_install_opts {
 /* How a --via-vm source is booted. */
 enum vm_install_medium {
 	VM_INSTALL_CDROM = 0, /* an ISO9660 image or an optical drive */
-	VM_INSTALL_PXE,       /* a TFTP root folder */
+	VM_INSTALL_PXE,       /* a TFTP root folder (QEMU's own TFTP server serves it) */
+	VM_INSTALL_PXE_URL,   /* an http:// or tftp:// URL (iPXE in the VM fetches the boot file) */
 };
 
 /*
  * Check a --via-vm source without touching any disk: "pxe:DIR" must be a
  * folder holding a boot file (boot.ipxe, else pxelinux.0 for bios or
- * bootx64.efi for uefi: *ret_bootfile, malloc'ed, caller frees); anything
- * else must be a readable ISO9660 image or device (the "CD001" descriptor at
- * sector 16). answers (may be NULL) must be a regular file of at most 1 MiB.
- * Returns 0 or -errno with err naming the file.
+ * bootx64.efi for uefi: *ret_bootfile, malloc'ed, caller frees).
+ * "pxe:http://HOST[:PORT]/PATH" or "pxe:tftp://HOST[:PORT]/PATH": the host
+ * asks the server (a GET's status line, or a TFTP read request, each waiting
+ * at most 5 s) for the boot file, the same candidates under a URL ending in
+ * '/', else the file the URL names; *ret_bootfile is then the URL the VM is
+ * handed by DHCP, with 127.0.0.1/localhost rewritten to 10.0.2.2 (the host as
+ * QEMU's user networking shows it). Anything else must be a readable ISO9660
+ * image or device (the "CD001" descriptor at sector 16). answers (may be
+ * NULL) must be a regular file of at most 1 MiB. Returns 0 or -errno with
+ * err naming the file or URL.
  */
 int vm_install_check_source(const char *source, const char *answers, enum vm_mode mode,
 			    enum vm_install_medium *ret_medium, char **ret_bootfile, struct pb_err *err);

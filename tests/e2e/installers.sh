@@ -5,8 +5,9 @@
 # confinement): every byte outside the target partition must stay the same. Bad input (not
 # ISO9660, a PXE folder without the boot file, an ESP as target, a missing answers file) is
 # refused before anything is written (the whole disk byte-identical); an installer that powers
-# off without installing leaves the guest incomplete. Four TCG boots: ISO install, the result
-# in `partboot run`, PXE reinstall, an installer that does nothing.
+# off without installing leaves the guest incomplete. Five TCG boots: ISO install, the result
+# in `partboot run`, PXE reinstall (pxe:DIR), PXE reinstall over HTTP (pxe:http://127.0.0.1:PORT/,
+# the PXE folder served by python3 -m http.server on the loopback), an installer that does nothing.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 cd "$T_DIR" || exit 1
@@ -66,12 +67,40 @@ read -r ESP_OFF ESP_SIZE < <(part_range esp)
 read -r O_OFF _ < <(part_range other)
 printf 'pb.target=/dev/vda4\n' >answers.txt
 
+# The PXE folder over HTTP, on the loopback only (the VM reaches it as 10.0.2.2), for pxe:URL.
+HTTP_PID=
+HTTP_PORT=
+if command -v python3 >/dev/null; then
+	HTTP_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	python3 -m http.server --bind 127.0.0.1 --directory "$MEDIA_PXE_DIR" "$HTTP_PORT" >http.log 2>&1 &
+	HTTP_PID=$!
+	trap 'kill "$HTTP_PID" 2>/dev/null; wait "$HTTP_PID" 2>/dev/null; t_cleanup' EXIT
+	for _ in $(seq 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$HTTP_PORT") 2>/dev/null && break
+		sleep 0.1
+	done
+	(exec 3<>"/dev/tcp/127.0.0.1/$HTTP_PORT") 2>/dev/null || HTTP_PORT=
+fi
+HTTP_URL=${HTTP_PORT:+http://127.0.0.1:$HTTP_PORT/}
+
 # --- bad input: refused before anything is written ----------------------------------------
 WHOLE=$(sum "$D")
 refuses "not ISO9660: refused" 1 "not-an-iso.iso: not an ISO9660 image" \
 	pb install "$D" tgt --via-vm "$MEDIA_NOT_ISO" --answers answers.txt
 refuses "a PXE folder without the boot file: refused" 1 "pxe-empty: no PXE boot file \(looked for boot.ipxe, pxelinux.0\)" \
 	pb install "$D" tgt --via-vm "pxe:$MEDIA_PXE_EMPTY_DIR" --answers answers.txt
+if [ -n "$HTTP_URL" ]; then
+	refuses "a PXE URL without the boot file (HTTP 404): refused, naming the URL" 1 \
+		"http://127.0.0.1:$HTTP_PORT/nothere/: no PXE boot file \(looked for boot.ipxe \(HTTP 404\), pxelinux.0 \(HTTP 404\)\)" \
+		pb install "$D" tgt --via-vm "pxe:${HTTP_URL}nothere/" --answers answers.txt
+	refuses "a PXE URL naming a missing boot file: refused" 1 \
+		"http://127.0.0.1:$HTTP_PORT/gone.ipxe: no PXE boot file there \(HTTP 404\)" \
+		pb install "$D" tgt --via-vm "pxe:${HTTP_URL}gone.ipxe" --answers answers.txt
+else
+	t_skip "a PXE URL without the boot file" "no HTTP server (python3 -m http.server) on the loopback"
+fi
+refuses "a PXE URL of another scheme: refused" 1 "ftp://127.0.0.1/: only http:// and tftp:// URLs are supported" \
+	pb install "$D" tgt --via-vm "pxe:ftp://127.0.0.1/" --answers answers.txt
 refuses "a missing answers file: refused" 1 "nothere.txt: No such file or directory" \
 	pb install "$D" tgt --via-vm "$MEDIA_INSTALLER_ISO" --answers nothere.txt
 refuses "the ESP as target: refused" 1 "partition 'esp' has type esp; a guest goes into a root or data partition" \
@@ -132,7 +161,32 @@ check "PXE: a new filesystem, complete, hostname pxe-guest" \
 	sh -c "test \"\$(blkid -p -o value -s UUID -O $T_OFF '$D')\" != '$UUID' &&
 	       \"\$PARTBOOT\" cat '$D' tgt /etc/hostname | grep -qx pxe-guest && ! \"\$PARTBOOT\" ls '$D' tgt / | grep -q partboot-incomplete"
 
-# --- VM boot 4: an installer that powers off without installing ----------------------------
+# --- VM boot 4: PXE over HTTP (iPXE fetches boot.ipxe, then vmlinuz and initrd.img) --------
+if [ -n "$HTTP_URL" ]; then
+	UUID=$(blkid -p -o value -s UUID -O "$T_OFF" "$D" 2>/dev/null || true)
+	if pb install "$D" tgt --via-vm "pxe:$HTTP_URL" --answers answers.txt --hostname http-guest \
+		--console http.txt --timeout 300 >http.out 2>http.err; then
+		t_ok "install through PXE over HTTP (pxe:$HTTP_URL)"
+	else
+		t_fail "install through PXE over HTTP (pxe:$HTTP_URL)"
+		sed 's/^/#   /' http.err | tail -n 5
+		tr -d '\r' <http.txt | grep -a PARTBOOT | sed 's/^/#   /'
+	fi
+	check "HTTP: the VM fetched the script, kernel and initrd from the server" \
+		sh -c "grep -q 'GET /boot.ipxe HTTP/1.1\" 200' http.log && grep -q 'GET /vmlinuz HTTP/1.1\" 200' http.log &&
+		       grep -q 'GET /initrd.img HTTP/1.1\" 200' http.log"
+	check "HTTP: the installer installed into vda4" \
+		sh -c "tr -d '\r' <http.txt | grep -qx 'PARTBOOT-INSTALLER done target=/dev/vda4 status=0'"
+	check "HTTP: nothing outside the target partition changed" test "$(outside)" = "$BEFORE"
+	check "HTTP: the guest is complete" test "$(state)" = complete
+	check "HTTP: a new filesystem (e2fsck clean), hostname http-guest" \
+		sh -c "test \"\$(blkid -p -o value -s UUID -O $T_OFF '$D')\" != '$UUID' && e2fsck -fn '$D?offset=$T_OFF' &&
+		       \"\$PARTBOOT\" cat '$D' tgt /etc/hostname | grep -qx http-guest"
+else
+	t_skip "install through PXE over HTTP" "no HTTP server (python3 -m http.server) on the loopback"
+fi
+
+# --- VM boot 5: an installer that powers off without installing ----------------------------
 # GRUB and its menu now (when boot/ can), so the install must take 'tgt' out of the menu. The
 # ESP then changes (grub.cfg: partboot's own menu refresh), everything else outside the
 # target must not.
