@@ -326,7 +326,7 @@ int cmd_install_via_vm(int argc, char **argv)
 	if (argc - optind != 2)
 		return cli_usage_error("install", "expected DISK and NAME");
 	if (!io.source || !*io.source)
-		return cli_usage_error("install", "--via-vm takes an installer ISO, a disc (/dev/sr0) or pxe:DIR");
+		return cli_usage_error("install", "--via-vm takes an installer ISO, a disc (/dev/sr0) pxe:DIR or pxe:URL");
 	if (io.hostname && !fs_hostname_valid(io.hostname))
 		return cli_usage_error("install", "'%s' is not a valid hostname (letters, digits, '-', dots)",
 				       io.hostname);

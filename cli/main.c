@@ -103,7 +103,7 @@ const struct cli_verb cli_verbs[] = {
 	  "partboot install DISK NAME --from SOURCE [--wipe] [--label LABEL] [--seed STR]\n"
 	  "                [--hostname HOST] [--cmdline ARGS]\n"
 	  "                [--mirror URL] [--no-kernel] [--deb-cache DIR]\n"
-	  "partboot install DISK NAME --via-vm FILE.iso|/dev/sr0|pxe:DIR [--answers FILE]\n"
+	  "partboot install DISK NAME --via-vm FILE.iso|/dev/sr0|pxe:DIR|pxe:URL [--answers FILE]\n"
 	  "                [--firmware bios|uefi] [--console FILE] [--timeout S] [--accel A]\n"
 	  "                [--mem SIZE] [--cpus N] [--label L] [--hostname H] [--cmdline ARGS]\n"
 	  "\n"
