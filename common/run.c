@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -58,39 +57,6 @@ static char **build_env(const char *const *extra)
 	return env;
 }
 
-/* Read both pipes until EOF; stderr is always kept, stdout only when asked. */
-static void drain(int outfd, int errfd, struct strbuf *out, struct strbuf *errbuf)
-{
-	struct pollfd p[2] = { { outfd, POLLIN, 0 }, { errfd, POLLIN, 0 } };
-	char buf[8192];
-
-	while (p[0].fd >= 0 || p[1].fd >= 0) {
-		if (poll(p, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		for (int i = 0; i < 2; i++) {
-			ssize_t n;
-
-			if (p[i].fd < 0 || !p[i].revents)
-				continue;
-			n = read(p[i].fd, buf, sizeof(buf));
-			if (n <= 0) {
-				if (n < 0 && errno == EINTR)
-					continue;
-				close(p[i].fd);
-				p[i].fd = -1;
-				continue;
-			}
-			if (i == 0 && out)
-				strbuf_add(out, buf, (size_t)n);
-			else if (i == 1)
-				strbuf_add(errbuf, buf, (size_t)n);
-		}
-	}
-}
-
 /* Keep the tail of a child's stderr: the last few lines say why it failed. */
 static const char *stderr_tail(struct strbuf *sb)
 {
@@ -128,76 +94,29 @@ static int wait_pid(const char *prog, pid_t pid, int *ret_status, struct pb_err 
 	return 0;
 }
 
-static int wait_child(const char *prog, pid_t pid, struct strbuf *errbuf, struct pb_err *err)
-{
-	int status, r;
-
-	r = wait_pid(prog, pid, &status, err);
-	return r < 0 ? r : translate_status(prog, status, errbuf, err);
-}
-
+/* pb_run() is the streaming mode run to its end: one way to spawn, wait and translate. */
 int pb_run(const char *const argv[], const struct pb_run_opts *opts, struct pb_err *err)
 {
-	static const struct pb_run_opts none;
-	posix_spawn_file_actions_t fa;
-	struct strbuf errbuf = STRBUF_INIT;
-	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
-	char **env = NULL;
-	pid_t pid;
-	int r;
+	struct pb_child *c;
+	char buf[8192];
+	ssize_t n;
+	int fd, r;
 
-	if (!opts)
-		opts = &none;
-	if (!pb_have_program(argv[0]))
-		return pb_err_set(err, -ENOENT, "%s: program not found (is its package installed? try 'make deps')",
-				  argv[0]);
-	if (pipe2(errp, O_CLOEXEC) < 0 || (!opts->pass_stdout && opts->out && pipe2(outp, O_CLOEXEC) < 0)) {
-		r = pb_err_set(err, -errno, "%s: cannot create pipe: %s", argv[0], strerror(errno));
-		goto out_close;
+	r = pb_run_start(argv, opts, &c, &fd, err);
+	if (r < 0)
+		return r;
+	/* Standard output to its end (kept when asked); a read error ends the wait below too. */
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (opts && opts->out)
+			strbuf_add(opts->out, buf, (size_t)n);
 	}
-	env = build_env(opts->envp_extra);
-	if (!env) {
-		r = pb_err_set(err, -ENOMEM, "out of memory");
-		goto out_close;
-	}
-
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, opts->stdin_path ? opts->stdin_path : "/dev/null", O_RDONLY, 0);
-	if (opts->pass_stdout)
-		; /* inherit */
-	else if (opts->out)
-		posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
-	else
-		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	if (!opts->pass_stderr)
-		posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-	r = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, env);
-	posix_spawn_file_actions_destroy(&fa);
-	if (r) {
-		r = pb_err_set(err, -r, "%s: cannot start: %s", argv[0], strerror(r));
-		goto out_close;
-	}
-	close(errp[1]);
-	errp[1] = -1;
-	if (outp[1] >= 0) {
-		close(outp[1]);
-		outp[1] = -1;
-	}
-	drain(outp[0], errp[0], opts->out, &errbuf);
-	outp[0] = errp[0] = -1; /* closed by drain */
-
-	r = wait_child(argv[0], pid, &errbuf, err);
-
-out_close:
-	for (int i = 0; i < 2; i++) {
-		if (outp[i] >= 0)
-			close(outp[i]);
-		if (errp[i] >= 0)
-			close(errp[i]);
-	}
-	free(env);
-	strbuf_release(&errbuf);
-	return r;
+	close(fd);
+	return pb_run_finish(c, err);
 }
 
 /* --- streaming mode ------------------------------------------------------------ */

@@ -16,8 +16,7 @@
 struct pb_run_opts {
 	const char *const *envp_extra; /* NULL-terminated "K=V" added to the environment, or NULL */
 	const char *stdin_path;        /* file for standard input, NULL = /dev/null */
-	struct strbuf *out;            /* captures standard output when non-NULL, else /dev/null */
-	bool pass_stdout;              /* standard output goes to ours (overrides out) */
+	struct strbuf *out;            /* pb_run(): captures standard output when non-NULL, else dropped */
 	bool pass_stderr;              /* standard error goes to ours (not kept) */
 };
 
@@ -34,9 +33,9 @@ int pb_run(const char *const argv[], const struct pb_run_opts *opts, struct pb_e
  * Streaming mode, for a child that produces a large stream (mmdebstrap
  * writing a tar to standard output): pb_run_start() spawns argv with its
  * standard output on a pipe and returns the pipe's read end in *ret_fd
- * (owned by the caller: close it when done); opts->out and pass_stdout are
- * ignored. Standard error goes to an unlinked memory file (so a chatty child
- * never blocks on a full pipe while the caller reads) and is kept for the
+ * (owned by the caller: close it when done); opts->out is ignored.
+ * Standard error goes to an unlinked memory file (so a chatty child never
+ * blocks on a full pipe while the caller reads) and is kept for the
  * message, unless opts->pass_stderr. *ret is owned by the caller and must be
  * given to pb_run_finish() or pb_run_abort(). Returns 0 or -errno (-ENOENT
  * when the program is missing), with the same messages as pb_run().
