@@ -269,7 +269,8 @@ int boot_env_read(struct part_disk *d, char **ret_default, char **ret_next, stru
 	return 0;
 }
 
-static int set_var(struct part_disk *d, const char *var, const char *name, struct pb_err *err)
+/* Set var=NAME in grubenv, writing through fd (-1: the disk's own descriptor). */
+static int set_var(struct part_disk *d, int fd, const char *var, const char *name, struct pb_err *err)
 {
 	struct envfile f;
 	struct part_info p;
@@ -294,7 +295,7 @@ static int set_var(struct part_disk *d, const char *var, const char *name, struc
 		r = pb_err_set(err, r, "%s: %s has no room for %s=%s", f.esp.where, BOOT_GRUBENV, var, name);
 		goto out;
 	}
-	r = envfile_write(d, part_disk_fd(d), &f, err);
+	r = envfile_write(d, fd >= 0 ? fd : part_disk_fd(d), &f, err);
 out:
 	envfile_done(&f);
 	return r;
@@ -340,7 +341,6 @@ out:
  */
 int boot_set_next_live(struct part_disk *d, const char *name, const char *esp_mount, struct pb_err *err)
 {
-	struct envfile f;
 	struct part_info p;
 	int fd = -1, r;
 
@@ -383,38 +383,20 @@ out_mount:
 		return r;
 	}
 
-	r = envfile_open(d, &f, err);
-	if (r == -ENOENT)
-		r = pb_err_set(err, -ENOENT, "%s: no bootloader installed (run 'partboot bootloader %s')",
-			       part_disk_path(d), part_disk_path(d));
-	if (r < 0)
-		goto out;
-	r = boot_menu_has_entry(&f.esp, name, err);
-	if (r < 0)
-		goto out;
-	r = boot_grubenv_set(f.block, "next_entry", name);
-	if (r < 0) {
-		r = pb_err_set(err, r, "%s: %s has no room for next_entry=%s", f.esp.where, BOOT_GRUBENV, name);
-		goto out;
-	}
 	fd = open(part_disk_path(d), O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		r = pb_err_set(err, -errno, "%s: cannot open for writing: %s", part_disk_path(d), strerror(errno));
-		goto out;
-	}
-	r = envfile_write(d, fd, &f, err);
+	if (fd < 0)
+		return pb_err_set(err, -errno, "%s: cannot open for writing: %s", part_disk_path(d), strerror(errno));
+	r = set_var(d, fd, "next_entry", name, err);
 	close(fd);
-out:
-	envfile_done(&f);
 	return r;
 }
 
 int boot_set_default(struct part_disk *d, const char *name, struct pb_err *err)
 {
-	return set_var(d, "saved_entry", name, err);
+	return set_var(d, -1, "saved_entry", name, err);
 }
 
 int boot_set_next(struct part_disk *d, const char *name, struct pb_err *err)
 {
-	return set_var(d, "next_entry", name, err);
+	return set_var(d, -1, "next_entry", name, err);
 }
