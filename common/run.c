@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "debug.h"
 #include "macros.h"
 
 extern char **environ;
@@ -39,9 +40,20 @@ bool pb_have_program(const char *prog)
 	return found;
 }
 
+/* Does "NAME=VALUE" entry e set one of the names extra sets? (extra wins) */
+static bool overridden(const char *e, const char *const *extra)
+{
+	size_t len = strcspn(e, "=");
+
+	for (size_t i = 0; extra && extra[i]; i++)
+		if (!strncmp(extra[i], e, len) && extra[i][len] == '=')
+			return true;
+	return false;
+}
+
 static char **build_env(const char *const *extra)
 {
-	size_t n = 0, m = 0;
+	size_t n = 0, m = 0, k = 0;
 	char **env;
 
 	while (environ[n])
@@ -51,9 +63,11 @@ static char **build_env(const char *const *extra)
 	env = calloc(n + m + 1, sizeof(*env));
 	if (!env)
 		return NULL;
-	memcpy(env, environ, n * sizeof(*env));
+	for (size_t i = 0; i < n; i++)
+		if (!overridden(environ[i], extra))
+			env[k++] = environ[i];
 	for (size_t i = 0; i < m; i++)
-		env[n + i] = (char *)extra[i];
+		env[k++] = (char *)extra[i];
 	return env;
 }
 
@@ -164,6 +178,16 @@ int pb_run_start(const char *const argv[], const struct pb_run_opts *opts, struc
 	if (!env) {
 		r = pb_err_set(err, -ENOMEM, "out of memory");
 		goto fail;
+	}
+	if (pb_debug_mask() & PB_DEBUG_RUN) {
+		struct strbuf line = STRBUF_INIT;
+
+		for (size_t i = 0; opts->envp_extra && opts->envp_extra[i]; i++)
+			strbuf_addf(&line, "%s ", opts->envp_extra[i]);
+		for (size_t i = 0; argv[i]; i++)
+			strbuf_addf(&line, "%s%s", i ? " " : "", argv[i]);
+		pb_debug_print(PB_DEBUG_RUN, "%s", line.buf);
+		strbuf_release(&line);
 	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, opts->stdin_path ? opts->stdin_path : "/dev/null", O_RDONLY, 0);

@@ -14,7 +14,8 @@
 #include "strbuf.h"
 
 struct pb_run_opts {
-	const char *const *envp_extra; /* NULL-terminated "K=V" added to the environment, or NULL */
+	const char *const *envp_extra; /* NULL-terminated "K=V" added to the environment (replacing
+					* the same names), or NULL */
 	const char *stdin_path;        /* file for standard input, NULL = /dev/null */
 	struct strbuf *out;            /* pb_run(): captures standard output when non-NULL, else dropped */
 	bool pass_stderr;              /* standard error goes to ours (not kept) */

@@ -88,3 +88,19 @@ int64_t pb_source_date_epoch(int64_t fallback)
 		return fallback;
 	return v;
 }
+
+bool pb_fixed_time(bool seeded, int64_t *ret)
+{
+	int64_t t = pb_source_date_epoch(-1);
+
+	if (t < 0 && !seeded)
+		return false;
+	*ret = t < 0 ? PB_SEED_EPOCH : t;
+	return true;
+}
+
+char *pb_source_date_env(int64_t t, char *buf, size_t len)
+{
+	snprintf(buf, len, "SOURCE_DATE_EPOCH=%" PRId64, t);
+	return buf;
+}

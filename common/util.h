@@ -26,4 +26,21 @@ bool pb_parse_partno(const char *s, unsigned max, unsigned *ret);
 /* SOURCE_DATE_EPOCH when set and valid, else fallback. */
 int64_t pb_source_date_epoch(int64_t fallback);
 
+/* 2000-01-01T00:00:00Z: the time a seeded run stamps when SOURCE_DATE_EPOCH is unset. */
+#define PB_SEED_EPOCH INT64_C(946684800)
+
+/*
+ * The fixed time to stamp, if any: SOURCE_DATE_EPOCH when set; else, for a
+ * seeded (reproducible) run, PB_SEED_EPOCH. Returns true and *ret set when
+ * the time is fixed, false (the current time is used) otherwise.
+ */
+bool pb_fixed_time(bool seeded, int64_t *ret);
+
+/*
+ * "SOURCE_DATE_EPOCH=N" for a child's environment (pb_run_opts.envp_extra)
+ * into buf, so tools that stamp times (mtools, mkfs.fat, mmdebstrap) stamp
+ * the fixed one; returns buf.
+ */
+char *pb_source_date_env(int64_t t, char *buf, size_t len);
+
 #endif
