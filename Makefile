@@ -46,7 +46,7 @@ PB_LDFLAGS = $(SANFLAGS)
 PB_LIBS = $(shell pkg-config --libs $(PKGS))
 
 # Link order: a library may use those to its right (vm/boot use fs and part).
-LIBDIRS := vm boot fs part common
+LIBDIRS := disk vm boot fs part common
 LIBS_A := $(foreach d,$(LIBDIRS),$(BUILD)/lib$(d).a)
 
 CLI_SRC := $(wildcard cli/*.c)

@@ -71,13 +71,7 @@ int boot_menu_has_entry_in(const char *esp_mount, const char *name, struct pb_er
 /* next_entry on the running system's disk (esp_mount: where its ESP is mounted, or NULL). */
 int boot_set_next_live(struct part_disk *d, const char *name, const char *esp_mount, struct pb_err *err);
 
-/* Render grub.cfg for d's guests into out (warnings for guests left out). */
-int boot_menu_build(struct part_disk *d, struct strbuf *out, struct pb_err *err);
-
 /* Single-quote s for grub.cfg (' becomes '\'') into out. */
 void boot_cfg_quote(struct strbuf *out, const char *s);
-
-/* Warnings to the handler set with boot_set_warn_handler(). */
-void boot_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -6,9 +6,10 @@
  * EFI/BOOT/BOOTX64.EFI on the ESP. Both read one grub.cfg and one grubenv
  * kept on the ESP (/grub/), see docs/bootloader.md.
  *
- * The menu has one entry per complete guest with a kernel, in partition
- * order, with the partition name as its id; `default` and `next` edit
- * grubenv's 1024 bytes in place, at the clusters the file already has.
+ * The menu is data (struct boot_entry): the caller (disk/, which knows the
+ * guests) hands boot the entries, one per bootable guest with the partition
+ * name as its id; `default` and `next` edit grubenv's 1024 bytes in place,
+ * at the clusters the file already has.
  */
 #ifndef PARTBOOT_BOOT_H
 #define PARTBOOT_BOOT_H
@@ -29,31 +30,12 @@ struct part_disk;
 #define BOOT_EFI_PATH "/EFI/BOOT/BOOTX64.EFI"
 #define BOOT_GRUBENV_SIZE 1024
 
-/*
- * Warnings (a guest left out of the menu, ...): libraries never print, so
- * boot calls this function, when set, with one sentence each. Process-wide;
- * the CLI sets it once. NULL turns warnings off.
- */
-typedef void (*boot_warn_fn)(const char *msg, void *userdata);
-void boot_set_warn_handler(boot_warn_fn fn, void *userdata);
-
 /* ---- installing ------------------------------------------------------- */
 
 enum {
 	BOOT_INSTALL_BIOS = 1 << 0,
 	BOOT_INSTALL_UEFI = 1 << 1,
 };
-
-/*
- * Install GRUB on d. flags 0 means "every kind the disk has partitions for":
- * BIOS when there is a BIOS boot partition (GPT) or a dos table, UEFI when
- * there is an ESP. The ESP is needed in any case (it holds grub.cfg and
- * grubenv) and is made FAT when it has no filesystem. Everything is checked
- * before the first write (ESP present, embedding area big enough); the
- * message says what to add and how big. Writes the menu and a fresh grubenv
- * (keeping saved_entry/next_entry of an existing one). Returns 0 or -errno.
- */
-int boot_install(struct part_disk *d, unsigned flags, struct pb_err *err);
 
 /* True when d's ESP holds partboot's grub.cfg (a bootloader is installed). */
 bool boot_is_installed(struct part_disk *d);
@@ -79,11 +61,23 @@ struct boot_entry {
 void boot_menu_render(const struct boot_entry *entries, size_t n, struct strbuf *out);
 
 /*
- * Rewrite grub.cfg from the guests on d. A no-op returning 0 when no
- * bootloader is installed on d. Incomplete guests and guests without a
- * kernel are left out, each with a warning (see boot_set_warn_handler).
+ * Write grub.cfg for these entries to d's ESP (through mtools). A no-op
+ * returning 0 when no bootloader is installed on d.
  */
-int boot_menu_refresh(struct part_disk *d, struct pb_err *err);
+int boot_menu_write(struct part_disk *d, const struct boot_entry *entries, size_t n, struct pb_err *err);
+
+/*
+ * Install GRUB on d with a menu of these entries (n may be 0). flags 0 means
+ * "every kind the disk has partitions for": BIOS when there is a BIOS boot
+ * partition (GPT) or a dos table, UEFI when there is an ESP. The ESP is
+ * needed in any case (it holds grub.cfg and grubenv) and is made FAT when it
+ * has no filesystem. Everything is checked before the first write (ESP
+ * present, embedding area big enough); the message says what to add and how
+ * big. Writes the menu and a fresh grubenv (keeping saved_entry/next_entry
+ * of an existing one). Returns 0 or -errno.
+ */
+int boot_install(struct part_disk *d, unsigned flags, const struct boot_entry *entries, size_t n,
+		 struct pb_err *err);
 
 /* ---- grubenv ------------------------------------------------------------ */
 
@@ -158,7 +152,8 @@ enum boot_native_action {
 };
 
 /*
- * Boot guest NAME of d on this machine: refuse image files, a disk that is
+ * Boot guest e (e->id is its partition name; kernel, initrd and cmdline are
+ * used for kexec) of d on this machine: refuse image files, a disk that is
  * not the one this machine booted from (holding / or the mounted ESP), and
  * non-root callers; then set next_entry and reboot, or load NAME's kernel,
  * initrd and command line with kexec_file_load and jump into it. d may be
@@ -167,6 +162,7 @@ enum boot_native_action {
  * descriptor when the ESP is not mounted. Returns only on failure (or with
  * BOOT_NATIVE_NONE).
  */
-int boot_native(struct part_disk *d, const char *name, enum boot_native_action action, struct pb_err *err);
+int boot_native(struct part_disk *d, const struct boot_entry *e, enum boot_native_action action,
+		struct pb_err *err);
 
 #endif

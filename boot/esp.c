@@ -24,32 +24,11 @@
 #include <unistd.h>
 
 #include "../common/macros.h"
+#include "../common/debug.h"
 #include "../common/run.h"
+#include "../common/util.h"
 #include "../fs/fs.h"
 #include "boot-private.h"
-
-static boot_warn_fn warn_fn;
-static void *warn_userdata;
-
-void boot_set_warn_handler(boot_warn_fn fn, void *userdata)
-{
-	warn_fn = fn;
-	warn_userdata = userdata;
-}
-
-void boot_warn(const char *fmt, ...)
-{
-	struct strbuf sb = STRBUF_INIT;
-	va_list ap;
-
-	if (!warn_fn)
-		return;
-	va_start(ap, fmt);
-	strbuf_vaddf(&sb, fmt, ap);
-	va_end(ap);
-	warn_fn(sb.buf, warn_userdata);
-	strbuf_release(&sb);
-}
 
 static uint16_t le16(const uint8_t *p)
 {
@@ -397,16 +376,20 @@ uint64_t esp_alloc_size(const struct esp *e, uint64_t size)
 	return (size + cb - 1) / cb * cb;
 }
 
-static const char *const mtools_env[] = { "MTOOLS_SKIP_CHECK=1", NULL };
-
 static int mtools(struct esp *e, const char *const *args, struct pb_err *err)
 {
-	struct pb_run_opts opts = { .envp_extra = mtools_env };
+	char stamp[48];
+	const char *env[] = { "MTOOLS_SKIP_CHECK=1", NULL, NULL };
+	struct pb_run_opts opts = { .envp_extra = env };
+	int64_t t;
 	struct strbuf img = STRBUF_INIT;
 	const char *argv[12];
 	size_t n = 0;
 	int r;
 
+	/* a seeded disk stamps the same time into every directory entry mtools writes */
+	if (pb_fixed_time(part_disk_seed(e->d) != NULL, &t))
+		env[1] = pb_source_date_env(t, stamp, sizeof(stamp));
 	strbuf_addf(&img, "%s@@%" PRIu64, part_disk_path(e->d), e->part.start);
 	argv[n++] = args[0];
 	argv[n++] = "-i";
@@ -482,6 +465,7 @@ int esp_put_file(struct esp *e, const char *host_path, const char *path, struct 
 
 int esp_put_data(struct esp *e, const void *data, size_t len, const char *path, struct pb_err *err)
 {
+	PB_DEBUG(PB_DEBUG_BOOT, "%s: write %s (%zu bytes)", e->where, path, len);
 	const char *tmp = getenv("TMPDIR");
 	struct strbuf name = STRBUF_INIT;
 	int fd, r = 0;

@@ -247,7 +247,8 @@ static uint64_t esp_need(struct esp *e, const char *path, uint64_t size)
 								 : 0;
 }
 
-int boot_install(struct part_disk *d, unsigned flags, struct pb_err *err)
+int boot_install(struct part_disk *d, unsigned flags, const struct boot_entry *entries, size_t n,
+		 struct pb_err *err)
 {
 	const char *disk = part_disk_path(d);
 	struct bios_plan bios = { 0 };
@@ -304,9 +305,7 @@ int boot_install(struct part_disk *d, unsigned flags, struct pb_err *err)
 		if (r < 0)
 			goto out;
 	}
-	r = boot_menu_build(d, &cfg, err);
-	if (r < 0)
-		goto out;
+	boot_menu_render(entries, n, &cfg);
 	{
 		uint64_t need = esp_need(&e, BOOT_GRUB_CFG, cfg.len) + esp_need(&e, BOOT_GRUBENV, BOOT_GRUBENV_SIZE) +
 				(efi ? esp_need(&e, BOOT_EFI_PATH, efi_len) : 0) + 8 * 4096 /* directories */;

@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "../common/macros.h"
-#include "../fs/fs.h"
 #include "boot-private.h"
 
 void boot_cfg_quote(struct strbuf *out, const char *s)
@@ -133,103 +132,7 @@ bool boot_is_installed(struct part_disk *d)
 	return esp_lookup(&e, BOOT_GRUB_CFG, NULL, 0, NULL, NULL, NULL) == 0;
 }
 
-/* What one guest contributes to the menu; the strings the entry points at. */
-struct guest {
-	struct part_info part;
-	struct part_probe probe;
-	struct fs_guest_info info;
-	char title[256];
-};
-
-/* Fill g->info; 1 when the partition is a bootable guest, 0 when it is left out. */
-static int guest_probe(struct part_disk *d, struct guest *g)
-{
-	struct pb_err err = PB_ERR_INIT;
-	struct strbuf where = STRBUF_INIT;
-	struct fs_target t;
-	struct fs *fs = NULL;
-	const char *name = g->part.name;
-	int r;
-
-	if (g->part.type == PART_TYPE_ESP || g->part.type == PART_TYPE_BIOS_BOOT || g->part.type == PART_TYPE_SWAP)
-		return 0;
-	if (!*name)
-		return 0; /* no id to give it */
-	if (part_disk_probe(d, &g->part, &g->probe) < 0)
-		return 0;
-	if (strcmp(g->probe.fstype, "ext4") && strcmp(g->probe.fstype, "ext3") && strcmp(g->probe.fstype, "ext2"))
-		return 0;
-	strbuf_addf(&where, "%s: partition '%s'", part_disk_path(d), name);
-	t = (struct fs_target){ .path = part_disk_path(d), .offset = g->part.start, .size = g->part.size,
-				.where = where.buf, .name = name };
-	r = fs_open(&t, &fs, &err);
-	if (r >= 0)
-		r = fs_guest_info(fs, &g->info, &err);
-	fs_free(fs);
-	if (r < 0) {
-		boot_warn("%s: left out of the boot menu: %s", where.buf, pb_err_msg(&err));
-		r = 0;
-		goto out;
-	}
-	/* /etc/kernel/cmdline may span lines and end in a newline: one line for GRUB */
-	for (char *c = g->info.cmdline; *c; c++)
-		if (*c == '\n' || *c == '\r' || *c == '\t')
-			*c = ' ';
-	for (size_t l = strlen(g->info.cmdline); l && g->info.cmdline[l - 1] == ' ';)
-		g->info.cmdline[--l] = 0;
-	if (!g->info.complete) {
-		boot_warn("%s: guest is incomplete (install interrupted or under way), left out of the boot menu",
-			  where.buf);
-		r = 0;
-	} else if (!g->info.n_kernels) {
-		/* a data partition is quietly not a guest; a root partition or an OS says it is one */
-		if (g->part.type == PART_TYPE_ROOT || g->info.pretty_name[0])
-			boot_warn("%s: no kernel in /boot, left out of the boot menu", where.buf);
-		r = 0;
-	} else {
-		if (g->info.pretty_name[0])
-			snprintf(g->title, sizeof(g->title), "%s (%s)", name, g->info.pretty_name);
-		else
-			snprintf(g->title, sizeof(g->title), "%s", name);
-		r = 1;
-	}
-out:
-	strbuf_release(&where);
-	pb_err_clear(&err);
-	return r;
-}
-
-int boot_menu_build(struct part_disk *d, struct strbuf *out, struct pb_err *err)
-{
-	size_t count = part_disk_count(d), n = 0;
-	_cleanup_free_ struct guest *g = calloc(count ? count : 1, sizeof(*g));
-	_cleanup_free_ struct boot_entry *e = calloc(count ? count : 1, sizeof(*e));
-
-	if (!g || !e)
-		return pb_err_set(err, -ENOMEM, "out of memory");
-	for (size_t i = 0; i < count; i++) {
-		struct guest *cur = &g[n];
-
-		if (part_disk_get(d, i, &cur->part) < 0)
-			continue;
-		if (guest_probe(d, cur) <= 0)
-			continue;
-		e[n] = (struct boot_entry){
-			.id = cur->part.name,
-			.title = cur->title,
-			.fs_uuid = cur->probe.uuid,
-			.partuuid = cur->part.uuid,
-			.kernel = cur->info.kernels[0].kernel,
-			.initrd = cur->info.kernels[0].initrd,
-			.cmdline = cur->info.cmdline,
-		};
-		n++;
-	}
-	boot_menu_render(e, n, out);
-	return 0;
-}
-
-int boot_menu_refresh(struct part_disk *d, struct pb_err *err)
+int boot_menu_write(struct part_disk *d, const struct boot_entry *entries, size_t n, struct pb_err *err)
 {
 	struct strbuf cfg = STRBUF_INIT;
 	struct esp e;
@@ -240,9 +143,8 @@ int boot_menu_refresh(struct part_disk *d, struct pb_err *err)
 	r = esp_open(d, &e, err);
 	if (r < 0)
 		return r;
-	r = boot_menu_build(d, &cfg, err);
-	if (r >= 0)
-		r = esp_put_data(&e, cfg.buf, cfg.len, BOOT_GRUB_CFG, err);
+	boot_menu_render(entries, n, &cfg);
+	r = esp_put_data(&e, cfg.buf, cfg.len, BOOT_GRUB_CFG, err);
 	strbuf_release(&cfg);
 	return r;
 }

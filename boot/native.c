@@ -140,9 +140,8 @@ static int memfd_from(const char *name, const char *data, size_t len, struct pb_
 	return fd;
 }
 
-static int kexec_load_guest(struct part_disk *d, const char *name, struct pb_err *err)
+static int kexec_load_guest(struct part_disk *d, const struct boot_entry *e, struct pb_err *err)
 {
-	struct fs_guest_info info;
 	struct part_info p;
 	struct fs *fs = NULL;
 	struct strbuf where = STRBUF_INIT, cmdline = STRBUF_INIT;
@@ -151,7 +150,7 @@ static int kexec_load_guest(struct part_disk *d, const char *name, struct pb_err
 	int kfd = -1, ifd = -1, r;
 	struct fs_target t;
 
-	r = part_disk_find(d, name, &p, err);
+	r = part_disk_find(d, e->id, &p, err);
 	if (r < 0)
 		return r;
 	strbuf_addf(&where, "%s: partition '%s'", part_disk_path(d), p.name);
@@ -160,22 +159,16 @@ static int kexec_load_guest(struct part_disk *d, const char *name, struct pb_err
 	r = fs_open(&t, &fs, err);
 	if (r < 0)
 		goto out;
-	r = fs_guest_info(fs, &info, err);
-	if (r < 0)
-		goto out;
-	if (!info.n_kernels) {
+	if (!e->kernel || !*e->kernel) {
 		r = pb_err_set(err, -ENOENT, "%s: no kernel in /boot", where.buf);
 		goto out;
 	}
-	r = fs_read_file(fs, info.kernels[0].kernel, &kernel, &klen, err);
-	if (r >= 0 && info.kernels[0].initrd[0])
-		r = fs_read_file(fs, info.kernels[0].initrd, &initrd, &ilen, err);
+	r = fs_read_file(fs, e->kernel, &kernel, &klen, err);
+	if (r >= 0 && e->initrd && *e->initrd)
+		r = fs_read_file(fs, e->initrd, &initrd, &ilen, err);
 	if (r < 0)
 		goto out;
-	for (char *c = info.cmdline; *c; c++)
-		if (*c == '\n')
-			*c = ' ';
-	strbuf_addf(&cmdline, "root=PARTUUID=%s %s", p.uuid, info.cmdline[0] ? info.cmdline : "ro quiet");
+	strbuf_addf(&cmdline, "root=PARTUUID=%s %s", p.uuid, e->cmdline && *e->cmdline ? e->cmdline : "ro quiet");
 	strbuf_rtrim(&cmdline);
 	kfd = memfd_from("kernel", kernel, klen, err);
 	if (kfd < 0) {
@@ -203,7 +196,8 @@ out:
 	return r;
 }
 
-int boot_native(struct part_disk *d, const char *name, enum boot_native_action action, struct pb_err *err)
+int boot_native(struct part_disk *d, const struct boot_entry *be, enum boot_native_action action,
+		struct pb_err *err)
 {
 	bool systemd = access("/run/systemd/system", F_OK) == 0;
 	int r;
@@ -220,12 +214,12 @@ int boot_native(struct part_disk *d, const char *name, enum boot_native_action a
 		return r;
 	if (fstat(part_disk_fd(d), &st) < 0)
 		return pb_err_set(err, -errno, "%s: %s", part_disk_path(d), strerror(errno));
-	r = boot_set_next_live(d, name, partition_mount(st.st_rdev, e.part.partno, mnt, sizeof(mnt)) == 0 ? mnt : NULL,
+	r = boot_set_next_live(d, be->id, partition_mount(st.st_rdev, e.part.partno, mnt, sizeof(mnt)) == 0 ? mnt : NULL,
 			       err);
 	if (r < 0)
 		return r;
 	if (action == BOOT_NATIVE_KEXEC) {
-		r = kexec_load_guest(d, name, err);
+		r = kexec_load_guest(d, be, err);
 		if (r < 0)
 			return r;
 	}

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "common/err.h"
+#include "disk/disk.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
@@ -38,25 +39,21 @@ void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Only with -v. */
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* A library warning callback (boot_set_warn_handler, fs_install_opts.warn): log_warn(msg). */
-void cli_warn_cb(const char *msg, void *userdata);
-
 /*
- * Progress of a long fill (fs_install_opts.progress with a struct
- * cli_progress as userdata, on a terminal only: cli_show_progress()), and
- * warnings (fs_install_opts.warn) that start on a line of their own.
+ * What the long verbs (install, apply, run) show while they work: warnings
+ * and step notes on standard error, a progress bar on a terminal only
+ * (cli_show_progress()), warnings starting on a line of their own. One
+ * struct cli_progress per verb; cli_diag() points a disk's diagnostics at
+ * it.
  */
 struct cli_progress {
 	time_t last;
 	bool shown;
 };
-void cli_progress_show(uint64_t done, uint64_t total, void *userdata);
-void cli_progress_warn(const char *msg, void *userdata);
-/*
- * fs_install_opts.marked with the struct part_disk * as userdata: the guest
- * just went incomplete on the disk, so the boot menu drops it (quietly).
- */
-int cli_menu_refresh_marked(void *userdata, struct pb_err *err);
+struct disk_diag;
+void cli_diag(struct disk_diag *ret, struct cli_progress *pr);
+/* End a progress bar left on the terminal (a newline when one is shown). */
+void cli_progress_done(struct cli_progress *pr);
 
 /* Print err's message and return EXIT_FAIL. */
 int cli_fail(const struct pb_err *err);
@@ -82,6 +79,17 @@ bool cli_show_progress(void);
 enum { CLI_OPT_CONTINUE = -100 };
 int cli_common_option(const char *verb, int opt);
 
+/*
+ * Open DISK through disk/ with diagnostics on pr (may be NULL: warnings
+ * only); prints the error and returns EXIT_FAIL, or 0 with *ret set.
+ */
+int cli_disk_open(const char *path, unsigned flags, struct cli_progress *pr, struct disk **ret);
+/* _cleanup_ for a struct disk and a struct pb_err, in verbs. */
+void cli_disk_freep(struct disk **k);
+void cli_err_clearp(struct pb_err *e);
+#define _cleanup_disk_ __attribute__((cleanup(cli_disk_freep)))
+#define _cleanup_err_ __attribute__((cleanup(cli_err_clearp)))
+
 /* Verbs, by library. */
 int cmd_init(int argc, char **argv);
 int cmd_add(int argc, char **argv);
@@ -104,5 +112,7 @@ int cmd_boot(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 /* install --via-vm SRC (cmd-vm.c): cmd_install() hands its whole argv over. */
 int cmd_install_via_vm(int argc, char **argv);
+/* install (cmd-fs.c and cmd-vm.c): seed (may be NULL) for identifiers; run the install, print the outcome, return the exit status. */
+int cli_install_run(const char *disk, const char *name, const struct disk_install_opts *o, const char *seed);
 
 #endif

@@ -6,9 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "boot/boot.h"
 #include "cli.h"
-#include "part/part.h"
 
 /* Parse the common options only; returns <0 to go on, else the exit status. */
 static int parse_plain(int argc, char **argv, int nargs, const char *what)
@@ -38,7 +36,7 @@ int cmd_bootloader(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct pb_err err = PB_ERR_INIT;
-	struct part_disk *d = NULL;
+	struct disk *k = NULL;
 	unsigned flags = 0;
 	int opt, r;
 
@@ -61,10 +59,10 @@ int cmd_bootloader(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return cli_usage_error(argv[0], "expected DISK");
-	r = part_disk_open(argv[optind], 0, 0, &d, &err);
-	if (r >= 0)
-		r = boot_install(d, flags, &err);
-	part_disk_free(d);
+	if (cli_disk_open(argv[optind], 0, NULL, &k))
+		return EXIT_FAIL;
+	r = disk_bootloader_install(k, flags, &err);
+	disk_free(k);
 	if (r < 0)
 		cli_fail(&err);
 	else
@@ -76,16 +74,17 @@ int cmd_bootloader(int argc, char **argv)
 static int set_entry(int argc, char **argv, bool next)
 {
 	struct pb_err err = PB_ERR_INIT;
-	struct part_disk *d = NULL;
+	struct disk *k = NULL;
 	int r;
 
 	r = parse_plain(argc, argv, 2, "DISK NAME");
 	if (r >= 0)
 		return r;
-	r = part_disk_open(argv[optind], 0, 0, &d, &err);
-	if (r >= 0)
-		r = next ? boot_set_next(d, argv[optind + 1], &err) : boot_set_default(d, argv[optind + 1], &err);
-	part_disk_free(d);
+	if (cli_disk_open(argv[optind], 0, NULL, &k))
+		return EXIT_FAIL;
+	r = next ? boot_set_next(disk_part(k), argv[optind + 1], &err)
+		 : boot_set_default(disk_part(k), argv[optind + 1], &err);
+	disk_free(k);
 	if (r < 0)
 		cli_fail(&err);
 	pb_err_clear(&err);
@@ -113,7 +112,7 @@ int cmd_boot(int argc, char **argv)
 	};
 	enum boot_native_action action = BOOT_NATIVE_NONE;
 	struct pb_err err = PB_ERR_INIT;
-	struct part_disk *d = NULL;
+	struct disk *k = NULL;
 	bool native = false;
 	int opt, r;
 
@@ -150,10 +149,10 @@ int cmd_boot(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	/* read-only: the running system's disk has mounted partitions (boot/native.c) */
-	r = part_disk_open(argv[optind], PART_OPEN_RDONLY, 0, &d, &err);
-	if (r >= 0)
-		r = boot_native(d, argv[optind + 1], action, &err);
-	part_disk_free(d);
+	if (cli_disk_open(argv[optind], DISK_OPEN_RDONLY, NULL, &k))
+		return EXIT_FAIL;
+	r = disk_boot_native(k, argv[optind + 1], action, &err);
+	disk_free(k);
 	if (r < 0)
 		cli_fail(&err);
 	pb_err_clear(&err);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The fs verbs: mkfs, install, ls, cat. Each opens the disk through part/
- * (which locks it and finds the partition), then hands fs/ a struct
- * fs_target: the disk path and the partition's byte range.
+ * The fs verbs: mkfs, install, ls, cat. Each parses its arguments and hands
+ * the request to disk/, which keeps the boot menu in step (mkfs, install) or
+ * opens the partition's filesystem read-only (ls, cat).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -10,79 +10,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "boot/boot.h"
 #include "cli.h"
 #include "common/macros.h"
 #include "common/util.h"
-#include "fs/fs.h"
-#include "part/part.h"
-
-static inline void part_disk_freep(struct part_disk **d)
-{
-	part_disk_free(*d);
-}
-#define _cleanup_disk_ _cleanup_(part_disk_freep)
-
-static inline void errp(struct pb_err *e)
-{
-	pb_err_clear(e);
-}
-#define _cleanup_err_ _cleanup_(errp)
-
-static inline void fs_freep(struct fs **fs)
-{
-	fs_free(*fs);
-}
-#define _cleanup_fs_ _cleanup_(fs_freep)
-
-/* One partition of an open disk, as fs/ wants it. */
-struct target {
-	struct part_info p;
-	struct fs_target t;
-	char where[160];
-	char name[80];
-};
-
-/*
- * Open DISK, find NAME, and for a writer check the partition is not in use
- * and lock its byte range for as long as d stays open.
- */
-static int open_target(const char *disk, const char *name, bool rw, struct part_disk **ret_d, struct target *tg,
-		       struct pb_err *err)
-{
-	struct part_disk *d = NULL;
-	int r;
-
-	r = part_disk_open(disk, rw ? 0 : PART_OPEN_RDONLY, 0, &d, err);
-	if (r < 0)
-		return r;
-	r = part_disk_find(d, name, &tg->p, err);
-	if (r < 0)
-		goto fail;
-	if (rw) {
-		r = part_disk_check_unused(d, &tg->p, err);
-		if (r < 0)
-			goto fail;
-		r = part_disk_lock_partition(d, &tg->p, err);
-		if (r < 0)
-			goto fail;
-	}
-	if (tg->p.name[0])
-		snprintf(tg->name, sizeof(tg->name), "%s", tg->p.name);
-	else
-		snprintf(tg->name, sizeof(tg->name), "%u", tg->p.partno);
-	snprintf(tg->where, sizeof(tg->where), "%s: partition '%s'", disk, tg->name);
-	tg->t.path = part_disk_path(d);
-	tg->t.offset = tg->p.start;
-	tg->t.size = tg->p.size;
-	tg->t.where = tg->where;
-	tg->t.name = tg->name;
-	*ret_d = d;
-	return 0;
-fail:
-	part_disk_free(d);
-	return r;
-}
 
 /* --- mkfs ----------------------------------------------------------------------- */
 
@@ -96,22 +26,22 @@ int cmd_mkfs(int argc, char **argv)
 		{},
 	};
 	_cleanup_err_ struct pb_err err = PB_ERR_INIT;
-	_cleanup_disk_ struct part_disk *d = NULL;
-	struct fs_mkfs_opts mo = { 0 };
-	const char *kind = NULL;
-	struct target tg = { 0 };
+	_cleanup_disk_ struct disk *k = NULL;
+	enum fs_kind kind = FS_KIND_NONE, made = FS_KIND_NONE;
+	const char *kind_arg = NULL, *label = NULL, *seed = NULL;
+	struct part_info p;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "t:L:" CLI_COMMON_SHORTOPTS, opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
-			kind = optarg;
+			kind_arg = optarg;
 			break;
 		case 'L':
-			mo.label = optarg;
+			label = optarg;
 			break;
 		case 'S':
-			mo.seed = optarg;
+			seed = optarg;
 			break;
 		default:
 			r = cli_common_option("mkfs", c);
@@ -121,47 +51,48 @@ int cmd_mkfs(int argc, char **argv)
 	}
 	if (argc - optind != 2)
 		return cli_usage_error("mkfs", "expected DISK and NAME");
-	if (kind && (fs_kind_from_string(kind, &mo.kind) < 0 || mo.kind == FS_KIND_NONE))
-		return cli_usage_error("mkfs", "unknown filesystem '%s' (ext4, vfat or swap)", kind);
+	if (kind_arg && (fs_kind_from_string(kind_arg, &kind) < 0 || kind == FS_KIND_NONE))
+		return cli_usage_error("mkfs", "unknown filesystem '%s' (ext4, vfat or swap)", kind_arg);
 
-	if (open_target(argv[optind], argv[optind + 1], true, &d, &tg, &err) < 0)
-		return cli_fail(&err);
-	if (!kind) {
-		switch (tg.p.type) {
-		case PART_TYPE_ESP:
-			mo.kind = FS_KIND_VFAT;
-			break;
-		case PART_TYPE_SWAP:
-			mo.kind = FS_KIND_SWAP;
-			break;
-		case PART_TYPE_BIOS_BOOT:
-			pb_err_set(&err, -EINVAL, "%s is a bios-boot partition: it holds GRUB's core.img, not a filesystem",
-				   tg.where);
-			return cli_fail(&err);
-		default:
-			mo.kind = FS_KIND_EXT4;
-			break;
-		}
+	if (cli_disk_open(argv[optind], 0, NULL, &k))
+		return EXIT_FAIL;
+	if (seed)
+		disk_set_seed(k, seed);
+	r = disk_mkfs(k, argv[optind + 1], kind, label, &made, &err);
+	if (made != FS_KIND_NONE && part_disk_find(disk_part(k), argv[optind + 1], &p, NULL) == 0) {
+		if (!label && p.label[0])
+			label = p.label;
+		log_info("%s: partition '%s': made %s%s%s", argv[optind], p.name[0] ? p.name : argv[optind + 1],
+			 fs_kind_to_string(made), label ? " labelled " : "", label ? label : "");
 	}
-	if (!mo.label && tg.p.label[0])
-		mo.label = tg.p.label;
-	if (fs_mkfs(&tg.t, &mo, &err) < 0)
-		return cli_fail(&err);
-	log_info("%s: made %s%s%s", tg.where, fs_kind_to_string(mo.kind), mo.label ? " labelled " : "",
-		 mo.label ? mo.label : "");
-	/* A guest that was there is gone: the menu must not offer it. */
-	if (boot_menu_refresh(d, &err) < 0) {
-		pb_err_prefix(&err, err.code, "%s: made, but the boot menu was not refreshed: ", tg.where);
-		return cli_fail(&err);
-	}
-	return EXIT_OK;
+	return r < 0 ? cli_fail(&err) : EXIT_OK;
 }
 
 /* --- install -------------------------------------------------------------------- */
 
-static inline void fs_debootstrap_freep(struct fs_debootstrap **d)
+int cli_install_run(const char *disk, const char *name, const struct disk_install_opts *o, const char *seed)
 {
-	fs_debootstrap_free(*d);
+	_cleanup_err_ struct pb_err err = PB_ERR_INIT;
+	_cleanup_disk_ struct disk *k = NULL;
+	struct disk_install_result res = DISK_INSTALL_RESULT_INIT;
+	struct cli_progress pr = { 0 };
+	int r;
+
+	if (cli_disk_open(disk, 0, &pr, &k))
+		return EXIT_FAIL;
+	if (seed)
+		disk_set_seed(k, seed);
+	r = disk_install(k, name, o, &res, &err);
+	cli_progress_done(&pr);
+	if (r >= 0) {
+		struct part_info p;
+
+		if (!o->via_vm && part_disk_find(disk_part(k), name, &p, NULL) == 0 && p.name[0])
+			name = p.name;
+		log_info("%s: partition '%s': installed %s %s", disk, name, o->via_vm ? "through" : "from", res.from.buf);
+	}
+	disk_install_result_release(&res);
+	return r < 0 ? cli_fail(&err) : EXIT_OK;
 }
 
 int cmd_install(int argc, char **argv)
@@ -181,16 +112,8 @@ int cmd_install(int argc, char **argv)
 		{},
 	};
 	_cleanup_err_ struct pb_err err = PB_ERR_INIT;
-	_cleanup_disk_ struct part_disk *d = NULL;
-	_cleanup_(fs_debootstrap_freep) struct fs_debootstrap *dbs = NULL;
-	_cleanup_free_ char *spec = NULL;
-	struct fs_debootstrap_opts dopt = { 0 };
-	struct fs_install_opts io = { 0 };
-	struct cli_progress pr = { 0 };
-	struct target tg = { 0 };
-	const char *from = NULL;
-	char host[64];
-	bool debootstrap = false;
+	struct disk_install_opts io = { 0 };
+	const char *seed = NULL;
 	int c, r;
 
 	/* --via-vm SRC [--answers FILE]: an OS installer in a VM does the install (cli/cmd-vm.c). */
@@ -200,7 +123,7 @@ int cmd_install(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "f:wL:" CLI_COMMON_SHORTOPTS, opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
-			io.source = from = optarg;
+			io.source = optarg;
 			break;
 		case 'w':
 			io.wipe = true;
@@ -209,7 +132,7 @@ int cmd_install(int argc, char **argv)
 			io.label = optarg;
 			break;
 		case 'S':
-			io.seed = optarg;
+			seed = optarg;
 			break;
 		case OPT_HOSTNAME:
 			io.hostname = optarg;
@@ -218,13 +141,13 @@ int cmd_install(int argc, char **argv)
 			io.cmdline = optarg;
 			break;
 		case OPT_MIRROR:
-			dopt.mirror = optarg;
+			io.mirror = optarg;
 			break;
 		case OPT_NO_KERNEL:
-			dopt.no_kernel = true;
+			io.no_kernel = true;
 			break;
 		case OPT_DEB_CACHE:
-			dopt.cache_dir = optarg;
+			io.deb_cache = optarg;
 			break;
 		default:
 			r = cli_common_option("install", c);
@@ -236,99 +159,21 @@ int cmd_install(int argc, char **argv)
 		return cli_usage_error("install", "expected DISK and NAME");
 	if (!io.source)
 		return cli_usage_error("install", "--from SOURCE is required (a tar archive, '-' or a directory)");
-	if (io.hostname && !fs_hostname_valid(io.hostname))
-		return cli_usage_error("install", "'%s' is not a valid hostname (letters, digits, '-', dots)",
-				       io.hostname);
-	if (io.cmdline && strchr(io.cmdline, '\n'))
-		return cli_usage_error("install", "--cmdline must be one line");
-	if (!strncmp(from, "debootstrap:", 12)) {
-		char *colon;
-
-		/* debootstrap:SUITE[:VARIANT] */
-		spec = strdup(from + 12);
-		if (!spec)
-			return cli_usage_error("install", "out of memory");
-		colon = strchr(spec, ':');
-		if (colon) {
-			*colon = '\0';
-			dopt.variant = colon + 1;
-		}
-		dopt.suite = spec;
-		if (!*dopt.suite || (dopt.variant && (!*dopt.variant || strchr(dopt.variant, ':'))))
-			return cli_usage_error("install", "expected --from debootstrap:SUITE[:VARIANT], e.g. "
-							  "debootstrap:bookworm:minbase");
-		debootstrap = true;
-	} else if (dopt.mirror || dopt.no_kernel || dopt.cache_dir) {
-		return cli_usage_error("install", "--mirror, --no-kernel and --deb-cache go with --from debootstrap:SUITE");
-	}
-
-	if (open_target(argv[optind], argv[optind + 1], true, &d, &tg, &err) < 0)
-		return cli_fail(&err);
-	switch (tg.p.type) {
-	case PART_TYPE_ESP:
-	case PART_TYPE_BIOS_BOOT:
-	case PART_TYPE_SWAP:
-		pb_err_set(&err, -EINVAL, "%s has type %s; a guest goes into a root or data partition", tg.where,
-			   part_type_to_string(tg.p.type));
-		return cli_fail(&err);
-	default:
-		break;
-	}
-	if (!io.label && tg.p.label[0])
-		io.label = tg.p.label;
-	io.warn = cli_progress_warn;
-	io.userdata = &pr;
-	if (cli_show_progress())
-		io.progress = cli_progress_show;
-	/* The after-install steps, whatever the source (fs/setup.c). */
-	io.setup = true;
-	io.marked = cli_menu_refresh_marked;
-	io.marked_userdata = d;
-	if (!io.hostname) {
-		fs_hostname_from_name(tg.name, host, sizeof(host));
-		io.hostname = host;
-	}
-
-	if (debootstrap) {
-		dopt.verbose = cli_verbosity > 1;
-		/* Started only now that the disk is locked and the partition fits. */
-		r = fs_debootstrap_start(&dopt, &dbs, &err);
-		if (r < 0)
-			return cli_fail(&err);
-		log_info("%s: installing Debian with %s", tg.where, fs_debootstrap_describe(dbs));
-		fs_debootstrap_source(dbs, &io);
-	}
-
-	/* --from iso:FILE: a live ISO's root image (fs/iso.c). */
-	if (!strncmp(io.source, "iso:", 4))
-		r = fs_install_iso(&tg.t, io.source + 4, &io, &err);
-	else
-		r = fs_install(&tg.t, &io, &err);
-	if (pr.shown)
-		fputc('\n', stderr);
-	if (r < 0 && dbs) {
-		/* When mmdebstrap failed, its words say more than "truncated archive". */
-		struct pb_err cerr = PB_ERR_INIT;
-
-		if (fs_debootstrap_finish(dbs, &cerr) < 0)
-			pb_err_set(&err, cerr.code, "%s: %s", tg.where, pb_err_msg(&cerr));
-		pb_err_clear(&cerr);
-	}
-	if (r < 0)
-		return cli_fail(&err);
-	log_info("%s: installed from %s", tg.where,
-		 dbs ? fs_debootstrap_describe(dbs) : strcmp(from, "-") ? from : "standard input");
-
-	/* Still holding the disk: the menu lists the guest now that it is complete. */
-	r = boot_menu_refresh(d, &err);
-	if (r < 0) {
-		pb_err_prefix(&err, r, "%s: installed, but the boot menu was not refreshed: ", tg.where);
-		return cli_fail(&err);
-	}
-	return EXIT_OK;
+	io.verbose = cli_verbosity > 1;
+	io.source_fd = STDIN_FILENO;
+	/* A request that cannot work is a usage error, before the disk is opened. */
+	if (disk_install_check(&io, &err) < 0)
+		return cli_usage_error("install", "%s", pb_err_msg(&err));
+	return cli_install_run(argv[optind], argv[optind + 1], &io, seed);
 }
 
 /* --- ls and cat ------------------------------------------------------------------- */
+
+static inline void fs_freep(struct fs **fs)
+{
+	fs_free(*fs);
+}
+#define _cleanup_fs_ _cleanup_(fs_freep)
 
 struct ls_entry {
 	char *name, *link;
@@ -411,10 +256,9 @@ int cmd_ls(int argc, char **argv)
 		{},
 	};
 	_cleanup_err_ struct pb_err err = PB_ERR_INIT;
-	_cleanup_disk_ struct part_disk *d = NULL;
+	_cleanup_disk_ struct disk *k = NULL;
 	_cleanup_fs_ struct fs *fs = NULL;
 	struct ls_list l = { 0 };
-	struct target tg = { 0 };
 	const char *path = "/";
 	bool lng = false;
 	int c, r, ret = EXIT_OK;
@@ -432,9 +276,9 @@ int cmd_ls(int argc, char **argv)
 		return cli_usage_error("ls", "expected DISK, NAME and an optional PATH");
 	if (argc - optind == 3)
 		path = argv[optind + 2];
-	if (open_target(argv[optind], argv[optind + 1], false, &d, &tg, &err) < 0)
-		return cli_fail(&err);
-	if (fs_open(&tg.t, &fs, &err) < 0)
+	if (cli_disk_open(argv[optind], DISK_OPEN_RDONLY, NULL, &k))
+		return EXIT_FAIL;
+	if (disk_fs_open(k, argv[optind + 1], &fs, &err) < 0)
 		return cli_fail(&err);
 	if (fs_list_dir(fs, path, ls_collect, &l, &err) < 0) {
 		if (!err.code)
@@ -467,10 +311,9 @@ int cmd_cat(int argc, char **argv)
 		{},
 	};
 	_cleanup_err_ struct pb_err err = PB_ERR_INIT;
-	_cleanup_disk_ struct part_disk *d = NULL;
+	_cleanup_disk_ struct disk *k = NULL;
 	_cleanup_fs_ struct fs *fs = NULL;
 	_cleanup_free_ char *data = NULL;
-	struct target tg = { 0 };
 	size_t len;
 	int c, r;
 
@@ -481,9 +324,9 @@ int cmd_cat(int argc, char **argv)
 	}
 	if (argc - optind != 3)
 		return cli_usage_error("cat", "expected DISK, NAME and PATH");
-	if (open_target(argv[optind], argv[optind + 1], false, &d, &tg, &err) < 0)
-		return cli_fail(&err);
-	if (fs_open(&tg.t, &fs, &err) < 0)
+	if (cli_disk_open(argv[optind], DISK_OPEN_RDONLY, NULL, &k))
+		return EXIT_FAIL;
+	if (disk_fs_open(k, argv[optind + 1], &fs, &err) < 0)
 		return cli_fail(&err);
 	if (fs_read_file(fs, argv[optind + 2], &data, &len, &err) < 0)
 		return cli_fail(&err);

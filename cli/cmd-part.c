@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The part verbs: init, add, remove, resize, list (apply: cmd-apply.c). Each parses its
- * arguments, validates what it can without the disk, opens (and so locks)
- * the disk, asks part/ to change the table in memory, and writes once.
+ * The part verbs: init, add, remove, rename, resize, list (apply: cmd-apply.c).
+ * Each parses its arguments, validates what it can without the disk, and
+ * hands the request to part/ (init, add: the table alone) or disk/ (what
+ * also keeps the boot menu in step, and the guest model for list).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -13,21 +14,13 @@
 #include "cli.h"
 #include "common/macros.h"
 #include "common/util.h"
-#include "boot/boot.h"
-#include "fs/fs.h"
-#include "part/part.h"
+#include "disk/disk.h"
 
 static void part_disk_freep(struct part_disk **d)
 {
 	part_disk_free(*d);
 }
-#define _cleanup_disk_ _cleanup_(part_disk_freep)
-
-static void errp(struct pb_err *e)
-{
-	strbuf_release(&e->msg);
-}
-#define _cleanup_err_ _cleanup_(errp)
+#define _cleanup_part_ _cleanup_(part_disk_freep)
 
 /* Parse SIZE or "rest" (0). Zero itself is refused by the caller, with the disk named. */
 static int parse_size_arg(const char *verb, const char *s, bool rest_ok, uint64_t *ret)
@@ -55,7 +48,7 @@ int cmd_init(int argc, char **argv)
 		{},
 	};
 	_cleanup_err_ struct pb_err err = PB_ERR_INIT;
-	_cleanup_disk_ struct part_disk *d = NULL;
+	_cleanup_part_ struct part_disk *d = NULL;
 	enum part_table table = PART_TABLE_GPT;
 	const char *seed = NULL, *path;
 	uint64_t size = 0;
@@ -130,7 +123,7 @@ int cmd_add(int argc, char **argv)
 		{},
 	};
 	_cleanup_err_ struct pb_err err = PB_ERR_INIT;
-	_cleanup_disk_ struct part_disk *d = NULL;
+	_cleanup_part_ struct part_disk *d = NULL;
 	const char *type = NULL, *size_arg = NULL, *seed = NULL;
 	struct part_spec spec = { 0 };
 	struct part_info p;
@@ -212,8 +205,8 @@ static int parse_plain(const char *verb, int argc, char **argv)
 int cmd_remove(int argc, char **argv)
 {
 	_cleanup_err_ struct pb_err err = PB_ERR_INIT;
-	_cleanup_disk_ struct part_disk *d = NULL;
-	struct part_info p;
+	_cleanup_disk_ struct disk *k = NULL;
+	struct part_info p = { 0 };
 	int r;
 
 	r = parse_plain("remove", argc, argv);
@@ -221,24 +214,20 @@ int cmd_remove(int argc, char **argv)
 		return r < 0 ? EXIT_OK : r;
 	if (argc - optind != 2)
 		return cli_usage_error("remove", "expected DISK and NAME (or number)");
-	if (part_disk_open(argv[optind], 0, 0, &d, &err) < 0 || part_disk_find(d, argv[optind + 1], &p, &err) < 0 ||
-	    part_disk_remove(d, argv[optind + 1], &err) < 0 || part_disk_write(d, &err) < 0)
-		return cli_fail(&err);
-	log_info("%s: removed partition %u%s%s%s", argv[optind], p.partno, p.name[0] ? " '" : "", p.name,
-		 p.name[0] ? "'" : "");
-	/* A removed guest leaves the boot menu and grubenv (no-ops without partboot's GRUB). */
-	if (boot_menu_refresh(d, &err) < 0 || (p.name[0] && boot_forget_guest(d, p.name, &err) < 0)) {
-		pb_err_prefix(&err, err.code, "%s: removed, but the boot menu was not refreshed: ", argv[optind]);
-		return cli_fail(&err);
-	}
-	return EXIT_OK;
+	if (cli_disk_open(argv[optind], 0, NULL, &k))
+		return EXIT_FAIL;
+	r = disk_remove(k, argv[optind + 1], &p, &err);
+	/* removed (the table is written) even when the menu could not follow */
+	if (p.partno)
+		log_info("%s: removed partition %u%s%s%s", argv[optind], p.partno, p.name[0] ? " '" : "", p.name,
+			 p.name[0] ? "'" : "");
+	return r < 0 ? cli_fail(&err) : EXIT_OK;
 }
 
 int cmd_rename(int argc, char **argv)
 {
 	_cleanup_err_ struct pb_err err = PB_ERR_INIT;
-	_cleanup_disk_ struct part_disk *d = NULL;
-	_cleanup_free_ char *def = NULL, *next = NULL;
+	_cleanup_disk_ struct disk *k = NULL;
 	struct part_info p;
 	int r;
 
@@ -247,49 +236,23 @@ int cmd_rename(int argc, char **argv)
 		return r < 0 ? EXIT_OK : r;
 	if (argc - optind != 3)
 		return cli_usage_error("rename", "expected DISK, NAME (or number) and NEWNAME");
-	if (part_disk_open(argv[optind], 0, 0, &d, &err) < 0 || part_disk_find(d, argv[optind + 1], &p, &err) < 0 ||
-	    boot_env_read(d, &def, &next, &err) < 0 || part_disk_rename(d, argv[optind + 1], argv[optind + 2], &err) < 0 ||
-	    part_disk_write(d, &err) < 0)
+	if (cli_disk_open(argv[optind], 0, NULL, &k))
+		return EXIT_FAIL;
+	if (part_disk_find(disk_part(k), argv[optind + 1], &p, &err) < 0)
 		return cli_fail(&err);
-	log_info("%s: partition %u '%s' is now '%s'", argv[optind], p.partno, p.name, argv[optind + 2]);
-
-	/* The menu's ids are the names: rewrite it, and keep default and next on this guest. */
-	r = boot_menu_refresh(d, &err);
-	if (r >= 0 && def && !strcmp(def, p.name))
-		r = boot_set_default(d, argv[optind + 2], &err);
-	if (r >= 0 && next && !strcmp(next, p.name))
-		r = boot_set_next(d, argv[optind + 2], &err);
-	if (r < 0) {
-		pb_err_prefix(&err, r, "%s: renamed, but the boot menu was not updated: ", argv[optind]);
-		return cli_fail(&err);
-	}
-	return EXIT_OK;
-}
-
-/* The smallest size the partition's filesystem allows (0 when it holds none partboot can read). */
-static int fs_size_of(struct part_disk *d, const struct part_info *p, uint64_t *ret, struct pb_err *err)
-{
-	struct fs_target t = { .path = part_disk_path(d), .offset = p->start, .size = p->size, .name = p->name };
-	enum fs_kind kind = FS_KIND_NONE;
-	struct fs *fs = NULL;
-	int r;
-
-	*ret = 0;
-	if (fs_probe(&t, &kind, NULL) < 0 || kind != FS_KIND_EXT4)
-		return 0;
-	r = fs_open(&t, &fs, err);
-	if (r >= 0)
-		r = fs_min_size(fs, ret, err);
-	fs_free(fs);
-	return r;
+	r = disk_rename(k, argv[optind + 1], argv[optind + 2], &err);
+	/* renamed (the table is written) even when the menu could not follow */
+	if (r >= 0 || part_disk_find(disk_part(k), argv[optind + 2], NULL, NULL) == 0)
+		log_info("%s: partition %u '%s' is now '%s'", argv[optind], p.partno, p.name, argv[optind + 2]);
+	return r < 0 ? cli_fail(&err) : EXIT_OK;
 }
 
 int cmd_resize(int argc, char **argv)
 {
 	_cleanup_err_ struct pb_err err = PB_ERR_INIT;
-	_cleanup_disk_ struct part_disk *d = NULL;
+	_cleanup_disk_ struct disk *k = NULL;
 	struct part_info p;
-	uint64_t size, min_size = 0;
+	uint64_t size;
 	char a[32];
 	int r;
 
@@ -305,9 +268,9 @@ int cmd_resize(int argc, char **argv)
 			   argv[optind + 1]);
 		return cli_fail(&err);
 	}
-	if (part_disk_open(argv[optind], 0, 0, &d, &err) < 0 || part_disk_find(d, argv[optind + 1], &p, &err) < 0 ||
-	    fs_size_of(d, &p, &min_size, &err) < 0 || part_disk_resize(d, argv[optind + 1], size, min_size, &err) < 0 ||
-	    part_disk_write(d, &err) < 0 || part_disk_find(d, argv[optind + 1], &p, &err) < 0)
+	if (cli_disk_open(argv[optind], 0, NULL, &k))
+		return EXIT_FAIL;
+	if (disk_resize(k, argv[optind + 1], size, &p, &err) < 0)
 		return cli_fail(&err);
 	log_info("%s: partition %u '%s' is now %s", argv[optind], p.partno, p.name,
 		 pb_format_size(p.size, a, sizeof(a)));
@@ -357,45 +320,36 @@ static const struct {
 	[COL_BOOT] = { "BOOT", 0.1, 0, SCOLS_JSON_STRING },
 };
 
-/* The guest columns: only ext4 filesystems on root/data partitions are guests. */
-static void list_fill_guest(struct part_disk *d, const struct part_info *p, const struct part_probe *pr,
-			    struct libscols_line *ln)
+/* The guest columns, from the guest model. */
+static void list_fill_guest(const struct disk_guest *g, struct libscols_line *ln)
 {
-	struct pb_err err = PB_ERR_INIT;
-	struct fs_target t = { .path = part_disk_path(d), .offset = p->start, .size = p->size, .name = p->name };
-	struct fs_guest_info gi;
 	struct strbuf kernels = STRBUF_INIT;
-	struct fs *fs = NULL;
 
-	if (strcmp(pr->fstype, "ext4") || (p->type != PART_TYPE_ROOT && p->type != PART_TYPE_DATA))
+	if (g->state == DISK_GUEST_NONE)
 		return;
-	if (fs_open(&t, &fs, &err) < 0 || fs_guest_info(fs, &gi, &err) < 0) {
-		scols_line_set_data(ln, COL_STATE, "unreadable");
-		log_debug("%s: partition '%s': %s", part_disk_path(d), p->name, pb_err_msg(&err));
-		goto out;
+	scols_line_set_data(ln, COL_STATE, disk_guest_state_to_string(g->state));
+	if (g->state == DISK_GUEST_UNREADABLE) {
+		log_debug("%s", g->why);
+		return;
 	}
-	scols_line_set_data(ln, COL_STATE, gi.complete ? "complete" : "incomplete");
-	scols_line_set_data(ln, COL_OS, gi.pretty_name);
-	for (size_t i = 0; i < gi.n_kernels; i++)
-		strbuf_addf(&kernels, "%s%s", i ? "," : "", gi.kernels[i].version);
+	scols_line_set_data(ln, COL_OS, g->info.pretty_name ? g->info.pretty_name : "");
+	for (size_t i = 0; i < g->info.n_kernels; i++)
+		strbuf_addf(&kernels, "%s%s", i ? "," : "", g->info.kernels[i].version);
 	scols_line_set_data(ln, COL_KERNELS, kernels.buf);
-out:
 	strbuf_release(&kernels);
-	fs_free(fs);
-	pb_err_clear(&err);
 }
 
 /* Fill one row: raw numbers in JSON, sizes for humans otherwise. */
-static int list_fill_row(struct part_disk *d, const struct part_info *p, struct libscols_line *ln, bool json,
-			 const char *def, const char *next)
+static int list_fill_row(const struct disk_guest *g, struct libscols_line *ln, bool json, const char *def,
+			 const char *next)
 {
-	struct part_probe pr;
+	const struct part_info *p = &g->part;
+	const struct part_probe *pr = &g->probe;
 	char buf[64];
 	const char *label;
 
-	part_disk_probe(d, p, &pr);
 	/* The filesystem's label; before mkfs, the label asked for with --label. */
-	label = pr.fstype[0] ? pr.label : p->label;
+	label = pr->fstype[0] ? pr->label : p->label;
 
 	snprintf(buf, sizeof(buf), "%u", p->partno);
 	scols_line_set_data(ln, COL_NR, buf);
@@ -412,10 +366,10 @@ static int list_fill_row(struct part_disk *d, const struct part_info *p, struct 
 		pb_format_size(p->size, buf, sizeof(buf));
 	scols_line_set_data(ln, COL_SIZE, buf);
 	scols_line_set_data(ln, COL_PARTUUID, p->uuid);
-	scols_line_set_data(ln, COL_FSTYPE, pr.fstype);
+	scols_line_set_data(ln, COL_FSTYPE, pr->fstype);
 	scols_line_set_data(ln, COL_LABEL, label);
-	scols_line_set_data(ln, COL_UUID, pr.uuid);
-	list_fill_guest(d, p, &pr, ln);
+	scols_line_set_data(ln, COL_UUID, pr->uuid);
+	list_fill_guest(g, ln);
 	if (p->name[0]) {
 		bool is_def = def && !strcmp(def, p->name), is_next = next && !strcmp(next, p->name);
 
@@ -432,7 +386,9 @@ int cmd_list(int argc, char **argv)
 		{},
 	};
 	_cleanup_err_ struct pb_err err = PB_ERR_INIT;
-	_cleanup_disk_ struct part_disk *d = NULL;
+	_cleanup_disk_ struct disk *k = NULL;
+	struct disk_guests gs = { 0 };
+	struct part_disk *d;
 	struct libscols_table *tb = NULL;
 	_cleanup_free_ char *def = NULL, *next = NULL;
 	bool json = false;
@@ -449,8 +405,9 @@ int cmd_list(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return cli_usage_error("list", "expected one DISK");
-	if (part_disk_open(argv[optind], PART_OPEN_RDONLY, 0, &d, &err) < 0)
-		return cli_fail(&err);
+	if (cli_disk_open(argv[optind], DISK_OPEN_RDONLY, NULL, &k))
+		return EXIT_FAIL;
+	d = disk_part(k);
 	if (part_disk_table(d) == PART_TABLE_NONE) {
 		pb_err_set(&err, -ENOENT, "%s: no partition table (run partboot init first)", argv[optind]);
 		return cli_fail(&err);
@@ -462,8 +419,11 @@ int cmd_list(int argc, char **argv)
 		pb_err_clear(&err);
 	}
 
+	if (disk_guest_scan(k, &gs, &err) < 0)
+		return cli_fail(&err);
 	tb = scols_new_table();
 	if (!tb) {
+		disk_guests_release(&gs);
 		pb_err_set(&err, -ENOMEM, "out of memory");
 		return cli_fail(&err);
 	}
@@ -476,13 +436,11 @@ int cmd_list(int argc, char **argv)
 		if (cl)
 			scols_column_set_json_type(cl, list_columns[i].json_type);
 	}
-	for (size_t i = 0; i < part_disk_count(d); i++) {
+	for (size_t i = 0; i < gs.n; i++) {
 		struct libscols_line *ln = scols_table_new_line(tb, NULL);
-		struct part_info p;
 
-		if (!ln || part_disk_get(d, i, &p) < 0)
-			continue;
-		list_fill_row(d, &p, ln, json, def, next);
+		if (ln)
+			list_fill_row(&gs.v[i], ln, json, def, next);
 	}
 	/* libsmartcols prints nothing at all for a table without lines. */
 	if (!part_disk_count(d))
@@ -493,5 +451,6 @@ int cmd_list(int argc, char **argv)
 		log_info("%s: %s table, no partitions", argv[optind],
 			 part_disk_table(d) == PART_TABLE_GPT ? "gpt" : "dos");
 	scols_unref_table(tb);
+	disk_guests_release(&gs);
 	return EXIT_OK;
 }

@@ -9,8 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "boot/boot.h"
-#include "fs/fs.h"
 #include "cli.h"
 #include "common/macros.h"
 #include "common/util.h"
@@ -128,6 +126,7 @@ int cmd_run(int argc, char **argv)
 	};
 	struct vm_opts o = { 0 };
 	struct pb_err err = PB_ERR_INIT;
+	struct disk *k = NULL;
 	struct vm *vm = NULL;
 	bool print = false, xml = false;
 	int64_t t0 = now_us();
@@ -194,7 +193,9 @@ int cmd_run(int argc, char **argv)
 		return cli_usage_error("run", "--machine microvm has no firmware; firmware mode needs q35");
 	o.interactive = !o.console_path && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 
-	r = vm_prepare(argv[optind], argv[optind + 1], &o, &vm, &err);
+	if (cli_disk_open(argv[optind], 0, NULL, &k))
+		goto out;
+	r = disk_vm_prepare(k, argv[optind + 1], &o, &vm, &err);
 	if (r < 0) {
 		status = cli_fail(&err);
 		goto out;
@@ -250,26 +251,13 @@ int cmd_run(int argc, char **argv)
 		break;
 	}
 out:
-	vm_free(vm);
+	vm_free(vm); /* before the disk: the VM borrows it */
+	disk_free(k);
 	pb_err_clear(&err);
 	return status;
 }
 
 /* --- install --via-vm: an OS installer in the VM runner (vm/install.c) ------------------ */
-
-/* vm_install_opts.menu: the boot menu drops the guest while it is incomplete and lists it after. */
-static int install_menu(struct part_disk *d, void *userdata, struct pb_err *err)
-{
-	bool *quiet_incomplete = userdata;
-	int r;
-
-	/* "left out: incomplete" about the guest being installed says nothing new */
-	boot_set_warn_handler(*quiet_incomplete ? NULL : cli_warn_cb, NULL);
-	r = boot_menu_refresh(d, err);
-	boot_set_warn_handler(cli_warn_cb, NULL);
-	*quiet_incomplete = false;
-	return r;
-}
 
 int cmd_install_via_vm(int argc, char **argv)
 {
@@ -285,16 +273,14 @@ int cmd_install_via_vm(int argc, char **argv)
 		{}
 	};
 	struct vm_opts o = { .mode = VM_MODE_BIOS };
-	struct vm_install_opts io = { 0 };
+	struct disk_install_opts io = { .vm = &o };
 	struct pb_err err = PB_ERR_INIT;
-	bool quiet_incomplete = true;
-	char host[64];
-	int c, r, status = 0;
+	int c, r;
 
 	while ((c = getopt_long(argc, argv, "L:" CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_VIA:
-			io.source = optarg;
+			io.via_vm = optarg;
 			break;
 		case OPT_ANSWERS:
 			io.answers = optarg;
@@ -325,30 +311,16 @@ int cmd_install_via_vm(int argc, char **argv)
 	}
 	if (argc - optind != 2)
 		return cli_usage_error("install", "expected DISK and NAME");
-	if (!io.source || !*io.source)
+	if (!io.via_vm || !*io.via_vm)
 		return cli_usage_error("install", "--via-vm takes an installer ISO, a disc (/dev/sr0) pxe:DIR or pxe:URL");
-	if (io.hostname && !fs_hostname_valid(io.hostname))
-		return cli_usage_error("install", "'%s' is not a valid hostname (letters, digits, '-', dots)",
-				       io.hostname);
-	if (io.cmdline && strchr(io.cmdline, '\n'))
-		return cli_usage_error("install", "--cmdline must be one line");
-	if (!io.hostname) {
-		fs_hostname_from_name(argv[optind + 1], host, sizeof(host));
-		io.hostname = host;
+	if (disk_install_check(&io, &err) < 0) {
+		r = cli_usage_error("install", "%s", pb_err_msg(&err));
+		pb_err_clear(&err);
+		return r;
 	}
 	o.interactive = !o.console_path && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
-	io.menu = install_menu;
-	io.userdata = &quiet_incomplete;
-	boot_set_warn_handler(cli_warn_cb, NULL);
 
-	log_info("%s: partition '%s': booting the installer from %s%s", argv[optind], argv[optind + 1], io.source,
+	log_info("%s: partition '%s': booting the installer from %s%s", argv[optind], argv[optind + 1], io.via_vm,
 		 o.console_path ? "" : o.interactive ? " (Ctrl-A x stops the VM)" : "");
-	r = vm_install_via(argv[optind], argv[optind + 1], &o, &io, &status, &err);
-	if (r < 0) {
-		status = cli_fail(&err);
-		pb_err_clear(&err);
-		return status;
-	}
-	log_info("%s: partition '%s': installed through %s", argv[optind], argv[optind + 1], io.source);
-	return EXIT_OK;
+	return cli_install_run(argv[optind], argv[optind + 1], &io, NULL);
 }

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "boot/boot.h"
 #include "cli.h"
 
 int cli_verbosity = 1;
@@ -67,7 +66,7 @@ const struct cli_verb cli_verbs[] = {
 	  "\n"
 	  "  -J, --json          JSON output for scripts (start and size in bytes)\n" },
 	{ "apply", cmd_apply, "build a whole disk from a layout file",
-	  "partboot apply DISK LAYOUT [--seed STR] [--force] [--dry-run]\n"
+	  "partboot apply DISK LAYOUT [--seed STR] [--force] [--dry-run [--json]]\n"
 	  "\n"
 	  "  Build DISK from a layout file (see docs/layout.md) in one go: the\n"
 	  "  partition table, filesystems (fs =; the ESP is made FAT when a bootloader\n"
@@ -86,7 +85,8 @@ const struct cli_verb cli_verbs[] = {
 	  "  -f, --force         change what differs even when it holds data; install\n"
 	  "                      complete guests and GRUB again\n"
 	  "  -n, --dry-run       print the plan (table, filesystems, installs,\n"
-	  "                      bootloader, default) on standard output, write nothing\n" },
+	  "                      bootloader, default) on standard output, write nothing\n"
+	  "      --json          with --dry-run: the plan as JSON, one object per step\n" },
 	{ "mkfs", cmd_mkfs, "make a filesystem in a partition",
 	  "partboot mkfs DISK NAME [--fs ext4|vfat|swap] [--label LABEL] [--seed STR]\n"
 	  "\n"
@@ -295,11 +295,6 @@ void log_debug(const char *fmt, ...)
 	va_end(ap);
 }
 
-void cli_warn_cb(const char *msg, void *userdata)
-{
-	log_warn("%s", msg);
-}
-
 int cli_fail(const struct pb_err *err)
 {
 	log_error("%s", pb_err_msg(err));
@@ -403,7 +398,5 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	optind = 1;
-	/* Warnings of the boot menu (a guest left out, and why) reach the user from every verb. */
-	boot_set_warn_handler(cli_warn_cb, NULL);
 	return v->run(argc - i, argv + i);
 }

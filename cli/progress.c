@@ -1,22 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the long verbs (install, apply) show while they work: a progress bar
- * on a terminal, warnings that do not land in the middle of it, and the boot
- * menu refreshed when a guest goes incomplete.
+ * on a terminal, warnings that do not land in the middle of it, and step
+ * notes; all fed by a disk's diagnostics callbacks (disk.h).
  */
 #include <string.h>
 #include <time.h>
 
-#include "boot/boot.h"
 #include "cli.h"
 #include "common/util.h"
 
-void cli_progress_show(uint64_t done, uint64_t total, void *userdata)
+static void progress_show(uint64_t done, uint64_t total, void *userdata)
 {
 	struct cli_progress *pr = userdata;
 	char a[32], b[32];
 	time_t now = time(NULL);
 
+	if (!cli_show_progress())
+		return;
 	/* Once a second is enough for a terminal, and the last update always shows. */
 	if (now == pr->last && done < total)
 		return;
@@ -40,24 +41,59 @@ void cli_progress_show(uint64_t done, uint64_t total, void *userdata)
 	fflush(stderr);
 }
 
-void cli_progress_warn(const char *msg, void *userdata)
+void cli_progress_done(struct cli_progress *pr)
 {
-	struct cli_progress *pr = userdata;
-
 	if (pr && pr->shown) {
 		fputc('\n', stderr);
 		pr->shown = false;
 	}
+}
+
+static void progress_warn(const char *msg, void *userdata)
+{
+	cli_progress_done(userdata);
 	log_warn("%s", msg);
 }
 
-int cli_menu_refresh_marked(void *userdata, struct pb_err *err)
+static void progress_note(const char *msg, void *userdata)
 {
+	cli_progress_done(userdata);
+	log_info("%s", msg);
+}
+
+void cli_diag(struct disk_diag *ret, struct cli_progress *pr)
+{
+	*ret = (struct disk_diag){
+		.warn = progress_warn,
+		.note = progress_note,
+		.progress = progress_show,
+		.userdata = pr,
+	};
+}
+
+int cli_disk_open(const char *path, unsigned flags, struct cli_progress *pr, struct disk **ret)
+{
+	static struct cli_progress none;
+	struct pb_err err = PB_ERR_INIT;
+	struct disk_diag diag;
 	int r;
 
-	/* "left out: incomplete" about the guest being installed says nothing new. */
-	boot_set_warn_handler(NULL, NULL);
-	r = boot_menu_refresh(userdata, err);
-	boot_set_warn_handler(cli_warn_cb, NULL);
-	return r;
+	cli_diag(&diag, pr ? pr : &none);
+	r = disk_open(path, flags, 0, &diag, ret, &err);
+	if (r < 0) {
+		cli_fail(&err);
+		pb_err_clear(&err);
+		return EXIT_FAIL;
+	}
+	return 0;
+}
+
+void cli_disk_freep(struct disk **k)
+{
+	disk_free(*k);
+}
+
+void cli_err_clearp(struct pb_err *e)
+{
+	pb_err_clear(e);
 }

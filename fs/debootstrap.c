@@ -34,6 +34,7 @@
 
 #include "common/macros.h"
 #include "common/run.h"
+#include "common/util.h"
 #include "common/strbuf.h"
 #include "fs-private.h"
 
@@ -254,6 +255,9 @@ int fs_debootstrap_start(const struct fs_debootstrap_opts *o, struct fs_debootst
 	struct strbuf variant = STRBUF_INIT, include = STRBUF_INIT, hook_in = STRBUF_INIT, hook_out = STRBUF_INIT,
 		      cache = STRBUF_INIT, mkdir_hook = STRBUF_INIT;
 	struct pb_run_opts ro = { .pass_stderr = o->verbose };
+	const char *env[2] = { NULL, NULL };
+	char stamp[48];
+	int64_t t;
 	const char *argv[24];
 	const char *mirror = o->mirror;
 	bool mm = pb_have_program("mmdebstrap");
@@ -265,6 +269,11 @@ int fs_debootstrap_start(const struct fs_debootstrap_opts *o, struct fs_debootst
 	if (!mm && !pb_have_program("debootstrap"))
 		return pb_err_set(err, -ENOENT,
 				  "mmdebstrap: program not found, nor debootstrap (package mmdebstrap; try 'make deps')");
+	/* a seeded run asks mmdebstrap for its reproducible mode too */
+	if (pb_fixed_time(o->seeded, &t)) {
+		env[0] = pb_source_date_env(t, stamp, sizeof(stamp));
+		ro.envp_extra = env;
+	}
 	if (!mirror) {
 		r = fs_apt_mirror("/etc/apt", &host_mirror, err);
 		if (r < 0)

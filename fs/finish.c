@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Guests written by someone else: an OS installer booted in the VM runner
- * (vm_install_via(), `partboot install --via-vm`) fills the partition
+ * (disk_install() with via_vm, `partboot install --via-vm`) fills the partition
  * itself, so partboot only marks the guest before and finishes it after.
  *
  *   fs_mark_incomplete()  before the installer runs: an empty ext4 (mke2fs)

@@ -43,8 +43,6 @@ int fs_io_zero(const struct fs_target *t, uint64_t off, uint64_t len, struct pb_
 /* The filesystem kind libblkid finds in the target (FS_KIND_NONE when none or another kind). */
 int fs_probe_kind(const struct fs_target *t, enum fs_kind *ret, char *ret_type, size_t type_len,
 		  struct pb_err *err);
-/* The fixed "now" for a seeded run: SOURCE_DATE_EPOCH, else a constant. */
-int64_t fs_seed_time(void);
 /* A name-based UUID from the seed, the partition (name or offset) and what it is for. */
 void fs_seed_uuid(const struct fs_target *t, const char *seed, const char *what, unsigned char ret[16]);
 

@@ -90,8 +90,8 @@ struct fs_install_opts {
 	/*
 	 * Called when a complete guest was already in the partition, right
 	 * after it was marked incomplete on the disk and before anything else
-	 * is written (mkfs included): the CLI refreshes the boot menu here, so
-	 * an interrupted install is never listed. <0 fails the install (the
+	 * is written (mkfs included): the caller (disk_install()) refreshes the
+	 * boot menu here, so an interrupted install is never listed. <0 fails the install (the
 	 * guest stays incomplete). May be NULL.
 	 */
 	int (*marked)(void *marked_userdata, struct pb_err *err);
@@ -166,26 +166,30 @@ int fs_list_dir(struct fs *fs, const char *path, fs_dir_fn fn, void *userdata, s
 
 /* What a guest filesystem holds, for list, the boot menu and the VM runner. */
 struct fs_kernel {
-	char version[128];   /* "6.1.0-28-amd64" */
-	char kernel[256];    /* "/boot/vmlinuz-6.1.0-28-amd64" */
-	char initrd[256];    /* "/boot/initrd.img-6.1.0-28-amd64" or "" */
+	char *version; /* "6.1.0-28-amd64" */
+	char *kernel;  /* "/boot/vmlinuz-6.1.0-28-amd64" */
+	char *initrd;  /* "/boot/initrd.img-6.1.0-28-amd64", or NULL when there is none */
 };
 struct fs_guest_info {
-	bool complete;          /* false while an install is under way or was interrupted */
-	char pretty_name[128];  /* PRETTY_NAME from os-release, "" when none */
-	char cmdline[512];      /* /etc/kernel/cmdline, "" when none */
+	bool complete;           /* false while an install is under way or was interrupted */
+	char *pretty_name;       /* PRETTY_NAME from os-release, or NULL */
+	char *cmdline;           /* /etc/kernel/cmdline on one line (any length), or NULL */
+	struct fs_kernel *kernels; /* newest first; the kernel /vmlinuz links to goes first */
 	size_t n_kernels;
-	struct fs_kernel kernels[8]; /* newest first; /vmlinuz and /initrd.img links win */
 };
 /*
  * Fill *ret: complete is false while /.partboot-incomplete exists;
  * pretty_name from /etc/os-release (its symlink followed inside the guest)
- * or /usr/lib/os-release; cmdline from /etc/kernel/cmdline (newlines become
- * spaces); kernels: /boot/vmlinuz-VERSION (+ initrd.img-VERSION when it
- * exists), newest first by strverscmp(), the one /vmlinuz (or /boot/vmlinuz)
- * points at first. Missing files just leave fields empty. Returns 0.
+ * or /usr/lib/os-release; cmdline from /etc/kernel/cmdline (newlines and
+ * tabs become spaces, surrounding blanks dropped; NULL when empty);
+ * kernels: /boot/vmlinuz-VERSION (+ initrd.img-VERSION when it exists),
+ * newest first by strverscmp(), the one /vmlinuz (or /boot/vmlinuz) points
+ * at first. Missing files just leave fields empty. Returns 0; *ret owns its
+ * strings: fs_guest_info_release() it.
  */
 int fs_guest_info(struct fs *fs, struct fs_guest_info *ret, struct pb_err *err);
+/* Free what fs_guest_info() filled and zero it; accepts a zeroed struct. */
+void fs_guest_info_release(struct fs_guest_info *gi);
 
 /*
  * The smallest size the filesystem can live in (for refusing a shrink): for
@@ -202,6 +206,7 @@ struct fs_debootstrap_opts {
 	const char *cache_dir; /* keep the downloaded .debs here and reuse them (mmdebstrap only); NULL = none */
 	bool no_kernel;        /* leave out linux-image-amd64, initramfs-tools, systemd-sysv, udev */
 	bool verbose;          /* the tool's progress goes to our standard error */
+	bool seeded;           /* a reproducible run: the tool gets SOURCE_DATE_EPOCH (pb_fixed_time()) */
 };
 
 /* A running mmdebstrap (or a finished debootstrap's temporary tree). */

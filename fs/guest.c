@@ -10,18 +10,6 @@
 #include "common/macros.h"
 #include "fs-private.h"
 
-/* dst = prefix + s; false (dst untouched) when it does not fit. */
-static bool set_str(char *dst, size_t len, const char *prefix, const char *s)
-{
-	size_t a = strlen(prefix), b = strlen(s);
-
-	if (a + b + 1 > len)
-		return false;
-	memcpy(dst, prefix, a);
-	memcpy(dst + a, s, b + 1);
-	return true;
-}
-
 /* Read a small file of the guest into a strbuf; false when absent or unreadable. */
 static bool read_small(struct fs *fs, const char *path, struct strbuf *sb)
 {
@@ -37,8 +25,8 @@ static bool read_small(struct fs *fs, const char *path, struct strbuf *sb)
 	return true;
 }
 
-/* PRETTY_NAME="..." from os-release (shell-quoted value, see os-release(5)). */
-static void parse_pretty_name(const char *text, char *out, size_t outlen)
+/* PRETTY_NAME="..." from os-release (shell-quoted value, see os-release(5)); NULL when absent. */
+static char *parse_pretty_name(const char *text)
 {
 	const char *line = text;
 
@@ -46,30 +34,51 @@ static void parse_pretty_name(const char *text, char *out, size_t outlen)
 		const char *end = strchrnul(line, '\n');
 
 		if (!strncmp(line, "PRETTY_NAME=", 12)) {
+			struct strbuf out = STRBUF_INIT;
 			const char *v = line + 12;
-			size_t n = 0;
 			char q = 0;
 
 			if (*v == '"' || *v == '\'')
 				q = *v++;
-			for (; v < end && n + 1 < outlen; v++) {
+			for (; v < end; v++) {
 				if (q && *v == q)
 					break;
 				if (q == '"' && *v == '\\' && v + 1 < end)
 					v++;
-				out[n++] = *v;
+				strbuf_addch(&out, *v);
 			}
-			out[n] = '\0';
-			return;
+			if (!out.len) {
+				strbuf_release(&out);
+				return NULL;
+			}
+			return strbuf_detach(&out, NULL);
 		}
 		line = *end ? end + 1 : NULL;
 	}
+	return NULL;
+}
+
+/* A kernel command line file on one line: newlines, CRs and tabs become spaces; NULL when blank. */
+static char *one_line(struct strbuf *sb)
+{
+	size_t start = 0;
+
+	for (char *p = sb->buf; *p; p++)
+		if (*p == '\n' || *p == '\r' || *p == '\t')
+			*p = ' ';
+	strbuf_rtrim(sb);
+	while (start < sb->len && sb->buf[start] == ' ')
+		start++;
+	if (start == sb->len)
+		return NULL;
+	return strdup(sb->buf + start);
 }
 
 struct kernel_scan {
 	struct fs *fs;
 	struct fs_kernel *k;
 	size_t n, alloc;
+	int error;
 };
 
 static int cmp_kernel(const void *a, const void *b)
@@ -82,38 +91,46 @@ static int scan_boot(struct ext2_dir_entry *dirent, int offset, int blocksize, c
 {
 	struct kernel_scan *s = priv;
 	int len = ext2fs_dirent_name_len(dirent);
-	char name[256];
+	struct strbuf path = STRBUF_INIT;
 	struct fs_kernel *k;
 
-	if (len <= 8 || len >= (int)sizeof(name))
+	if (len <= 8)
 		return 0;
-	memcpy(name, dirent->name, (size_t)len);
-	name[len] = '\0';
-	if (strncmp(name, "vmlinuz-", 8) && strncmp(name, "vmlinux-", 8))
+	if (strncmp(dirent->name, "vmlinuz-", 8) && strncmp(dirent->name, "vmlinux-", 8))
 		return 0;
 	if (s->n == s->alloc) {
 		size_t na = s->alloc ? s->alloc * 2 : 8;
 		struct fs_kernel *p = realloc(s->k, na * sizeof(*p));
 
-		if (!p)
+		if (!p) {
+			s->error = -ENOMEM;
 			return DIRENT_ABORT;
+		}
 		s->k = p;
 		s->alloc = na;
 	}
 	k = &s->k[s->n];
 	memset(k, 0, sizeof(*k));
-	if (set_str(k->version, sizeof(k->version), "", name + 8) && set_str(k->kernel, sizeof(k->kernel), "/boot/", name))
-		s->n++;
+	k->version = strndup(dirent->name + 8, (size_t)len - 8);
+	strbuf_addstr(&path, "/boot/");
+	strbuf_add(&path, dirent->name, (size_t)len);
+	k->kernel = strbuf_detach(&path, NULL);
+	if (!k->version) {
+		free(k->kernel);
+		s->error = -ENOMEM;
+		return DIRENT_ABORT;
+	}
+	s->n++;
 	return 0;
 }
 
-/* The target of /vmlinuz (or /boot/vmlinuz) as a /boot path, when it is a link. */
-static bool link_target(struct fs *fs, const char *path, char *out, size_t outlen)
+/* The base name of what /vmlinuz (or /boot/vmlinuz) links to, when it is a link; malloc'ed. */
+static char *link_target(struct fs *fs, const char *path)
 {
 	struct strbuf sb = STRBUF_INIT;
 	struct ext2_inode inode;
 	ext2_ino_t ino;
-	bool ok = false;
+	char *ret = NULL;
 
 	if (fs_lookup(fs->e2, path, false, &ino) || ext2fs_read_inode(fs->e2, ino, &inode) ||
 	    !LINUX_S_ISLNK(inode.i_mode) || fs_read_link(fs->e2, ino, &inode, &sb))
@@ -123,11 +140,41 @@ static bool link_target(struct fs *fs, const char *path, char *out, size_t outle
 		const char *base = strrchr(sb.buf, '/');
 
 		base = base ? base + 1 : sb.buf;
-		ok = *base && set_str(out, outlen, "", base);
+		if (*base)
+			ret = strdup(base);
 	}
 out:
 	strbuf_release(&sb);
-	return ok;
+	return ret;
+}
+
+/* "/boot/" + base when that file exists in the guest (malloc'ed), else NULL. */
+static char *boot_file(struct fs *fs, const char *prefix, const char *base)
+{
+	struct strbuf sb = STRBUF_INIT;
+	ext2_ino_t ino;
+
+	strbuf_addf(&sb, "/boot/%s%s", prefix, base);
+	if (fs_lookup(fs->e2, sb.buf, true, &ino)) {
+		strbuf_release(&sb);
+		return NULL;
+	}
+	return strbuf_detach(&sb, NULL);
+}
+
+void fs_guest_info_release(struct fs_guest_info *gi)
+{
+	if (!gi)
+		return;
+	for (size_t i = 0; i < gi->n_kernels; i++) {
+		free(gi->kernels[i].version);
+		free(gi->kernels[i].kernel);
+		free(gi->kernels[i].initrd);
+	}
+	free(gi->kernels);
+	free(gi->pretty_name);
+	free(gi->cmdline);
+	memset(gi, 0, sizeof(*gi));
 }
 
 int fs_guest_info(struct fs *fs, struct fs_guest_info *ret, struct pb_err *err)
@@ -135,54 +182,55 @@ int fs_guest_info(struct fs *fs, struct fs_guest_info *ret, struct pb_err *err)
 	struct fs_guest_info info = { 0 };
 	struct strbuf sb = STRBUF_INIT;
 	struct kernel_scan s = { .fs = fs };
+	_cleanup_free_ char *linked = NULL, *linked_initrd = NULL;
 	ext2_ino_t ino;
-	char linked[256] = "", linked_initrd[256] = "";
 
 	info.complete = fs_lookup(fs->e2, "/" FS_MARKER_NAME, false, &ino) != 0;
 
 	if (read_small(fs, "/etc/os-release", &sb) || read_small(fs, "/usr/lib/os-release", &sb))
-		parse_pretty_name(sb.buf, info.pretty_name, sizeof(info.pretty_name));
+		info.pretty_name = parse_pretty_name(sb.buf);
 	strbuf_reset(&sb);
-	if (read_small(fs, "/etc/kernel/cmdline", &sb)) {
-		strbuf_rtrim(&sb);
-		for (char *p = sb.buf; *p; p++)
-			if (*p == '\n')
-				*p = ' ';
-		snprintf(info.cmdline, sizeof(info.cmdline), "%s", sb.buf);
-	}
+	if (read_small(fs, "/etc/kernel/cmdline", &sb))
+		info.cmdline = one_line(&sb);
 	strbuf_release(&sb);
 
 	if (!fs_lookup(fs->e2, "/boot", true, &ino))
 		ext2fs_dir_iterate(fs->e2, ino, 0, NULL, scan_boot, &s);
+	if (s.error) {
+		info.kernels = s.k;
+		info.n_kernels = s.n;
+		fs_guest_info_release(&info);
+		return pb_err_set(err, s.error, "out of memory");
+	}
 	if (s.n > 1)
 		qsort(s.k, s.n, sizeof(*s.k), cmp_kernel);
 
-	if (!link_target(fs, "/vmlinuz", linked, sizeof(linked)))
-		link_target(fs, "/boot/vmlinuz", linked, sizeof(linked));
-	if (!link_target(fs, "/initrd.img", linked_initrd, sizeof(linked_initrd)))
-		link_target(fs, "/boot/initrd.img", linked_initrd, sizeof(linked_initrd));
+	linked = link_target(fs, "/vmlinuz");
+	if (!linked)
+		linked = link_target(fs, "/boot/vmlinuz");
+	linked_initrd = link_target(fs, "/initrd.img");
+	if (!linked_initrd)
+		linked_initrd = link_target(fs, "/boot/initrd.img");
 
 	for (size_t i = 0; i < s.n; i++) {
 		struct fs_kernel *k = &s.k[i];
-		char initrd[sizeof(k->initrd)];
 
-		if (set_str(initrd, sizeof(initrd), "/boot/initrd.img-", k->version) &&
-		    !fs_lookup(fs->e2, initrd, true, &ino))
-			set_str(k->initrd, sizeof(k->initrd), "", initrd);
+		k->initrd = boot_file(fs, "initrd.img-", k->version);
 		/* The kernel the /vmlinuz link names goes first, with the /initrd.img it names. */
-		if (*linked && !strcmp(k->kernel + 6, linked)) {
+		if (linked && !strcmp(k->kernel + 6, linked)) {
 			struct fs_kernel tmp = *k;
+			char *li = linked_initrd ? boot_file(fs, "", linked_initrd) : NULL;
 
-			if (*linked_initrd && set_str(initrd, sizeof(initrd), "/boot/", linked_initrd) &&
-			    !fs_lookup(fs->e2, initrd, true, &ino))
-				set_str(tmp.initrd, sizeof(tmp.initrd), "", initrd);
+			if (li) {
+				free(tmp.initrd);
+				tmp.initrd = li;
+			}
 			memmove(&s.k[1], &s.k[0], i * sizeof(*k));
 			s.k[0] = tmp;
 		}
 	}
-	for (size_t i = 0; i < s.n && info.n_kernels < ARRAY_SIZE(info.kernels); i++)
-		info.kernels[info.n_kernels++] = s.k[i];
-	free(s.k);
+	info.kernels = s.k;
+	info.n_kernels = s.n;
 	*ret = info;
 	return 0;
 }

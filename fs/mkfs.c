@@ -8,7 +8,7 @@
  * the same bytes.
  *
  * With a seed, identifiers are name-based UUIDs (SHA-1, RFC 4122 §4.3) of the
- * seed and the partition, and timestamps are fs_seed_time().
+ * seed and the partition, and timestamps are pb_fixed_time()'s.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,8 +29,6 @@
 static const uuid_t fs_uuid_namespace = { 0x3b, 0x6e, 0x0c, 0x52, 0x8f, 0x41, 0x4d, 0x2a,
 					  0x9c, 0x7d, 0x55, 0x1e, 0x2f, 0x90, 0xa4, 0x18 };
 
-/* 2000-01-01T00:00:00Z: the time a seeded run stamps when SOURCE_DATE_EPOCH is unset. */
-#define FS_SEED_EPOCH INT64_C(946684800)
 
 static const char *const kind_names[] = {
 	[FS_KIND_NONE] = "none",
@@ -58,11 +56,6 @@ const char *fs_kind_to_string(enum fs_kind k)
 	if ((size_t)k < ARRAY_SIZE(kind_names))
 		return kind_names[k];
 	return "unknown";
-}
-
-int64_t fs_seed_time(void)
-{
-	return pb_source_date_epoch(FS_SEED_EPOCH);
 }
 
 void fs_seed_uuid(const struct fs_target *t, const char *seed, const char *what, uuid_t ret)
@@ -149,6 +142,7 @@ static int mkfs_ext4(const struct fs_target *t, const struct fs_mkfs_opts *opts,
 	const char *argv[20];
 	const char *envp[2] = { NULL, NULL };
 	struct pb_run_opts ro = { 0 };
+	int64_t stamp;
 	size_t n = 0;
 	int r;
 
@@ -164,9 +158,9 @@ static int mkfs_ext4(const struct fs_target *t, const struct fs_mkfs_opts *opts,
 		uuid_unparse_lower(u, hash);
 		strbuf_addf(&ext, ",hash_seed=%s", hash);
 	}
-	if (opts->seed || getenv("SOURCE_DATE_EPOCH")) {
+	if (pb_fixed_time(opts->seed != NULL, &stamp)) {
 		/* mke2fs stamps every time it writes with this instead of time(NULL). */
-		strbuf_addf(&timeenv, "E2FSPROGS_FAKE_TIME=%" PRId64, fs_seed_time());
+		strbuf_addf(&timeenv, "E2FSPROGS_FAKE_TIME=%" PRId64, stamp);
 		envp[0] = timeenv.buf;
 		ro.envp_extra = envp;
 	}

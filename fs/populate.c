@@ -1358,8 +1358,9 @@ int fs_install(const struct fs_target *t, const struct fs_install_opts *opts, st
 		}
 		need_mkfs = true;
 	}
-	p.fixed_time = opts->seed || getenv("SOURCE_DATE_EPOCH");
-	p.now = p.fixed_time ? fs_seed_time() : (int64_t)time(NULL);
+	p.fixed_time = pb_fixed_time(opts->seed != NULL, &p.now);
+	if (!p.fixed_time)
+		p.now = (int64_t)time(NULL);
 	if (kind == FS_KIND_EXT4) {
 		/*
 		 * A guest already there: an earlier install that did not finish is

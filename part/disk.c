@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "part-private.h"
+#include "../common/debug.h"
 
 static const char *base_name(const char *path)
 {
@@ -585,6 +586,9 @@ int part_disk_open(const char *path, unsigned flags, uint64_t create_size, struc
 	if (d->gpt_damaged && d->table == PART_TABLE_GPT)
 		d->dirty = true;
 
+	PB_DEBUG(PB_DEBUG_PART, "%s: %s, %" PRIu64 " bytes, %u-byte sectors, %s table, %zu partitions%s", d->display,
+		 d->blockdev ? "block device" : "image file", d->size, d->sector_size, part_table_to_string(d->table),
+		 d->n_parts, rdonly ? ", read-only" : "");
 	*ret = d;
 	return 0;
 
@@ -675,4 +679,37 @@ int part_disk_unlock(struct part_disk *d)
 		return -errno;
 	d->locked = false;
 	return 0;
+}
+
+const char *part_disk_seed(const struct part_disk *d)
+{
+	return d->seed;
+}
+
+const char *part_disk_display(const struct part_disk *d)
+{
+	return d->display;
+}
+
+int part_disk_set_display(struct part_disk *d, const char *name)
+{
+	char *s = strdup(name);
+
+	if (!s)
+		return -ENOMEM;
+	free(d->display);
+	d->display = s;
+	return 0;
+}
+
+void part_disk_unlock_partition(struct part_disk *d, const struct part_info *p)
+{
+	struct flock fl = {
+		.l_type = F_UNLCK,
+		.l_whence = SEEK_SET,
+		.l_start = (off_t)p->start,
+		.l_len = (off_t)p->size,
+	};
+
+	fcntl(d->fd, F_OFD_SETLK, &fl);
 }

@@ -429,18 +429,37 @@ static uint64_t align_mib(uint64_t v)
 	return (v + PART_ALIGN - 1) / PART_ALIGN * PART_ALIGN;
 }
 
-static void plan_line(struct strbuf *plan, const char *verb, const struct part_info *p)
+/* Record one step (steps may be NULL: nobody asked). */
+static int step_add(struct part_layout_steps *steps, enum part_layout_step_kind kind, const struct part_info *p)
 {
-	char a[32], b[32];
+	struct part_layout_step *v;
 
-	if (!plan)
+	if (!steps)
+		return 0;
+	v = realloc(steps->v, (steps->n + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	steps->v = v;
+	v[steps->n].kind = kind;
+	if (p)
+		v[steps->n].p = *p;
+	else
+		memset(&v[steps->n].p, 0, sizeof(v[steps->n].p));
+	steps->n++;
+	return 0;
+}
+
+void part_layout_steps_release(struct part_layout_steps *steps)
+{
+	if (!steps)
 		return;
-	strbuf_addf(plan, "%s %u '%s' %s %s at %s\n", verb, p->partno, p->name, part_type_to_string(p->type),
-		    pb_format_size(p->size, a, sizeof(a)), pb_format_size(p->start, b, sizeof(b)));
+	free(steps->v);
+	steps->v = NULL;
+	steps->n = 0;
 }
 
 int part_layout_apply(struct part_disk *d, const struct part_layout *l, const char *seed, unsigned flags,
-		      struct strbuf *plan, struct pb_err *err)
+		      struct part_layout_steps *plan, struct pb_err *err)
 {
 	bool force = flags & PART_APPLY_FORCE;
 	char a[32], b[32];
@@ -484,9 +503,8 @@ int part_layout_apply(struct part_disk *d, const struct part_layout *l, const ch
 		r = part_disk_new_table(d, l->table, seed, err);
 		if (r < 0)
 			return r;
-		if (plan)
-			strbuf_addf(plan, "create %s table%s%s\n", part_table_to_string(l->table),
-				    seed ? " with seed " : "", seed ? seed : "");
+		if (step_add(plan, PART_LAYOUT_TABLE, NULL) < 0)
+			return pb_err_set(err, -ENOMEM, "out of memory");
 	} else {
 		part_disk_set_seed(d, seed);
 	}
@@ -510,7 +528,8 @@ int part_layout_apply(struct part_disk *d, const struct part_layout *l, const ch
 				return pb_err_prefix(err, r, "%s:%u: ", l->path, lp->size_line ? lp->size_line : lp->line);
 		}
 		part_disk_find(d, lp->name, &p, NULL);
-		plan_line(plan, "keep", &p);
+		if (step_add(plan, PART_LAYOUT_KEEP, &p) < 0)
+			return pb_err_set(err, -ENOMEM, "out of memory");
 	}
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < l->n_partitions; i++) {
@@ -523,7 +542,8 @@ int part_layout_apply(struct part_disk *d, const struct part_layout *l, const ch
 			r = part_disk_add(d, &spec, &p, err);
 			if (r < 0)
 				return pb_err_prefix(err, r, "%s:%u: ", l->path, lp->size_line ? lp->size_line : lp->line);
-			plan_line(plan, "add", &p);
+			if (step_add(plan, PART_LAYOUT_ADD, &p) < 0)
+				return pb_err_set(err, -ENOMEM, "out of memory");
 		}
 	for (size_t i = 0; plan && i < part_disk_count(d); i++) {
 		struct part_info p;
@@ -532,8 +552,8 @@ int part_layout_apply(struct part_disk *d, const struct part_layout *l, const ch
 		part_disk_get(d, i, &p);
 		for (size_t j = 0; j < l->n_partitions; j++)
 			named |= !strcmp(p.name, l->partitions[j].name);
-		if (!named)
-			plan_line(plan, "keep (not in the layout)", &p);
+		if (!named && step_add(plan, PART_LAYOUT_KEEP_OTHER, &p) < 0)
+			return pb_err_set(err, -ENOMEM, "out of memory");
 	}
 	return 0;
 }

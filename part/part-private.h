@@ -77,7 +77,6 @@ int part_table_refresh(struct part_disk *d, struct pb_err *err);
 uint64_t part_table_first_usable(const struct part_disk *d);
 uint64_t part_table_end_usable(const struct part_disk *d);
 uint64_t part_table_min_disk_size(enum part_table table, unsigned sector_size);
-const char *part_table_to_string(enum part_table t);
 /* Change the type of an existing partition in memory (apply --force). */
 int part_table_set_type(struct part_disk *d, const struct part_info *p, enum part_type type,
 			struct pb_err *err);

@@ -90,6 +90,15 @@ const char *part_disk_id(const struct part_disk *d);
 int part_disk_new_table(struct part_disk *d, enum part_table table, const char *seed, struct pb_err *err);
 /* Seed for later additions on an existing table (apply --seed). */
 void part_disk_set_seed(struct part_disk *d, const char *seed);
+/* The seed in use (owned by d), or NULL: identifiers are random. */
+const char *part_disk_seed(const struct part_disk *d);
+/* The name messages use for the disk (the path as given; owned by d). */
+const char *part_disk_display(const struct part_disk *d);
+/*
+ * Name the disk differently in messages: a dry run opens a scratch image
+ * but speaks of the user's disk. Returns 0 or -ENOMEM.
+ */
+int part_disk_set_display(struct part_disk *d, const char *name);
 
 /* Number of partitions; part_disk_get() takes 0..count-1 in partition order. */
 size_t part_disk_count(const struct part_disk *d);
@@ -144,6 +153,9 @@ int part_disk_check_unused(const struct part_disk *d, const struct part_info *p,
  */
 int part_disk_lock_partition(struct part_disk *d, const struct part_info *p, struct pb_err *err);
 
+/* Let go of a lock part_disk_lock_partition() took on p. */
+void part_disk_unlock_partition(struct part_disk *d, const struct part_info *p);
+
 /*
  * Let go of the whole-disk lock taken by part_disk_open() while keeping the
  * disk open and any partition locks (a VM runner holds only its partition for
@@ -167,6 +179,9 @@ struct part_probe {
 	char uuid[64];
 };
 int part_disk_probe(const struct part_disk *d, const struct part_info *p, struct part_probe *ret);
+
+/* "gpt", "dos" or "none" (static). */
+const char *part_table_to_string(enum part_table t);
 
 /* Parse and name types: "esp", "bios-boot", "root", "swap", "data". */
 int part_type_from_string(const char *s, enum part_type *ret);
@@ -217,6 +232,24 @@ enum {
 	PART_APPLY_FORCE = 1 << 0, /* change partitions whose type or size differ, replace another table type */
 };
 
+/* What part_layout_apply() did to the table, in order. */
+enum part_layout_step_kind {
+	PART_LAYOUT_TABLE,      /* a new table (of the layout's kind) */
+	PART_LAYOUT_KEEP,       /* a partition of the layout already there (resized or retyped with FORCE) */
+	PART_LAYOUT_ADD,        /* a partition added */
+	PART_LAYOUT_KEEP_OTHER, /* a partition the layout does not name, kept */
+};
+struct part_layout_step {
+	enum part_layout_step_kind kind;
+	struct part_info p; /* the partition afterwards (zeroed for TABLE) */
+};
+struct part_layout_steps {
+	struct part_layout_step *v;
+	size_t n;
+};
+/* Free the steps' array and zero it; accepts NULL. */
+void part_layout_steps_release(struct part_layout_steps *steps);
+
 /*
  * Make the table in memory match the layout: create the table when the disk
  * has none, add the partitions that are missing, keep those that match, and
@@ -225,10 +258,11 @@ enum {
  * filesystem may change: nothing is lost). A partition that does not fit
  * is refused with "LAYOUT:LINE: ..." naming its section. seed (or else the
  * layout's) seeds identifiers.
- * Appends one line per action to plan (may be NULL). Writes nothing: call
+ * Appends one step per action to plan (may be NULL; zero-initialised by the
+ * caller, released with part_layout_steps_release()). Writes nothing: call
  * part_disk_write() afterwards (or not, for a dry run).
  */
 int part_layout_apply(struct part_disk *d, const struct part_layout *l, const char *seed, unsigned flags,
-		      struct strbuf *plan, struct pb_err *err);
+		      struct part_layout_steps *plan, struct pb_err *err);
 
 #endif

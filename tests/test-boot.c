@@ -340,7 +340,7 @@ static void test_boot_grubenv_in_place_on_fat(void **state)
 	d = esp_disk("env.img", 8 * MiB); /* FAT16: small enough to fill */
 	snprintf(img, sizeof(img), "%s", part_disk_path(d));
 	assert_int_equal(part_disk_find(d, "esp", &esp, &err), 0);
-	assert_int_equal(boot_install(d, BOOT_INSTALL_UEFI, &err), 0);
+	assert_int_equal(boot_install(d, BOOT_INSTALL_UEFI, NULL, 0, &err), 0);
 	assert_true(boot_is_installed(d));
 	/* guest 'a' has no filesystem: not in the menu, so refused */
 	assert_int_equal(boot_set_next(d, "a", &err), -ENOENT);
@@ -498,13 +498,13 @@ static void test_boot_install_refusals(void **state)
 
 	/* no ESP, no BIOS boot partition: both named, with sizes */
 	assert_int_equal(part_disk_open(path, 0, 0, &d, &err), 0);
-	assert_int_equal(boot_install(d, 0, &err), -ENOENT);
+	assert_int_equal(boot_install(d, 0, NULL, 0, &err), -ENOENT);
 	assert_non_null(strstr(pb_err_msg(&err), "no ESP and no BIOS boot partition"));
 	assert_non_null(strstr(pb_err_msg(&err), "--type esp --size 64M"));
 	assert_non_null(strstr(pb_err_msg(&err), "--type bios-boot --size 1M"));
 	assert_false(boot_is_installed(d));
 	/* not installed: refresh is a no-op, env reads as empty */
-	assert_int_equal(boot_menu_refresh(d, &err), 0);
+	assert_int_equal(boot_menu_write(d, NULL, 0, &err), 0);
 	part_disk_free(d);
 	assert_int_equal(count_diff(copy, path, &f, &l), 0);
 

@@ -25,8 +25,9 @@
 
 struct vm {
 	struct vm_opts o;
-	struct part_disk *disk;
+	struct part_disk *disk; /* borrowed from the caller */
 	struct part_info p;
+	bool locked;            /* p's partition lock is ours */
 	char *disk_path; /* absolute: vmdk extents and printed commands need it */
 	char *name;
 	char *kernel, *initrd, *cmdline;
@@ -54,7 +55,8 @@ void vm_free(struct vm *vm)
 			unlink(vm->answers);
 		rmdir(vm->tmpdir);
 	}
-	part_disk_free(vm->disk); /* drops the partition lock */
+	if (vm->locked)
+		part_disk_unlock_partition(vm->disk, &vm->p);
 	free(vm->disk_path);
 	free(vm->name);
 	free(vm->kernel);
@@ -174,7 +176,7 @@ static bool guest_stat(struct fs *fs, const char *path, uint64_t *ret_size, int6
 }
 
 /* Direct mode: kernel, initrd and command line from the guest's own /boot and /etc/kernel/cmdline. */
-static int prepare_direct(struct vm *vm, struct fs *fs, const struct fs_guest_info *gi, const char *where,
+static int prepare_direct(struct vm *vm, struct fs *fs, const struct vm_boot *b, const char *where,
 			  struct pb_err *err)
 {
 	_cleanup_free_ char *kdata = NULL;
@@ -184,17 +186,18 @@ static int prepare_direct(struct vm *vm, struct fs *fs, const struct fs_guest_in
 	_cleanup_(strbuf_release) struct strbuf extra = STRBUF_INIT;
 	_cleanup_(strbuf_release) struct strbuf cmd = STRBUF_INIT;
 	_cleanup_(strbuf_release) struct strbuf key = STRBUF_INIT;
-	const struct fs_kernel *k = &gi->kernels[0];
 	struct part_probe probe = { 0 };
 	uint64_t ksize = 0, isize = 0;
 	int64_t kmtime = 0, imtime = 0;
 	size_t klen = 0, ilen = 0;
 	bool pvh = false;
+	const char *initrd;
 	int r;
 
-	if (gi->n_kernels == 0)
+	if (!b || !b->kernel || !*b->kernel)
 		return pb_err_set(err, -ENOENT, "%s: no kernel in /boot (direct mode boots /boot/vmlinuz-*; "
 				  "try --firmware bios|uefi)", where);
+	initrd = b->initrd && *b->initrd ? b->initrd : NULL;
 	cache = vm->o.cache_dir ? strdup(vm->o.cache_dir) : vm_cache_dir_default();
 	if (!cache) {
 		r = make_tmpdir(vm, err);
@@ -213,17 +216,17 @@ static int prepare_direct(struct vm *vm, struct fs *fs, const struct fs_guest_in
 	 * identifies them without reading — filesystem UUID, paths, sizes and
 	 * modification times.
 	 */
-	if (probe.uuid[0] && guest_stat(fs, k->kernel, &ksize, &kmtime) &&
-	    (!k->initrd[0] || guest_stat(fs, k->initrd, &isize, &imtime)))
+	if (probe.uuid[0] && guest_stat(fs, b->kernel, &ksize, &kmtime) &&
+	    (!initrd || guest_stat(fs, initrd, &isize, &imtime)))
 		strbuf_addf(&key, "partboot-boot-files-v1 pvh=%d fs=%s kernel=%s:%" PRIu64 ":%" PRId64
-			    " initrd=%s:%" PRIu64 ":%" PRId64, !vm->o.no_pvh, probe.uuid, k->kernel, ksize, kmtime,
-			    k->initrd, isize, imtime);
+			    " initrd=%s:%" PRIu64 ":%" PRId64, !vm->o.no_pvh, probe.uuid, b->kernel, ksize, kmtime,
+			    initrd ? initrd : "", isize, imtime);
 	if (!key.len || vm_boot_files_lookup(cache, key.buf, &vm->kernel, &pvh, &vm->initrd) < 0) {
-		r = fs_read_file(fs, k->kernel, &kdata, &klen, err);
+		r = fs_read_file(fs, b->kernel, &kdata, &klen, err);
 		if (r < 0)
 			return pb_err_prefix(err, r, "%s: ", where);
-		if (k->initrd[0]) {
-			r = fs_read_file(fs, k->initrd, &idata, &ilen, err);
+		if (initrd) {
+			r = fs_read_file(fs, initrd, &idata, &ilen, err);
 			if (r < 0)
 				return pb_err_prefix(err, r, "%s: ", where);
 		}
@@ -245,7 +248,7 @@ static int prepare_direct(struct vm *vm, struct fs *fs, const struct fs_guest_in
 	if (vm_machine_for(&vm->o) == VM_MACHINE_MICROVM && vm->accel == VM_ACCEL_TCG)
 		/* microvm has no PIT to calibrate against; TCG then hangs calibrating the TSC */
 		strbuf_addstr(&extra, " tsc_early_khz=2000000");
-	vm_cmdline_build(gi->cmdline, root.buf, extra.buf, vm->o.append, &cmd);
+	vm_cmdline_build(b->cmdline, root.buf, extra.buf, vm->o.append, &cmd);
 	vm->cmdline = strbuf_detach(&cmd, NULL);
 
 	vm->g.kernel = vm->kernel;
@@ -331,29 +334,31 @@ static int prepare_firmware(struct vm *vm, struct pb_err *err)
 }
 
 /*
- * Open DISK, find NAME, check the partition is unused and lock it. A runner
- * (install false) then drops the whole-disk lock so other guests of the
- * disk stay usable; an install keeps it, as `partboot install` does.
+ * Take partition p of d: check it is unused and lock it. A runner (install
+ * false) then drops the whole-disk lock so other guests of the disk stay
+ * usable; an install keeps it, as `partboot install` does.
  */
-static int prepare_open(struct vm *vm, const char *disk, const char *name, bool install, struct strbuf *where,
-			struct pb_err *err)
+static int prepare_take(struct vm *vm, struct part_disk *d, const struct part_info *p, bool install,
+			struct strbuf *where, struct pb_err *err)
 {
 	char real[PATH_MAX];
 	int r;
 
-	r = part_disk_open(disk, 0, 0, &vm->disk, err);
-	if (r < 0)
-		return r;
-	if (!realpath(disk, real))
-		return pb_err_set(err, -errno, "%s: %s", disk, strerror(errno));
+	vm->disk = d;
+	vm->p = *p;
+	if (!realpath(part_disk_path(d), real))
+		return pb_err_set(err, -errno, "%s: %s", part_disk_display(d), strerror(errno));
 	vm->disk_path = strdup(real);
-	r = part_disk_find(vm->disk, name, &vm->p, err);
-	if (r < 0)
-		return r;
-	vm->name = strdup(vm->p.name[0] ? vm->p.name : name);
+	vm->name = p->name[0] ? strdup(p->name) : NULL;
+	if (!vm->name) {
+		struct strbuf nb = STRBUF_INIT;
+
+		strbuf_addf(&nb, "%u", p->partno);
+		vm->name = strbuf_detach(&nb, NULL);
+	}
 	if (!vm->disk_path || !vm->name)
 		return pb_err_set(err, -ENOMEM, "out of memory");
-	strbuf_addf(where, "%s: partition '%s'", disk, vm->name);
+	strbuf_addf(where, "%s: partition '%s'", part_disk_display(d), vm->name);
 
 	if (install) {
 		switch (vm->p.type) {
@@ -372,11 +377,13 @@ static int prepare_open(struct vm *vm, const char *disk, const char *name, bool 
 	r = part_disk_lock_partition(vm->disk, &vm->p, err);
 	if (r < 0)
 		return r;
+	vm->locked = true;
 	if (!install) {
 		/* keep only the partition lock: other guests of this disk stay usable meanwhile */
 		r = part_disk_unlock(vm->disk);
 		if (r < 0)
-			return pb_err_set(err, r, "%s: cannot drop the disk lock: %s", disk, strerror(-r));
+			return pb_err_set(err, r, "%s: cannot drop the disk lock: %s", part_disk_display(d),
+					  strerror(-r));
 	}
 
 	vm->g.name = vm->name;
@@ -410,8 +417,8 @@ static int prepare_new(const struct vm_opts *o, struct vm **ret, struct pb_err *
 	return 0;
 }
 
-int vm_prepare_install(const char *disk, const char *name, const struct vm_opts *o, struct vm **ret,
-		       struct pb_err *err)
+int vm_prepare_installer(struct part_disk *d, const struct part_info *p, const struct vm_opts *o, struct vm **ret,
+			 struct pb_err *err)
 {
 	_cleanup_(vm_freep) struct vm *vm = NULL;
 	_cleanup_(strbuf_release) struct strbuf where = STRBUF_INIT;
@@ -422,7 +429,7 @@ int vm_prepare_install(const char *disk, const char *name, const struct vm_opts 
 	r = prepare_new(o, &vm, err);
 	if (r < 0)
 		return r;
-	r = prepare_open(vm, disk, name, true, &where, err);
+	r = prepare_take(vm, d, p, true, &where, err);
 	if (r < 0)
 		return r;
 	if (o->cdrom) {
@@ -449,21 +456,6 @@ bool vm_was_interrupted(const struct vm *vm)
 	return vm->interrupted;
 }
 
-struct part_disk *vm_disk(struct vm *vm)
-{
-	return vm->disk;
-}
-
-const char *vm_disk_path(const struct vm *vm)
-{
-	return vm->disk_path;
-}
-
-const struct part_info *vm_part(const struct vm *vm)
-{
-	return &vm->p;
-}
-
 int vm_attach_answers(struct vm *vm, const char *file, struct pb_err *err)
 {
 	int r;
@@ -483,58 +475,31 @@ int vm_attach_answers(struct vm *vm, const char *file, struct pb_err *err)
 	return 0;
 }
 
-int vm_prepare(const char *disk, const char *name, const struct vm_opts *o, struct vm **ret, struct pb_err *err)
+int vm_prepare(struct part_disk *d, const struct part_info *p, const struct vm_boot *b, const struct vm_opts *o,
+	       struct vm **ret, struct pb_err *err)
 {
 	_cleanup_(vm_freep) struct vm *vm = NULL;
 	_cleanup_(fs_freep) struct fs *fs = NULL;
 	_cleanup_(strbuf_release) struct strbuf where = STRBUF_INIT;
-	struct fs_guest_info *gi = NULL;
 	int r;
 
 	r = prepare_new(o, &vm, err);
 	if (r < 0)
 		return r;
-	r = prepare_open(vm, disk, name, false, &where, err);
+	r = prepare_take(vm, d, p, false, &where, err);
 	if (r < 0)
 		return r;
-
-	/* The guest: complete, and (direct mode) with a kernel. */
-	{
+	if (o->mode == VM_MODE_DIRECT) {
 		struct fs_target t = { .path = vm->disk_path, .offset = vm->p.start, .size = vm->p.size,
 				       .where = where.buf };
 
 		r = fs_open(&t, &fs, err);
-		if (r < 0 && o->mode == VM_MODE_DIRECT)
-			return r;
-	}
-	gi = calloc(1, sizeof(*gi));
-	if (!gi)
-		return pb_err_set(err, -ENOMEM, "out of memory");
-	/*
-	 * Firmware mode boots whatever the guest's bootloader finds: a filesystem
-	 * fs/ cannot read (not ext4) is no reason to refuse, only an install
-	 * partboot knows to be incomplete is.
-	 */
-	if (fs) {
-		r = fs_guest_info(fs, gi, err);
-	} else {
-		pb_err_clear(err);
-		gi->complete = true;
-		r = 0;
-	}
-	if (r < 0 || !gi->complete) {
-		free(gi);
 		if (r < 0)
 			return r;
-		return pb_err_set(err, -EINVAL, "%s: the guest is incomplete (its install was interrupted or is "
-				  "under way); install it again", where.buf);
-	}
-
-	if (o->mode == VM_MODE_DIRECT)
-		r = prepare_direct(vm, fs, gi, where.buf, err);
-	else
+		r = prepare_direct(vm, fs, b, where.buf, err);
+	} else {
 		r = prepare_firmware(vm, err);
-	free(gi);
+	}
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(vm);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/macros.h"
+#include "common/debug.h"
 #include "vm-private.h"
 
 extern char **environ;
@@ -86,6 +87,13 @@ int vm_run(struct vm *vm, int *ret_status, struct pb_err *err)
 	r = vm_argv_build(&o, g, &c, &argv, err);
 	if (r < 0)
 		return r;
+	if (pb_debug_mask() & PB_DEBUG_VM) {
+		struct strbuf line = STRBUF_INIT;
+
+		vm_argv_quote(argv, &line);
+		pb_debug_print(PB_DEBUG_VM, "%s", line.buf);
+		strbuf_release(&line);
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
 		vm_strv_free(argv);
 		return pb_err_set(err, -errno, "cannot create the QMP socket: %s", strerror(errno));

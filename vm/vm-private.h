@@ -48,31 +48,8 @@ char *vm_cache_dir_default(void);
 /* prepare.c: the options the VM was prepared with. */
 void vm_opts_get(const struct vm *vm, struct vm_opts *ret);
 
-/*
- * prepare.c, for install.c: open DISK, find NAME, refuse a partition that is
- * not a root or data partition, or is in use or locked; lock it and keep the
- * whole-disk lock too (an install holds the disk, as `partboot install`
- * does). No guest check (the partition is about to be replaced), no disk
- * view yet (vm_prepare_view(), once the partition is marked); QEMU and, for
- * uefi, OVMF are checked here. Writes nothing to the disk.
- */
-int vm_prepare_install(const char *disk, const char *name, const struct vm_opts *o, struct vm **ret,
-		       struct pb_err *err);
-/* Build the firmware-mode whole-disk view (shadow + vmdk) in the VM's temporary folder. */
-int vm_prepare_view(struct vm *vm, struct pb_err *err);
-/* Copy an answers file into a 1 MiB raw image in the VM's temporary folder and attach it. */
-int vm_attach_answers(struct vm *vm, const char *file, struct pb_err *err);
-/*
- * Set by vm_run(): it got SIGINT/SIGTERM. Its verdict is still "powered off"
- * when the guest answered the power button, which an install must not take
- * for a finished installer.
- */
+/* Set by vm_run() when it got SIGINT/SIGTERM. */
 void vm_set_interrupted(struct vm *vm, bool interrupted);
-bool vm_was_interrupted(const struct vm *vm);
-/* The open, locked disk, its absolute path, and the guest's partition (owned by vm). */
-struct part_disk *vm_disk(struct vm *vm);
-const char *vm_disk_path(const struct vm *vm);
-const struct part_info *vm_part(const struct vm *vm);
 
 /* console.c: how the serial console reaches the user. */
 void vm_console_args(const struct vm_opts *o, struct strv *argv);

@@ -73,7 +73,7 @@ struct vm_opts {
 	const char *cache_dir;    /* boot files cache; NULL = $XDG_CACHE_HOME/partboot or ~/.cache/partboot */
 	const char *ovmf_dir;     /* NULL = /usr/share/OVMF */
 	/*
-	 * Installer media (firmware mode only; see vm_install_via()). cdrom: an
+	 * Installer media (firmware mode only; see disk_install()). cdrom: an
 	 * ISO image or optical drive shown as a read-only CD-ROM and booted
 	 * first. answers_disk: a raw image attached read-only as the last virtio
 	 * disk (the answers file). tftp_dir + tftp_bootfile: user networking with
@@ -221,18 +221,31 @@ int vm_disk_view_plan(const struct part_info *parts, size_t n, unsigned target_p
 void vm_vmdk_descriptor(const struct vm_extent *e, size_t n, const char *disk_path, const char *shadow_path,
 			struct strbuf *out);
 
-/* ---- the prepared VM (qemu.c) ---- */
+/* ---- the prepared VM (prepare.c) ---- */
 
 struct vm;
 
+/* What direct mode boots: files of the guest (paths inside it) and its own arguments. Borrowed. */
+struct vm_boot {
+	const char *kernel;  /* "/boot/vmlinuz-6.1.0-28-amd64" */
+	const char *initrd;  /* NULL or "" = none */
+	const char *cmdline; /* the guest's own kernel arguments; NULL = "ro quiet" */
+};
+
 /*
- * Open DISK, find guest NAME, refuse what cannot work (partition mounted or
- * in use by another runner, incomplete guest, no kernel in /boot in direct
- * mode, qemu or firmware missing), lock the partition for the VM's lifetime,
- * read the boot files (direct) or build the disk view (firmware) and choose
- * the accelerator. Nothing is started. *ret owns it all; vm_free().
+ * Prepare a VM for partition p of d (d is borrowed and must outlive the vm):
+ * refuse what cannot work (partition mounted or in use by another runner,
+ * qemu or firmware missing, in direct mode no kernel), lock the partition
+ * for the VM's lifetime and let go of d's whole-disk lock, so other guests
+ * of the disk stay usable; read the boot files (direct mode: b, read through
+ * fs/) or build the disk view (firmware mode; b unused, may be NULL), and
+ * choose the accelerator. Whether p holds a complete guest is the caller's
+ * to decide (disk_vm_prepare()). Nothing is started. *ret is the caller's:
+ * vm_free().
  */
-int vm_prepare(const char *disk, const char *name, const struct vm_opts *o, struct vm **ret, struct pb_err *err);
+int vm_prepare(struct part_disk *d, const struct part_info *p, const struct vm_boot *b, const struct vm_opts *o,
+	       struct vm **ret, struct pb_err *err);
+/* Frees; accepts NULL. The partition lock goes with it. */
 void vm_free(struct vm *vm);
 
 /* A one-line warning for the user (e.g. the TCG fallback), or NULL. Owned by vm. */
@@ -260,24 +273,28 @@ int vm_libvirt_xml(struct vm *vm, struct strbuf *out, struct pb_err *err);
  */
 int vm_run(struct vm *vm, int *ret_status, struct pb_err *err);
 
-/* ---- installing through an OS installer in the VM (install.c) ---- */
+/* ---- OS installers in the VM (install-source.c, prepare.c; disk_install() drives them) ---- */
 
-/* What vm_install_via() is asked to do. Strings borrowed. Zero-initialise, then set. */
-struct vm_install_opts {
-	const char *source;   /* "FILE.iso", "/dev/sr0" (an installer disc), "pxe:DIR" or "pxe:URL" */
-	const char *answers;  /* preseed/kickstart/autoinstall file for the installer, or NULL */
-	const char *label;    /* filesystem label of the empty ext4 made first; NULL = the partition's */
-	/* The after-install steps (as fs_install_opts.setup): NULL = default (see fs.h). */
-	const char *hostname;
-	const char *cmdline;
-	/*
-	 * Called with the disk (still open and locked) once the guest is marked
-	 * incomplete, before the VM starts, and again once it is complete: the
-	 * CLI refreshes the boot menu there. <0 fails the install. May be NULL.
-	 */
-	int (*menu)(struct part_disk *d, void *userdata, struct pb_err *err);
-	void *userdata;
-};
+/*
+ * A VM for an OS installer writing partition p of d (d borrowed, must
+ * outlive the vm; o->mode BIOS or UEFI): refuses a partition that is not a
+ * root or data partition, or is in use or locked; locks it and keeps d's
+ * whole-disk lock too (an install holds the disk). No disk view yet
+ * (vm_prepare_view(), once the partition is marked); QEMU and, for uefi,
+ * OVMF are checked here. Writes nothing to the disk.
+ */
+int vm_prepare_installer(struct part_disk *d, const struct part_info *p, const struct vm_opts *o,
+			 struct vm **ret, struct pb_err *err);
+/* Build the firmware-mode whole-disk view (shadow + vmdk) in the VM's temporary folder. */
+int vm_prepare_view(struct vm *vm, struct pb_err *err);
+/* Copy an answers file into a 1 MiB raw image in the VM's temporary folder and attach it read-only. */
+int vm_attach_answers(struct vm *vm, const char *file, struct pb_err *err);
+/*
+ * True when vm_run() got SIGINT/SIGTERM. Its verdict is still "powered off"
+ * when the guest answered the power button, which an install must not take
+ * for a finished installer.
+ */
+bool vm_was_interrupted(const struct vm *vm);
 
 /* How a --via-vm source is booted. */
 enum vm_install_medium {
@@ -302,23 +319,5 @@ enum vm_install_medium {
  */
 int vm_install_check_source(const char *source, const char *answers, enum vm_mode mode,
 			    enum vm_install_medium *ret_medium, char **ret_bootfile, struct pb_err *err);
-
-/*
- * Install guest NAME of DISK by booting an OS installer in firmware mode
- * (o->mode BIOS or UEFI; DIRECT is taken as BIOS) with the whole-disk view in
- * which only NAME's partition is live. In order: check the source, the
- * answers file and the partition (root or data type, unused, unlocked) and
- * QEMU, all before writing anything; make an empty ext4 holding
- * /.partboot-incomplete (the guest lists as incomplete from here on) and
- * call io->menu; boot the installer (CD-ROM or PXE, the answers file as a
- * read-only raw disk, console per o) until it powers off; check the
- * partition holds a Linux root (an ext2/3/4 filesystem with a kernel in
- * /boot and an os-release), else fail leaving the guest incomplete; then the
- * after-install steps and the complete marker (fs_finish_install()) and
- * io->menu again. *ret_status gets the VM's VM_EXIT_* verdict (0 when it did
- * not run). Returns 0, or -errno with err set.
- */
-int vm_install_via(const char *disk, const char *name, const struct vm_opts *o, const struct vm_install_opts *io,
-		   int *ret_status, struct pb_err *err);
 
 #endif

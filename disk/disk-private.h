@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/* Inside disk/: the context object and helpers shared by its files. Other folders include disk.h. */
+#ifndef PARTBOOT_DISK_PRIVATE_H
+#define PARTBOOT_DISK_PRIVATE_H
+
+#include "disk.h"
+
+struct disk {
+	struct part_disk *d;
+	char *path;            /* as the caller gave it, for messages */
+	struct disk_diag diag;
+};
+
+/* A warning or a step note through the context's callbacks (formatted; dropped when unset). */
+void disk_warn(const struct disk *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void disk_note(const struct disk *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * The name partition p goes by ("deb12", or "3" when it has none) into buf,
+ * and "DISK: partition 'NAME'" for messages into where (appended).
+ */
+void disk_part_name(const struct part_info *p, char *buf, size_t len);
+void disk_part_where(const struct disk *k, const struct part_info *p, struct strbuf *where);
+
+/* The fs/ view of partition p of k (strings borrowed from k, p and where). */
+struct fs_target disk_target(const struct disk *k, const struct part_info *p, const char *where,
+			     const char *name);
+
+/* Wrap an existing part_disk in a context (apply's planner opened it itself); takes d. */
+int disk_adopt(struct part_disk *d, const char *path, const struct disk_diag *diag, struct disk **ret,
+	       struct pb_err *err);
+
+/* guest.c: the guest of one partition (what disk_guest_scan() does for each). */
+int disk_guest_probe(struct disk *k, const struct part_info *p, struct disk_guest *ret);
+void disk_guest_release(struct disk_guest *g);
+
+/* part.c: disk_mkfs() on a partition already found; refresh false leaves the menu to the caller. */
+int disk_mkfs_part(struct disk *k, const struct part_info *p, enum fs_kind kind, const char *label, bool refresh,
+		   enum fs_kind *ret_kind, struct pb_err *err);
+
+/* install.c: one install's state, shared with install-vm.c. */
+struct disk_install_ctx {
+	struct disk *k;
+	struct part_info p;
+	char name[80];          /* the partition's name (or number) */
+	struct strbuf where;    /* "DISK: partition 'NAME'" */
+	struct fs_target t;
+	const char *label;      /* for a new filesystem */
+	char hostname[64];
+	bool locked;            /* the partition lock is ours */
+};
+/* Check o, find NAME, refuse a partition that cannot hold a guest; fill c. Writes nothing. */
+int disk_install_begin(struct disk *k, const char *name, const struct disk_install_opts *o,
+		       struct disk_install_ctx *c, struct pb_err *err);
+/* Check the partition is unused and lock it. */
+int disk_install_lock(struct disk_install_ctx *c, struct pb_err *err);
+void disk_install_end(struct disk_install_ctx *c);
+
+/* install-vm.c: disk_install() with o->via_vm. */
+int disk_install_via_vm(struct disk *k, const char *name, const struct disk_install_opts *o,
+			struct disk_install_result *ret, struct pb_err *err);
+
+#endif

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The boot menu kept in step with the guests: the model (guest.c) says
+ * which guests are bootable, boot/ renders and writes grub.cfg. Every
+ * operation that changes a guest or a partition ends here.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/macros.h"
+#include "disk-private.h"
+
+/* The entries of the bootable guests of gs, with their titles (owned by titles). */
+struct menu {
+	struct boot_entry *e;
+	size_t n;
+	struct strbuf *titles;
+};
+
+static void menu_release(struct menu *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		strbuf_release(&m->titles[i]);
+	free(m->titles);
+	free(m->e);
+}
+
+/* Build the menu from gs; warn (except about the guest named quiet) for each guest left out. */
+static int menu_build(struct disk *k, const struct disk_guests *gs, const char *quiet, struct menu *m,
+		      struct pb_err *err)
+{
+	m->n = 0;
+	m->e = calloc(gs->n ? gs->n : 1, sizeof(*m->e));
+	m->titles = calloc(gs->n ? gs->n : 1, sizeof(*m->titles));
+	if (!m->e || !m->titles) {
+		free(m->e);
+		free(m->titles);
+		return pb_err_set(err, -ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < gs->n; i++) {
+		const struct disk_guest *g = &gs->v[i];
+		struct strbuf where = STRBUF_INIT;
+		bool loud = !quiet || strcmp(quiet, g->part.name);
+
+		if (g->state == DISK_GUEST_NONE)
+			continue;
+		disk_part_where(k, &g->part, &where);
+		if (!g->bootable) {
+			if (!loud || !g->part.name[0])
+				;
+			else if (g->state == DISK_GUEST_UNREADABLE)
+				disk_warn(k, "%s: left out of the boot menu: %s", where.buf, g->why);
+			else if (g->state == DISK_GUEST_INCOMPLETE)
+				disk_warn(k, "%s: guest is incomplete (install interrupted or under way), left out of "
+					  "the boot menu", where.buf);
+			/* a data partition is quietly not a guest; a root partition or an OS says it is one */
+			else if (!g->info.n_kernels && (g->part.type == PART_TYPE_ROOT || g->info.pretty_name))
+				disk_warn(k, "%s: no kernel in /boot, left out of the boot menu", where.buf);
+			strbuf_release(&where);
+			continue;
+		}
+		strbuf_release(&where);
+		strbuf_init(&m->titles[m->n]);
+		if (g->info.pretty_name)
+			strbuf_addf(&m->titles[m->n], "%s (%s)", g->part.name, g->info.pretty_name);
+		else
+			strbuf_addstr(&m->titles[m->n], g->part.name);
+		m->e[m->n] = (struct boot_entry){
+			.id = g->part.name,
+			.title = m->titles[m->n].buf,
+			.fs_uuid = g->probe.uuid,
+			.partuuid = g->part.uuid,
+			.kernel = g->info.kernels[0].kernel,
+			.initrd = g->info.kernels[0].initrd,
+			.cmdline = g->info.cmdline,
+		};
+		m->n++;
+	}
+	return 0;
+}
+
+int disk_menu_refresh(struct disk *k, const char *quiet, struct pb_err *err)
+{
+	struct disk_guests gs = { 0 };
+	struct menu m = { 0 };
+	int r;
+
+	if (!boot_is_installed(k->d))
+		return 0;
+	r = disk_guest_scan(k, &gs, err);
+	if (r < 0)
+		return r;
+	r = menu_build(k, &gs, quiet, &m, err);
+	if (r >= 0) {
+		r = boot_menu_write(k->d, m.e, m.n, err);
+		menu_release(&m);
+	}
+	disk_guests_release(&gs);
+	return r;
+}
+
+int disk_bootloader_install(struct disk *k, unsigned flags, struct pb_err *err)
+{
+	struct disk_guests gs = { 0 };
+	struct menu m = { 0 };
+	int r;
+
+	r = disk_guest_scan(k, &gs, err);
+	if (r < 0)
+		return r;
+	r = menu_build(k, &gs, NULL, &m, err);
+	if (r >= 0) {
+		r = boot_install(k->d, flags, m.e, m.n, err);
+		menu_release(&m);
+	}
+	disk_guests_release(&gs);
+	return r;
+}
+
+int disk_boot_native(struct disk *k, const char *name, enum boot_native_action action, struct pb_err *err)
+{
+	struct disk_guests gs = { 0 };
+	const struct disk_guest *g;
+	struct boot_entry e;
+	int r;
+
+	r = disk_guest_scan(k, &gs, err);
+	if (r < 0)
+		return r;
+	g = disk_guests_find(&gs, name);
+	/* boot_native() refuses what cannot be booted natively first, then names an unknown guest */
+	e = (struct boot_entry){ .id = name };
+	if (g && g->part.name[0])
+		e = (struct boot_entry){
+			.id = g->part.name,
+			.fs_uuid = g->probe.uuid,
+			.partuuid = g->part.uuid,
+			.kernel = g->info.n_kernels ? g->info.kernels[0].kernel : NULL,
+			.initrd = g->info.n_kernels ? g->info.kernels[0].initrd : NULL,
+			.cmdline = g->info.cmdline,
+		};
+	r = boot_native(k->d, &e, action, err);
+	disk_guests_release(&gs);
+	return r;
+}
