@@ -1,5 +1,6 @@
 # partboot — one non-recursive Makefile.
-#   make              build build/partboot and one static library per folder
+#   make              build build/partboot and libpartboot (shared, and static for the
+#                     program and the tests)
 #   make check        install dependencies, build, run every test (SANITIZE=1: ASan+UBSan)
 #   make deps         install the Debian packages listed in deps.txt (no-op when present)
 #   make install      PREFIX=/usr/local DESTDIR=
@@ -29,7 +30,10 @@ Q := @
 quiet = @printf '  %-7s %s\n'
 endif
 
-PKGS := fdisk blkid uuid smartcols ext2fs com_err libarchive inih
+# What the libraries link (and partboot.pc's Requires.private names); the program adds
+# libsmartcols for its tables.
+LIB_PKGS := fdisk blkid uuid ext2fs com_err libarchive inih
+PKGS := $(LIB_PKGS) smartcols
 TEST_PKGS := cmocka
 
 WARNINGS += -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes
@@ -44,32 +48,62 @@ PB_CFLAGS = -std=gnu11 $(WARNINGS) $(SANFLAGS) -D_GNU_SOURCE -D_FILE_OFFSET_BITS
 	$(shell pkg-config --cflags $(PKGS))
 PB_LDFLAGS = $(SANFLAGS)
 PB_LIBS = $(shell pkg-config --libs $(PKGS))
+LIB_LIBS = $(shell pkg-config --libs $(LIB_PKGS))
 
-# Link order: a library may use those to its right (vm/boot use fs and part).
-LIBDIRS := vm boot fs part common
-LIBS_A := $(foreach d,$(LIBDIRS),$(BUILD)/lib$(d).a)
+# Every top-level folder with C sources is a library, except the program's and the
+# tests': a new one (disk/) joins libpartboot by itself. All library objects go into one
+# archive (ld searches an archive until nothing new resolves, so no link order to keep)
+# and into the shared library, so they are compiled position-independent.
+LIBDIRS := $(filter-out cli tests,$(patsubst %/,%,$(sort $(dir $(wildcard */*.c)))))
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+LIB_OBJ := $(call obj,$(foreach d,$(LIBDIRS),$(wildcard $(d)/*.c)))
+LIBS_A := $(BUILD)/libpartboot.a
 
 CLI_SRC := $(wildcard cli/*.c)
 TEST_SRC := $(wildcard tests/test-*.c)
 ALL_SRC := $(foreach d,$(LIBDIRS),$(wildcard $(d)/*.c)) $(CLI_SRC) $(TEST_SRC)
-obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
 PROG := $(BUILD)/partboot
 TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-all: $(PROG)
+# libpartboot.so.VERSION, soname libpartboot.so.MAJOR. It exports exactly what the public
+# headers declare: each library folder's D/D.h and what those include from common/ (the
+# only headers installed; *-private.h, macros.h, run.h, util.h stay inside). The version
+# script is generated from them (tools/public-symbols.sh), so it cannot drift; one
+# version node for all of it until the ABI is declared stable.
+VERSION := 0.1
+SO_MAJOR := $(firstword $(subst ., ,$(VERSION)))
+SO := $(BUILD)/libpartboot.so.$(VERSION)
+SO_NAME := libpartboot.so.$(SO_MAJOR)
+SYM_NODE := PARTBOOT_0.1
+PUB_H := $(foreach d,$(LIBDIRS),$(wildcard $(d)/$(d).h)) common/err.h common/strbuf.h
 
-define lib_rule
-$(BUILD)/lib$(1).a: $(call obj,$(wildcard $(1)/*.c))
-	$$(quiet) AR $$@
-	$(Q)rm -f $$@ && ar rcs $$@ $$^
-endef
-$(foreach d,$(LIBDIRS),$(eval $(call lib_rule,$(d))))
+all: $(PROG) $(SO)
+
+$(LIBS_A): $(LIB_OBJ)
+	$(quiet) AR $@
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIB_OBJ): PB_PIC := -fPIC
+# Objects built before they were position-independent are rebuilt once.
+$(LIB_OBJ): $(BUILD)/.pic
+$(BUILD)/.pic:
+	@mkdir -p $(dir $@) && touch $@
+
+$(BUILD)/libpartboot.sym: tools/public-symbols.sh $(PUB_H) $(LIB_OBJ)
+	$(quiet) GEN $@
+	$(Q)CC="$(CC)" tools/public-symbols.sh script $(SYM_NODE) --data-from "$(LIB_OBJ)" $(PUB_H) >$@.tmp
+	$(Q)mv $@.tmp $@
+
+$(SO): $(LIB_OBJ) $(BUILD)/libpartboot.sym
+	$(quiet) LD $@
+	$(Q)$(CC) -shared -Wl,-soname,$(SO_NAME) -Wl,--version-script=$(BUILD)/libpartboot.sym -Wl,--no-undefined \
+		$(PB_LDFLAGS) $(LDFLAGS) -o $@ $(LIB_OBJ) $(LIB_LIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(quiet) CC $<
-	$(Q)$(CC) $(CFLAGS) $(PB_CFLAGS) -MMD -MP -c -o $@ $<
+	$(Q)$(CC) $(CFLAGS) $(PB_CFLAGS) $(PB_PIC) -MMD -MP -c -o $@ $<
 
 $(PROG): $(call obj,$(CLI_SRC)) $(LIBS_A)
 	$(quiet) LD $@
@@ -79,7 +113,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIBS_A)
 	$(quiet) LD $@
 	$(Q)$(CC) $(PB_LDFLAGS) $(LDFLAGS) -o $@ $< $(LIBS_A) $(PB_LIBS) $(shell pkg-config --libs $(TEST_PKGS))
 
-tests: $(PROG) $(TESTS)
+tests: $(PROG) $(SO) $(TESTS)
 
 deps:
 	@./tests/deps.sh deps.txt
