@@ -3,11 +3,15 @@
 #                     program and the tests)
 #   make check        install dependencies, build, run every test (SANITIZE=1: ASan+UBSan)
 #   make deps         install the Debian packages listed in deps.txt (no-op when present)
-#   make install      PREFIX=/usr/local DESTDIR=
+#   make install      PREFIX=/usr/local DESTDIR= (LIBDIR=PREFIX/lib): the program, and
+#                     libpartboot with its public headers and partboot.pc
 #   V=1 shows full commands, WERROR=0 relaxes -Werror.
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 MANDIR ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 SANITIZE ?= 0
@@ -137,11 +141,24 @@ else
 	@BUILD=$(BUILD) SAN_BUILD=build-san SAN_TESTS="$(SAN_TESTS)" ./tests/run.sh
 endif
 
-install: $(PROG)
+# The library: libpartboot.so.VERSION with its .so.MAJOR and .so links; the public
+# headers under INCLUDEDIR/partboot/ in their folders (they include each other as
+# "../common/err.h"); partboot.pc, whose paths are under ${prefix} when they can be (so
+# pkg-config --define-prefix can move them).
+pc_path = $(if $(filter $(PREFIX)/%,$(1)),$${prefix}/$(patsubst $(PREFIX)/%,%,$(1)),$(1))
+install: $(PROG) $(SO)
 	install -Dm755 $(PROG) $(DESTDIR)$(BINDIR)/partboot
 	install -Dm644 docs/partboot.1 $(DESTDIR)$(MANDIR)/man1/partboot.1
 	@if [ -f docs/partboot.bash-completion ]; then \
 		install -Dm644 docs/partboot.bash-completion $(DESTDIR)$(BASHCOMPDIR)/partboot; fi
+	install -Dm644 $(SO) $(DESTDIR)$(LIBDIR)/$(notdir $(SO))
+	ln -sf $(notdir $(SO)) $(DESTDIR)$(LIBDIR)/$(SO_NAME)
+	ln -sf $(SO_NAME) $(DESTDIR)$(LIBDIR)/libpartboot.so
+	for h in $(PUB_H); do install -Dm644 $$h $(DESTDIR)$(INCLUDEDIR)/partboot/$$h || exit; done
+	install -d $(DESTDIR)$(PKGCONFIGDIR)
+	sed -e 's|@prefix@|$(PREFIX)|' -e 's|@libdir@|$(call pc_path,$(LIBDIR))|' \
+		-e 's|@includedir@|$(call pc_path,$(INCLUDEDIR))|' -e 's|@version@|$(VERSION)|' \
+		-e 's|@requires_private@|$(LIB_PKGS)|' partboot.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/partboot.pc
 
 clean:
 	rm -rf build build-san
