@@ -1,12 +1,17 @@
 # partboot — one non-recursive Makefile.
-#   make              build build/partboot and one static library per folder
+#   make              build build/partboot and libpartboot (shared, and static for the
+#                     program and the tests)
 #   make check        install dependencies, build, run every test (SANITIZE=1: ASan+UBSan)
 #   make deps         install the Debian packages listed in deps.txt (no-op when present)
-#   make install      PREFIX=/usr/local DESTDIR=
+#   make install      PREFIX=/usr/local DESTDIR= (LIBDIR=PREFIX/lib): the program, and
+#                     libpartboot with its public headers and partboot.pc
 #   V=1 shows full commands, WERROR=0 relaxes -Werror.
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 MANDIR ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 SANITIZE ?= 0
@@ -29,7 +34,10 @@ Q := @
 quiet = @printf '  %-7s %s\n'
 endif
 
-PKGS := fdisk blkid uuid smartcols ext2fs com_err libarchive inih
+# What the libraries link (and partboot.pc's Requires.private names); the program adds
+# libsmartcols for its tables.
+LIB_PKGS := fdisk blkid uuid ext2fs com_err libarchive inih
+PKGS := $(LIB_PKGS) smartcols
 TEST_PKGS := cmocka
 
 WARNINGS += -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes
@@ -44,32 +52,62 @@ PB_CFLAGS = -std=gnu11 $(WARNINGS) $(SANFLAGS) -D_GNU_SOURCE -D_FILE_OFFSET_BITS
 	$(shell pkg-config --cflags $(PKGS))
 PB_LDFLAGS = $(SANFLAGS)
 PB_LIBS = $(shell pkg-config --libs $(PKGS))
+LIB_LIBS = $(shell pkg-config --libs $(LIB_PKGS))
 
-# Link order: a library may use those to its right (vm/boot use fs and part).
-LIBDIRS := disk vm boot fs part common
-LIBS_A := $(foreach d,$(LIBDIRS),$(BUILD)/lib$(d).a)
+# Every top-level folder with C sources is a library, except the program's and the
+# tests': a new one (disk/) joins libpartboot by itself. All library objects go into one
+# archive (ld searches an archive until nothing new resolves, so no link order to keep)
+# and into the shared library, so they are compiled position-independent.
+LIBDIRS := $(filter-out cli tests,$(patsubst %/,%,$(sort $(dir $(wildcard */*.c)))))
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+LIB_OBJ := $(call obj,$(foreach d,$(LIBDIRS),$(wildcard $(d)/*.c)))
+LIBS_A := $(BUILD)/libpartboot.a
 
 CLI_SRC := $(wildcard cli/*.c)
 TEST_SRC := $(wildcard tests/test-*.c)
 ALL_SRC := $(foreach d,$(LIBDIRS),$(wildcard $(d)/*.c)) $(CLI_SRC) $(TEST_SRC)
-obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
 PROG := $(BUILD)/partboot
 TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-all: $(PROG)
+# libpartboot.so.VERSION, soname libpartboot.so.MAJOR. It exports exactly what the public
+# headers declare: each library folder's D/D.h and what those include from common/ (the
+# only headers installed; *-private.h, macros.h, run.h, util.h stay inside). The version
+# script is generated from them (tools/public-symbols.sh), so it cannot drift; one
+# version node for all of it until the ABI is declared stable.
+VERSION := 0.1
+SO_MAJOR := $(firstword $(subst ., ,$(VERSION)))
+SO := $(BUILD)/libpartboot.so.$(VERSION)
+SO_NAME := libpartboot.so.$(SO_MAJOR)
+SYM_NODE := PARTBOOT_0.1
+PUB_H := $(foreach d,$(LIBDIRS),$(wildcard $(d)/$(d).h)) common/err.h common/strbuf.h
 
-define lib_rule
-$(BUILD)/lib$(1).a: $(call obj,$(wildcard $(1)/*.c))
-	$$(quiet) AR $$@
-	$(Q)rm -f $$@ && ar rcs $$@ $$^
-endef
-$(foreach d,$(LIBDIRS),$(eval $(call lib_rule,$(d))))
+all: $(PROG) $(SO)
+
+$(LIBS_A): $(LIB_OBJ)
+	$(quiet) AR $@
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIB_OBJ): PB_PIC := -fPIC
+# Objects built before they were position-independent are rebuilt once.
+$(LIB_OBJ): $(BUILD)/.pic
+$(BUILD)/.pic:
+	@mkdir -p $(dir $@) && touch $@
+
+$(BUILD)/libpartboot.sym: tools/public-symbols.sh $(PUB_H) $(LIB_OBJ)
+	$(quiet) GEN $@
+	$(Q)CC="$(CC)" tools/public-symbols.sh script $(SYM_NODE) --data-from "$(LIB_OBJ)" $(PUB_H) >$@.tmp
+	$(Q)mv $@.tmp $@
+
+$(SO): $(LIB_OBJ) $(BUILD)/libpartboot.sym
+	$(quiet) LD $@
+	$(Q)$(CC) -shared -Wl,-soname,$(SO_NAME) -Wl,--version-script=$(BUILD)/libpartboot.sym -Wl,--no-undefined \
+		$(PB_LDFLAGS) $(LDFLAGS) -o $@ $(LIB_OBJ) $(LIB_LIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(quiet) CC $<
-	$(Q)$(CC) $(CFLAGS) $(PB_CFLAGS) -MMD -MP -c -o $@ $<
+	$(Q)$(CC) $(CFLAGS) $(PB_CFLAGS) $(PB_PIC) -MMD -MP -c -o $@ $<
 
 $(PROG): $(call obj,$(CLI_SRC)) $(LIBS_A)
 	$(quiet) LD $@
@@ -79,7 +117,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIBS_A)
 	$(quiet) LD $@
 	$(Q)$(CC) $(PB_LDFLAGS) $(LDFLAGS) -o $@ $< $(LIBS_A) $(PB_LIBS) $(shell pkg-config --libs $(TEST_PKGS))
 
-tests: $(PROG) $(TESTS)
+tests: $(PROG) $(SO) $(TESTS)
 
 deps:
 	@./tests/deps.sh deps.txt
@@ -103,11 +141,24 @@ else
 	@BUILD=$(BUILD) SAN_BUILD=build-san SAN_TESTS="$(SAN_TESTS)" ./tests/run.sh
 endif
 
-install: $(PROG)
+# The library: libpartboot.so.VERSION with its .so.MAJOR and .so links; the public
+# headers under INCLUDEDIR/partboot/ in their folders (they include each other as
+# "../common/err.h"); partboot.pc, whose paths are under ${prefix} when they can be (so
+# pkg-config --define-prefix can move them).
+pc_path = $(if $(filter $(PREFIX)/%,$(1)),$${prefix}/$(patsubst $(PREFIX)/%,%,$(1)),$(1))
+install: $(PROG) $(SO)
 	install -Dm755 $(PROG) $(DESTDIR)$(BINDIR)/partboot
 	install -Dm644 docs/partboot.1 $(DESTDIR)$(MANDIR)/man1/partboot.1
 	@if [ -f docs/partboot.bash-completion ]; then \
 		install -Dm644 docs/partboot.bash-completion $(DESTDIR)$(BASHCOMPDIR)/partboot; fi
+	install -Dm644 $(SO) $(DESTDIR)$(LIBDIR)/$(notdir $(SO))
+	ln -sf $(notdir $(SO)) $(DESTDIR)$(LIBDIR)/$(SO_NAME)
+	ln -sf $(SO_NAME) $(DESTDIR)$(LIBDIR)/libpartboot.so
+	for h in $(PUB_H); do install -Dm644 $$h $(DESTDIR)$(INCLUDEDIR)/partboot/$$h || exit; done
+	install -d $(DESTDIR)$(PKGCONFIGDIR)
+	sed -e 's|@prefix@|$(PREFIX)|' -e 's|@libdir@|$(call pc_path,$(LIBDIR))|' \
+		-e 's|@includedir@|$(call pc_path,$(INCLUDEDIR))|' -e 's|@version@|$(VERSION)|' \
+		-e 's|@requires_private@|$(LIB_PKGS)|' partboot.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/partboot.pc
 
 clean:
 	rm -rf build build-san
