@@ -64,6 +64,8 @@ struct populate;
  * made. For the after-install steps. Returns 0 or -errno with err set.
  */
 int fs_populate_put_file(struct populate *p, const char *path, const void *data, size_t len, unsigned mode);
+
+/* test-pause.c */
 /*
  * Test hook: when PARTBOOT_TEST_PAUSE equals stage ("mkfs", "fill",
  * "setup"), stop the process (SIGSTOP) so a test can kill -9 it there.

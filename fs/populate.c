@@ -26,7 +26,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1306,15 +1305,6 @@ int fs_populate_put_file(struct populate *p, const char *path, const void *data,
 	p->mem_data = NULL;
 	archive_entry_free(e);
 	return r;
-}
-
-void fs_test_pause(const char *stage)
-{
-	const char *want = getenv("PARTBOOT_TEST_PAUSE");
-
-	/* Test hook (tests/e2e/install-kill.sh): stop here so the test can kill -9 us at a known point. */
-	if (want && !strcmp(want, stage))
-		raise(SIGSTOP);
 }
 
 /* --- fs_install ---------------------------------------------------------------------- */
