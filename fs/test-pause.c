@@ -2,7 +2,7 @@
 /*
  * The test hook that stops an install at a known point, so that
  * tests/e2e/install-kill.sh can kill -9 it there: mkfs.c calls it after
- * clearing the range, populate.c after the first entries and after the
+ * clearing the range, install.c after the first entries and after the
  * after-install steps. Its own file so that neither caller depends on the
  * other for it.
  */
