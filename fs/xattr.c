@@ -5,7 +5,6 @@
  * turned into the kernel's system.posix_acl_{access,default} values, and
  * the ACL mask that the mode's group bits stand for.
  */
-#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "common/endian.h"
 #include "common/macros.h"
 #include "fs-private.h"
 
@@ -105,17 +105,18 @@ static int acl_to_xattr(struct archive_entry *e, int type, struct strbuf *out)
 		return 0;
 	qsort(ents, n, sizeof(*ents), cmp_acl);
 	{
-		uint32_t v = htole32(ACL_XATTR_VERSION);
+		uint8_t v[4];
 
-		strbuf_add(out, &v, 4);
+		pb_put_le32(v, ACL_XATTR_VERSION);
+		strbuf_add(out, v, 4);
 	}
 	for (size_t i = 0; i < n; i++) {
-		uint16_t t = htole16(ents[i].tag), pm = htole16(ents[i].perm);
-		uint32_t id = htole32(ents[i].id);
+		uint8_t ent[8];
 
-		strbuf_add(out, &t, 2);
-		strbuf_add(out, &pm, 2);
-		strbuf_add(out, &id, 4);
+		pb_put_le16(ent, ents[i].tag);
+		pb_put_le16(ent + 2, ents[i].perm);
+		pb_put_le32(ent + 4, ents[i].id);
+		strbuf_add(out, ent, 8);
 	}
 	return 0;
 }

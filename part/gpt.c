@@ -6,17 +6,8 @@
  */
 #include <string.h>
 
+#include "../common/endian.h"
 #include "part-private.h"
-
-static int le32(const uint8_t *p)
-{
-	return (int)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return (uint64_t)(uint32_t)le32(p) | (uint64_t)(uint32_t)le32(p + 4) << 32;
-}
 
 /*
  * Check one GPT header at lba and its entry array (UEFI 2.10 §5.3.2: header
@@ -37,18 +28,18 @@ static const char *gpt_header_problem(int fd, unsigned ss, uint64_t lba, uint64_
 		return "header unreadable";
 	if (memcmp(h, "EFI PART", 8))
 		return "header missing";
-	hsize = (uint32_t)le32(h + 12);
+	hsize = pb_le32(h + 12);
 	if (hsize < 92 || hsize > ss)
 		return "header size invalid";
-	crc = (uint32_t)le32(h + 16);
+	crc = pb_le32(h + 16);
 	memset(h + 16, 0, 4);
 	if (part_crc32(0, h, hsize) != crc)
 		return "header CRC mismatch";
-	if (le64(h + 24) != lba)
+	if (pb_le64(h + 24) != lba)
 		return "header at wrong LBA";
-	ent_lba = le64(h + 72);
-	n = (uint32_t)le32(h + 80);
-	esz = (uint32_t)le32(h + 84);
+	ent_lba = pb_le64(h + 72);
+	n = pb_le32(h + 80);
+	esz = pb_le32(h + 84);
 	if (esz < 128 || n > 65536 || ent_lba >= disk_sectors)
 		return "entry array invalid";
 	len = (uint64_t)n * esz;
@@ -57,10 +48,10 @@ static const char *gpt_header_problem(int fd, unsigned ss, uint64_t lba, uint64_
 		return "entry array unreadable";
 	if (pread(fd, ents, len, (off_t)(ent_lba * ss)) != (ssize_t)len)
 		return "entry array unreadable";
-	if (part_crc32(0, ents, len) != (uint32_t)le32(h + 88))
+	if (part_crc32(0, ents, len) != pb_le32(h + 88))
 		return "entries CRC mismatch";
 	if (ret_alt)
-		*ret_alt = le64(h + 32);
+		*ret_alt = pb_le64(h + 32);
 	return NULL;
 }
 

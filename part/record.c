@@ -7,6 +7,7 @@
  */
 #include <string.h>
 
+#include "../common/endian.h"
 #include "part-private.h"
 
 /* CRC-32 (IEEE 802.3, reflected, as zlib and the UEFI spec use). */
@@ -28,32 +29,20 @@ uint64_t part_record_offset(unsigned sector_size)
 	return PART_ALIGN - sector_size;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 int part_record_encode(const struct part_meta *m, size_t n, uint8_t out[PART_RECORD_SIZE])
 {
 	size_t pos = PART_RECORD_HEADER;
 
 	memset(out, 0, PART_RECORD_SIZE);
 	memcpy(out, PART_RECORD_MAGIC, 8);
-	put32(out + 8, PART_RECORD_VERSION);
-	put32(out + 12, (uint32_t)n);
+	pb_put_le32(out + 8, PART_RECORD_VERSION);
+	pb_put_le32(out + 12, (uint32_t)n);
 	for (size_t i = 0; i < n; i++) {
 		size_t nl = strlen(m[i].name), ll = strlen(m[i].label);
 
 		if (pos + 11 + nl + ll > PART_RECORD_SIZE)
 			return -ENOSPC;
-		for (int k = 0; k < 8; k++)
-			out[pos + k] = (uint8_t)(m[i].start_lba >> (8 * k));
+		pb_put_le64(out + pos, m[i].start_lba);
 		out[pos + 8] = (uint8_t)m[i].type;
 		out[pos + 9] = (uint8_t)nl;
 		out[pos + 10] = (uint8_t)ll;
@@ -61,7 +50,7 @@ int part_record_encode(const struct part_meta *m, size_t n, uint8_t out[PART_REC
 		memcpy(out + pos + 11 + nl, m[i].label, ll);
 		pos += 11 + nl + ll;
 	}
-	put32(out + 16, part_crc32(0, out, PART_RECORD_SIZE));
+	pb_put_le32(out + 16, part_crc32(0, out, PART_RECORD_SIZE));
 	return 0;
 }
 
@@ -76,9 +65,9 @@ int part_record_decode(const uint8_t in[PART_RECORD_SIZE], struct part_meta **re
 		return -ENOENT;
 	memcpy(buf, in, sizeof(buf));
 	memset(buf + 16, 0, 4);
-	if (get32(in + 8) != PART_RECORD_VERSION || part_crc32(0, buf, sizeof(buf)) != get32(in + 16))
+	if (pb_le32(in + 8) != PART_RECORD_VERSION || part_crc32(0, buf, sizeof(buf)) != pb_le32(in + 16))
 		return -EBADMSG;
-	n = get32(in + 12);
+	n = pb_le32(in + 12);
 	if (n > PART_RECORD_SIZE / 11)
 		return -EBADMSG;
 	m = calloc(n ? n : 1, sizeof(*m));
@@ -93,8 +82,7 @@ int part_record_decode(const uint8_t in[PART_RECORD_SIZE], struct part_meta **re
 		ll = in[pos + 10];
 		if (nl > PART_NAME_MAX || ll > PART_LABEL_MAX || pos + 11 + nl + ll > PART_RECORD_SIZE)
 			goto bad;
-		for (int k = 0; k < 8; k++)
-			m[i].start_lba |= (uint64_t)in[pos + k] << (8 * k);
+		m[i].start_lba = pb_le64(in + pos);
 		m[i].type = (enum part_type)in[pos + 8];
 		memcpy(m[i].name, in + pos + 11, nl);
 		memcpy(m[i].label, in + pos + 11 + nl, ll);
