@@ -26,6 +26,7 @@
 #include "../common/endian.h"
 #include "../common/macros.h"
 #include "../common/run.h"
+#include "../common/tmpdir.h"
 #include "../fs/fs.h"
 #include "boot-private.h"
 
@@ -473,28 +474,21 @@ int esp_put_file(struct esp *e, const char *host_path, const char *path, struct 
 
 int esp_put_data(struct esp *e, const void *data, size_t len, const char *path, struct pb_err *err)
 {
-	const char *tmp = getenv("TMPDIR");
-	struct strbuf name = STRBUF_INIT;
+	_cleanup_free_ char *name = NULL;
 	int fd, r = 0;
 
-	strbuf_addf(&name, "%s/partboot-esp.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	fd = mkstemp(name.buf);
-	if (fd < 0) {
-		r = pb_err_set(err, -errno, "cannot make a temporary file in %s: %s", tmp ? tmp : "/tmp",
-			       strerror(errno));
-		goto out;
-	}
+	fd = pb_mkstemp("partboot-esp", PB_TMP_SMALL, &name, err);
+	if (fd < 0)
+		return fd;
 	if (write(fd, data, len) != (ssize_t)len) {
-		r = pb_err_set(err, -EIO, "%s: cannot write: %s", name.buf, strerror(errno));
+		r = pb_err_set(err, -EIO, "%s: cannot write: %s", name, strerror(errno));
 		close(fd);
 		goto out_unlink;
 	}
 	close(fd);
-	r = esp_put_file(e, name.buf, path, err);
+	r = esp_put_file(e, name, path, err);
 out_unlink:
-	unlink(name.buf);
-out:
-	strbuf_release(&name);
+	unlink(name);
 	return r;
 }
 
