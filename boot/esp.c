@@ -23,22 +23,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/endian.h"
 #include "../common/macros.h"
 #include "../common/debug.h"
 #include "../common/run.h"
+#include "../common/tmpdir.h"
 #include "../common/util.h"
 #include "../fs/fs.h"
 #include "boot-private.h"
-
-static uint16_t le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 static int read_at(struct esp *e, uint64_t off, void *buf, size_t len, struct pb_err *err)
 {
@@ -66,13 +58,13 @@ static int parse_bpb(struct esp *e, struct pb_err *err)
 		return r;
 	if (b[510] != 0x55 || b[511] != 0xaa)
 		return 0;
-	e->bps = le16(b + 0x0b);
+	e->bps = pb_le16(b + 0x0b);
 	e->spc = b[0x0d];
-	e->reserved = le16(b + 0x0e);
+	e->reserved = pb_le16(b + 0x0e);
 	e->nfats = b[0x10];
-	root_entries = le16(b + 0x11);
-	total = le16(b + 0x13) ? le16(b + 0x13) : le32(b + 0x20);
-	fatsz = le16(b + 0x16) ? le16(b + 0x16) : le32(b + 0x24);
+	root_entries = pb_le16(b + 0x11);
+	total = pb_le16(b + 0x13) ? pb_le16(b + 0x13) : pb_le32(b + 0x20);
+	fatsz = pb_le16(b + 0x16) ? pb_le16(b + 0x16) : pb_le32(b + 0x24);
 	if ((e->bps != 512 && e->bps != 1024 && e->bps != 2048 && e->bps != 4096) || !e->spc ||
 	    (e->spc & (e->spc - 1)) || !e->reserved || !e->nfats || !fatsz || !total)
 		return 0;
@@ -92,11 +84,11 @@ static int parse_bpb(struct esp *e, struct pb_err *err)
 	} else if (e->n_clusters < 65525) {
 		e->fat_bits = 16;
 		e->root_cluster = 0;
-		snprintf(e->volid, sizeof(e->volid), "%04X-%04X", le16(b + 0x29), le16(b + 0x27));
+		snprintf(e->volid, sizeof(e->volid), "%04X-%04X", pb_le16(b + 0x29), pb_le16(b + 0x27));
 	} else {
 		e->fat_bits = 32;
-		e->root_cluster = le32(b + 0x2c);
-		snprintf(e->volid, sizeof(e->volid), "%04X-%04X", le16(b + 0x45), le16(b + 0x43));
+		e->root_cluster = pb_le32(b + 0x2c);
+		snprintf(e->volid, sizeof(e->volid), "%04X-%04X", pb_le16(b + 0x45), pb_le16(b + 0x43));
 	}
 	e->has_fat = true;
 	return 0;
@@ -144,10 +136,10 @@ static int fat_next(struct esp *e, uint32_t c, uint32_t *ret, struct pb_err *err
 	if (r < 0)
 		return r;
 	if (e->fat_bits == 16) {
-		v = le16(b);
+		v = pb_le16(b);
 		*ret = (v >= 2 && v < 0xfff0 && v < e->n_clusters + 2) ? v : 0;
 	} else {
-		v = le32(b) & 0x0fffffff;
+		v = pb_le32(b) & 0x0fffffff;
 		*ret = (v >= 2 && v < 0x0ffffff0 && v < e->n_clusters + 2) ? v : 0;
 	}
 	return 0;
@@ -193,8 +185,8 @@ static int scan_entries(const uint8_t *buf, size_t len, const char name[11], str
 			continue; /* deleted, long-name part, volume label */
 		if (memcmp(d, name, 11))
 			continue;
-		hit->cluster = (uint32_t)le16(d + 0x14) << 16 | le16(d + 0x1a);
-		hit->size = le32(d + 0x1c);
+		hit->cluster = (uint32_t)pb_le16(d + 0x14) << 16 | pb_le16(d + 0x1a);
+		hit->size = pb_le32(d + 0x1c);
 		hit->is_dir = d[11] & 0x10;
 		return 1;
 	}
@@ -358,7 +350,7 @@ int esp_free_bytes(struct esp *e, uint64_t *ret, struct pb_err *err)
 			return r;
 		for (size_t i = 0; i + entry <= len; i += entry) {
 			uint64_t idx = (pos + i) / entry;
-			uint32_t v = entry == 2 ? le16(buf + i) : le32(buf + i) & 0x0fffffff;
+			uint32_t v = entry == 2 ? pb_le16(buf + i) : pb_le32(buf + i) & 0x0fffffff;
 
 			if (idx >= 2 && v == 0)
 				free_clusters++;
@@ -465,29 +457,22 @@ int esp_put_file(struct esp *e, const char *host_path, const char *path, struct 
 
 int esp_put_data(struct esp *e, const void *data, size_t len, const char *path, struct pb_err *err)
 {
-	PB_DEBUG(PB_DEBUG_BOOT, "%s: write %s (%zu bytes)", e->where, path, len);
-	const char *tmp = getenv("TMPDIR");
-	struct strbuf name = STRBUF_INIT;
+	_cleanup_free_ char *name = NULL;
 	int fd, r = 0;
 
-	strbuf_addf(&name, "%s/partboot-esp.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	fd = mkstemp(name.buf);
-	if (fd < 0) {
-		r = pb_err_set(err, -errno, "cannot make a temporary file in %s: %s", tmp ? tmp : "/tmp",
-			       strerror(errno));
-		goto out;
-	}
+	PB_DEBUG(PB_DEBUG_BOOT, "%s: write %s (%zu bytes)", e->where, path, len);
+	fd = pb_mkstemp("partboot-esp", PB_TMP_SMALL, &name, err);
+	if (fd < 0)
+		return fd;
 	if (write(fd, data, len) != (ssize_t)len) {
-		r = pb_err_set(err, -EIO, "%s: cannot write: %s", name.buf, strerror(errno));
+		r = pb_err_set(err, -EIO, "%s: cannot write: %s", name, strerror(errno));
 		close(fd);
 		goto out_unlink;
 	}
 	close(fd);
-	r = esp_put_file(e, name.buf, path, err);
+	r = esp_put_file(e, name, path, err);
 out_unlink:
-	unlink(name.buf);
-out:
-	strbuf_release(&name);
+	unlink(name);
 	return r;
 }
 

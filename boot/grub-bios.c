@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "../common/endian.h"
 #include "boot-private.h"
 
 /* boot.S offsets (include/grub/i386/pc/boot.h) */
@@ -31,18 +32,6 @@
 /* setup.c caps core.img below 0x78000 (GRUB_KERNEL_I386_PC_LINK_ADDR 0x9000) */
 #define CORE_MAX_SECTORS ((0x78000 - 0x9000) / 512)
 
-static void put_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 void boot_bios_patch_mbr(uint8_t mbr[512], const uint8_t boot_img[512], uint64_t core_lba)
 {
 	/*
@@ -53,7 +42,7 @@ void boot_bios_patch_mbr(uint8_t mbr[512], const uint8_t boot_img[512], uint64_t
 	memcpy(mbr, boot_img, MBR_BPB_START);
 	memcpy(mbr + MBR_BPB_END, boot_img + MBR_BPB_END, MBR_NT_MAGIC - MBR_BPB_END);
 	/* write_rootdev(): first sector of core.img, boot drive 0xff = "use DL" */
-	put_le64(mbr + MBR_KERNEL_SECTOR, core_lba);
+	pb_put_le64(mbr + MBR_KERNEL_SECTOR, core_lba);
 	mbr[MBR_BOOT_DRIVE] = 0xff;
 	/* a hard disk: replace the "jmp" of the drive check by two NOPs */
 	mbr[MBR_DRIVE_CHECK] = 0x90;
@@ -72,9 +61,9 @@ int boot_bios_patch_core(uint8_t *core, size_t core_size, uint64_t core_lba)
 	if (first[10] != 0x20 || first[11] != 0x08)
 		return -EINVAL;
 	/* save_blocklists(): the sectors after the first, loaded at 0x820:0 */
-	put_le64(first, core_lba + 1);
-	put_le16(first + 8, (uint16_t)(nsec - 1));
-	put_le16(first + 10, KERNEL_SEG + (512 >> 4));
+	pb_put_le64(first, core_lba + 1);
+	pb_put_le16(first + 8, (uint16_t)(nsec - 1));
+	pb_put_le16(first + 10, KERNEL_SEG + (512 >> 4));
 	/* the terminator */
 	memset(below, 0, BLOCKLIST_SIZE);
 	return 0;

@@ -24,6 +24,7 @@
 
 #include "../common/macros.h"
 #include "../common/run.h"
+#include "../common/tmpdir.h"
 #include "../common/util.h"
 #include "boot-private.h"
 
@@ -64,8 +65,8 @@ static int slurp(const char *path, uint8_t **ret, size_t *ret_len, struct pb_err
 static int mkimage(const char *format, const char *platform, const char *const *modules, const char *volid,
 		   uint8_t **ret, size_t *ret_len, struct pb_err *err)
 {
-	const char *tmp = getenv("TMPDIR");
-	struct strbuf dir = STRBUF_INIT, cfg = STRBUF_INIT, out = STRBUF_INIT, libdir = STRBUF_INIT;
+	struct strbuf cfg = STRBUF_INIT, out = STRBUF_INIT, libdir = STRBUF_INIT;
+	char *dir = NULL;
 	const char *argv[64];
 	size_t n = 0;
 	FILE *f;
@@ -77,13 +78,11 @@ static int mkimage(const char *format, const char *platform, const char *const *
 			       !strcmp(platform, "i386-pc") ? "grub-pc-bin" : "grub-efi-amd64-bin");
 		goto out;
 	}
-	strbuf_addf(&dir, "%s/partboot-grub.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(dir.buf)) {
-		r = pb_err_set(err, -errno, "cannot make a temporary directory: %s", strerror(errno));
+	r = pb_mkdtemp("partboot-grub", PB_TMP_SMALL, &dir, err);
+	if (r < 0)
 		goto out;
-	}
-	strbuf_addf(&cfg, "%s/early.cfg", dir.buf);
-	strbuf_addf(&out, "%s/image", dir.buf);
+	strbuf_addf(&cfg, "%s/early.cfg", dir);
+	strbuf_addf(&out, "%s/image", dir);
 	f = fopen(cfg.buf, "we");
 	if (!f) {
 		r = pb_err_set(err, -errno, "%s: %s", cfg.buf, strerror(errno));
@@ -116,9 +115,9 @@ static int mkimage(const char *format, const char *platform, const char *const *
 	unlink(out.buf);
 	unlink(cfg.buf);
 out_rmdir:
-	rmdir(dir.buf);
+	rmdir(dir);
 out:
-	strbuf_release(&dir);
+	free(dir);
 	strbuf_release(&cfg);
 	strbuf_release(&out);
 	strbuf_release(&libdir);

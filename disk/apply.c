@@ -27,6 +27,7 @@
 #include "../common/debug.h"
 #include "../common/macros.h"
 #include "../common/run.h"
+#include "../common/tmpdir.h"
 #include "../common/util.h"
 #include "disk-private.h"
 
@@ -469,20 +470,16 @@ static int plan_open(struct disk_plan *a, const struct disk_diag *diag, struct p
 		return pb_err_set(err, -ENOENT, "%s: does not exist and %s has no [disk] size", a->disk, a->l->path);
 	if (dry) {
 		/* Plan against a scratch image of the same size: nothing is created; messages name the disk. */
+		_cleanup_free_ char *dir = NULL;
 		struct strbuf tmp = STRBUF_INIT;
-		const char *t = getenv("TMPDIR");
 
-		strbuf_addf(&tmp, "%s/partboot-dry-run.XXXXXX", t && *t ? t : "/tmp");
-		if (!mkdtemp(tmp.buf)) {
-			r = pb_err_set(err, -errno, "cannot make a scratch folder: %s", strerror(errno));
-			strbuf_release(&tmp);
+		r = pb_mkdtemp("partboot-dry-run", PB_TMP_SMALL, &dir, err);
+		if (r < 0)
 			return r;
-		}
-		strbuf_addstr(&tmp, "/disk.img");
+		strbuf_addf(&tmp, "%s/disk.img", dir);
 		r = part_disk_open(tmp.buf, PART_OPEN_CREATE, a->l->size, &d, err);
 		unlink(tmp.buf);
-		*strrchr(tmp.buf, '/') = '\0';
-		rmdir(tmp.buf);
+		rmdir(dir);
 		strbuf_release(&tmp);
 		if (r < 0)
 			return pb_err_prefix(err, r, "%s: dry run: ", a->disk);

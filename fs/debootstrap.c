@@ -36,6 +36,7 @@
 #include "common/run.h"
 #include "common/util.h"
 #include "common/strbuf.h"
+#include "common/tmpdir.h"
 #include "fs-private.h"
 
 #define KERNEL_PACKAGES "linux-image-amd64,initramfs-tools,systemd-sysv,udev"
@@ -344,20 +345,10 @@ int fs_debootstrap_start(const struct fs_debootstrap_opts *o, struct fs_debootst
 		if (r < 0)
 			goto fail;
 	} else {
-		const char *base = getenv("TMPDIR");
-
-		/* debootstrap cannot stream: a temporary tree is unavoidable. */
-		if (asprintf(&d->tmpdir, "%s/partboot-debootstrap.XXXXXX", base && *base ? base : "/var/tmp") < 0) {
-			d->tmpdir = NULL;
-			r = pb_err_set(err, -ENOMEM, "out of memory");
+		/* debootstrap cannot stream: a temporary tree is unavoidable, as large as the guest. */
+		r = pb_mkdtemp("partboot-debootstrap", PB_TMP_LARGE, &d->tmpdir, err);
+		if (r < 0)
 			goto fail;
-		}
-		if (!mkdtemp(d->tmpdir)) {
-			r = pb_err_set(err, -errno, "%s: cannot make a temporary folder: %s", d->tmpdir, strerror(errno));
-			free(d->tmpdir);
-			d->tmpdir = NULL;
-			goto fail;
-		}
 		strv_push(argv, &n, ARRAY_SIZE(argv), d->tmpdir);
 		if (mirror)
 			strv_push(argv, &n, ARRAY_SIZE(argv), mirror);

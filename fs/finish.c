@@ -105,7 +105,7 @@ static errcode_t marker_drop(ext2_filsys e2)
 /*
  * Before fs_install() on what an installer left: no marker (see
  * fs_finish_install()), and the extents feature on. partboot's writer
- * (populate.c) writes extent-mapped files only; an ext2/ext3 filesystem
+ * (entry.c, data.c) writes extent-mapped files only; an ext2/ext3 filesystem
  * (busybox mke2fs, an installer's choice) gets the feature turned on exactly
  * as `tune2fs -O extents` does: a superblock flag, existing files stay
  * block-mapped, new ones use extents. The guest then needs the ext4 driver,

@@ -5,6 +5,8 @@
 #ifndef PARTBOOT_FS_PRIVATE_H
 #define PARTBOOT_FS_PRIVATE_H
 
+#include <errno.h>
+
 #include <ext2fs/ext2fs.h>
 
 #include "fs.h"
@@ -54,14 +56,161 @@ errcode_t fs_read_link(ext2_filsys e2, ext2_ino_t ino, struct ext2_inode *inode,
 /* Read a whole regular file by inode; returns errcode_t, -1-ish never. */
 errcode_t fs_read_ino(ext2_filsys e2, ext2_ino_t ino, char **ret_data, size_t *ret_len);
 
-/* populate.c */
-struct populate;
+/*
+ * The install session: fs_install() (install.c) fills a filesystem from a
+ * source through these files, each calling only those listed after it:
+ *   entry.c   one archive entry into the guest (and files partboot writes itself)
+ *   dir.c     the path map and missing parent directories
+ *   marker.c  /.partboot-incomplete
+ *   inode.c   inodes: writing them, owner/mode/times, links, freeing
+ *   xattr.c   extended attributes and POSIX ACLs
+ *   data.c    a regular file's data, in extents, holes kept
+ *   source.c  the source: an archive stream, or a folder read as one
+ * struct populate is their shared state; fs_install() owns it.
+ */
+struct archive;
+struct archive_entry;
+struct archive_entry_linkresolver;
+
+#define FS_STAGE_SIZE (8u << 20) /* file data is written in runs of up to this */
+
+/* path (normalised, no leading '/') → inode, for every entry written this session. */
+struct fs_path_map {
+	struct fs_path_slot {
+		char *path;
+		uint32_t hash;
+		ext2_ino_t ino;
+		bool fresh_dir; /* a directory made this session: its contents are all in the map */
+	} *slots;
+	size_t n, cap;
+};
+
+struct populate {
+	ext2_filsys e2;
+	const struct fs_target *t;
+	const struct fs_install_opts *opts;
+	struct pb_err *err;
+	/* source.c */
+	struct archive *a;
+	bool from_dir;
+	size_t strip_len; /* directory source: length of the prefix to drop */
+	struct archive_entry_linkresolver *lr;
+	struct archive_entry *disk_entry, *spare; /* directory source: the entry read into, linkify's spare */
+	struct archive_entry *first; /* read before the disk is touched: is it an archive at all? */
+	int first_ar;
+	uint64_t total, last_progress, data_written;
+	/* dir.c */
+	struct fs_path_map map;
+	/* "now" for everything without a time of its own (seeded: fixed) */
+	bool fixed_time;
+	int64_t now;
+	/* data.c */
+	char *stage;
+	/* entry.c; install.c for the ENOSPC message */
+	const char *entry; /* current entry, for messages */
+	blk64_t free_at_start, free_before_entry;
+	bool nospace; /* the last failure was libext2fs running out of space */
+	struct strbuf path, parent_path;
+	/* fs_populate_put_file(): a file partboot writes itself, data from memory */
+	bool synthetic;
+	const char *mem_data;
+	size_t mem_len;
+	/* install.c: entries written, for the test pause */
+	uint64_t entries;
+	/* marker.c */
+	ext2_ino_t marker;
+};
+
+/*
+ * A libext2fs failure on the current entry: "WHERE: 'ENTRY': what: message"
+ * in p->err. Running out of space only sets p->nospace (install.c reports
+ * it with the sizes). Returns the -errno.
+ */
+static inline int fs_populate_fail(struct populate *p, errcode_t rc, const char *what)
+{
+	int r = fs_errno_from_ext2(rc);
+
+	if (r == -ENOSPC) {
+		p->nospace = true; /* reported by fill() with the sizes */
+		return r;
+	}
+	return fs_err_ext2(p->err, rc, "%s: '%s': %s", p->t->where, p->entry, what);
+}
+
+/* entry.c */
+/* Write one archive entry into the guest, as tar -x would. Returns 0 or -errno with p->err set. */
+int fs_entry_add(struct populate *p, struct archive_entry *e);
 /*
  * Write a regular file (root:root, mode, "now") into the guest being
  * installed, replacing a file or symlink of that name; missing parents are
  * made. For the after-install steps. Returns 0 or -errno with err set.
  */
 int fs_populate_put_file(struct populate *p, const char *path, const void *data, size_t len, unsigned mode);
+
+/* dir.c */
+/*
+ * Normalise an archive path into sb: no leading '/', no "." or empty
+ * components, ".." pops a component but never above the guest's root.
+ */
+void fs_path_normalize(const char *in, struct strbuf *sb);
+struct fs_path_slot *fs_path_map_find(struct fs_path_map *m, const char *path);
+/* Add or update path's inode. Returns 0 or -ENOMEM. */
+int fs_path_map_put(struct fs_path_map *m, const char *path, ext2_ino_t ino, bool fresh_dir);
+void fs_path_map_free(struct fs_path_map *m);
+/* Make directory name in parent (mode and times are the caller's to set). Returns errcode_t. */
+errcode_t fs_dir_make(struct populate *p, ext2_ino_t parent, const char *name, ext2_ino_t *ret);
+/* Look name up in dir: the path map for directories made this session, else the disk. */
+errcode_t fs_dir_lookup_child(struct populate *p, ext2_ino_t dir, bool dir_fresh, const char *path,
+			      const char *name, ext2_ino_t *ret);
+/*
+ * The inode of directory `path` (normalised), making it and its missing
+ * parents (0755 root:root, time "now"). Returns 0 or -errno.
+ */
+int fs_dir_ensure(struct populate *p, const char *path, ext2_ino_t *ret, bool *ret_fresh);
+
+/* marker.c */
+/* Create /.partboot-incomplete (or find it) and flush it to the disk. Returns 0 or -errno. */
+int fs_marker_create(struct populate *p);
+int fs_marker_remove(struct populate *p);
+
+/* inode.c */
+errcode_t fs_inode_read(struct populate *p, ext2_ino_t ino, struct ext2_inode_large *li);
+errcode_t fs_inode_write(struct populate *p, ext2_ino_t ino, struct ext2_inode_large *li);
+/* Write a whole new inode: the large part we fill, zeros up to the on-disk inode size. */
+errcode_t fs_inode_write_new(struct populate *p, ext2_ino_t ino, struct ext2_inode_large *li);
+/* Owner, mode bits and times from the entry (or "now", root:root for e NULL: made-up parents). */
+void fs_inode_set_meta(struct populate *p, struct ext2_inode_large *li, struct archive_entry *e);
+/* Link name into dir, growing the directory when its blocks are full. */
+errcode_t fs_inode_link(struct populate *p, ext2_ino_t dir, const char *name, ext2_ino_t ino, int ft);
+/* Drop one link; an inode that lost its last one is freed (blocks, xattr block, bitmap). */
+errcode_t fs_inode_release(struct populate *p, ext2_ino_t ino);
+
+/* xattr.c */
+/* The entry's extended attributes and POSIX ACLs onto inode ino. Returns 0 or -errno. */
+int fs_xattrs_set(struct populate *p, ext2_ino_t ino, struct archive_entry *e);
+/* The permission bits of the entry's ACL mask, or -1 without one (the mode's group bits then). */
+int fs_acl_mask(struct archive_entry *e);
+
+/* data.c */
+/* Copy the current entry's data (or p->mem_data) into inode ino, whose size is set. Returns 0 or -errno. */
+int fs_data_write(struct populate *p, ext2_ino_t ino);
+
+/* source.c */
+/*
+ * Open opts->source: a folder is walked by libarchive's disk reader, anything
+ * else read as an archive whose first header is read now, before the disk is
+ * touched. Returns 0 or -errno with p->err set.
+ */
+int fs_source_open(struct populate *p);
+/* The next entry to write (owned by the source): 1, 0 at the end, or -errno with p->err set. */
+int fs_source_next(struct populate *p, struct archive_entry **ret);
+/* After running out of space: what the rest of the source would take, in bytes. */
+uint64_t fs_source_remaining(struct populate *p, struct archive_entry *cur);
+/* Tell opts->progress how far the source is read (every 4 MiB; force: now, and all of it). */
+void fs_source_progress(struct populate *p, bool force);
+void fs_source_close(struct populate *p);
+
+/* test-pause.c */
 /*
  * Test hook: when PARTBOOT_TEST_PAUSE equals stage ("mkfs", "fill",
  * "setup"), stop the process (SIGSTOP) so a test can kill -9 it there.

@@ -40,6 +40,7 @@
 
 #include "common/macros.h"
 #include "common/run.h"
+#include "common/tmpdir.h"
 #include "fs-private.h"
 
 /* Where a root image may be, best first, for the message (casper/NAME.squashfs matches too). */
@@ -339,7 +340,6 @@ int fs_install_iso(const struct fs_target *t, const char *iso, const struct fs_i
 	_cleanup_close_ int fd = -1;
 	int tar_fd = -1;
 	char label[512];
-	const char *base;
 	unsigned n_casper = 0;
 	int r;
 
@@ -353,13 +353,10 @@ int fs_install_iso(const struct fs_target *t, const char *iso, const struct fs_i
 		return pb_err_set(err, -ENOENT,
 				  "sqfs2tar: program not found (package squashfs-tools-ng; try 'make deps')");
 
-	base = getenv("TMPDIR");
-	if (asprintf(&tmpdir, "%s/partboot-iso.XXXXXX", base && *base ? base : "/var/tmp") < 0) {
-		tmpdir = NULL;
-		return pb_err_set(err, -ENOMEM, "out of memory");
-	}
-	if (!mkdtemp(tmpdir))
-		return pb_err_set(err, -errno, "%s: cannot make a temporary folder: %s", tmpdir, strerror(errno));
+	/* The squashfs copy is about a third of the installed size. */
+	r = pb_mkdtemp("partboot-iso", PB_TMP_LARGE, &tmpdir, err);
+	if (r < 0)
+		return r;
 	if (asprintf(&image, "%s/root.squashfs", tmpdir) < 0) {
 		image = NULL;
 		r = pb_err_set(err, -ENOMEM, "out of memory");

@@ -3,11 +3,13 @@
  * part — which object touches the disk, and when:
  *
  *  - part_disk_open() (this file) opens and locks the disk, refuses it when it
- *    is in use, reads the GPT headers itself to detect corruption, and hands
- *    the same file descriptor to libfdisk, which reads the table into memory.
- *  - Every change (table.c: new table, add, remove, resize; layout.c: apply)
- *    edits libfdisk's in-memory label and partboot's record in memory.
- *  - part_disk_write() (table.c) is the only function that writes: the label
+ *    is in use, reads the GPT headers itself to detect corruption (gpt.c), and
+ *    hands the same file descriptor to libfdisk, which reads the table into
+ *    memory (table.c, which also reads partboot's record sector).
+ *  - Every change (table.c: new table; edit.c: add, remove, rename, resize,
+ *    type; layout.c: apply) edits libfdisk's in-memory label and partboot's
+ *    record in memory.
+ *  - part_disk_write() (write.c) is the only function that writes: the label
  *    through fdisk_write_disklabel(), then partboot's record sector.
  *  - probe.c reads filesystem superblocks through libblkid on the same fd.
  *
@@ -313,105 +315,6 @@ static int ask_cb(struct fdisk_context *cxt, struct fdisk_ask *ask, void *data)
 	/* Libraries never print: libfdisk's warnings and questions are ignored
 	 * (every question partboot could cause was answered before asking). */
 	return 0;
-}
-
-static int le32(const uint8_t *p)
-{
-	return (int)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return (uint64_t)(uint32_t)le32(p) | (uint64_t)(uint32_t)le32(p + 4) << 32;
-}
-
-/*
- * Check one GPT header at lba and its entry array (UEFI 2.10 §5.3.2: header
- * CRC over HeaderSize bytes with the CRC field zeroed; entries CRC over
- * NumberOfPartitionEntries * SizeOfPartitionEntry). Returns NULL when fine,
- * else what is wrong. *ret_alt gets AlternateLBA when the header is valid.
- */
-static const char *gpt_header_problem(int fd, unsigned ss, uint64_t lba, uint64_t disk_sectors, uint64_t *ret_alt)
-{
-	_cleanup_free_ uint8_t *h = malloc(ss);
-	_cleanup_free_ uint8_t *ents = NULL;
-	uint32_t hsize, crc, n, esz;
-	uint64_t ent_lba, len;
-
-	if (!h || lba >= disk_sectors)
-		return "header missing";
-	if (pread(fd, h, ss, (off_t)(lba * ss)) != (ssize_t)ss)
-		return "header unreadable";
-	if (memcmp(h, "EFI PART", 8))
-		return "header missing";
-	hsize = (uint32_t)le32(h + 12);
-	if (hsize < 92 || hsize > ss)
-		return "header size invalid";
-	crc = (uint32_t)le32(h + 16);
-	memset(h + 16, 0, 4);
-	if (part_crc32(0, h, hsize) != crc)
-		return "header CRC mismatch";
-	if (le64(h + 24) != lba)
-		return "header at wrong LBA";
-	ent_lba = le64(h + 72);
-	n = (uint32_t)le32(h + 80);
-	esz = (uint32_t)le32(h + 84);
-	if (esz < 128 || n > 65536 || ent_lba >= disk_sectors)
-		return "entry array invalid";
-	len = (uint64_t)n * esz;
-	ents = malloc(len ? len : 1);
-	if (!ents)
-		return "entry array unreadable";
-	if (pread(fd, ents, len, (off_t)(ent_lba * ss)) != (ssize_t)len)
-		return "entry array unreadable";
-	if (part_crc32(0, ents, len) != (uint32_t)le32(h + 88))
-		return "entries CRC mismatch";
-	if (ret_alt)
-		*ret_alt = le64(h + 32);
-	return NULL;
-}
-
-/*
- * libfdisk silently falls back to the backup GPT when the primary is bad (and
- * writes both on the next write), so partboot checks both copies itself and
- * refuses a damaged table unless told --force.
- */
-int part_gpt_check(struct part_disk *d, struct pb_err *err)
-{
-	uint8_t mbr[512], sig[8];
-	uint64_t sectors = d->size / d->sector_size, alt = 0;
-	const char *p1, *p2;
-	bool gpt = false;
-
-	if (d->size < 2 * (uint64_t)d->sector_size)
-		return 0;
-	if (pread(d->fd, mbr, sizeof(mbr), 0) != (ssize_t)sizeof(mbr))
-		return 0;
-	if (mbr[510] == 0x55 && mbr[511] == 0xaa)
-		for (int i = 0; i < 4; i++)
-			if (mbr[446 + 16 * i + 4] == 0xee)
-				gpt = true;
-	if (pread(d->fd, sig, 8, d->sector_size) == 8 && !memcmp(sig, "EFI PART", 8))
-		gpt = true;
-	/* Only the backup left, and an MBR without a protective entry: a dos
-	 * disk that once was GPT, not a damaged GPT. */
-	if (pread(d->fd, sig, 8, (off_t)((sectors - 1) * d->sector_size)) == 8 && !memcmp(sig, "EFI PART", 8) &&
-	    !(mbr[510] == 0x55 && mbr[511] == 0xaa))
-		gpt = true;
-	if (!gpt)
-		return 0;
-
-	p1 = gpt_header_problem(d->fd, d->sector_size, 1, sectors, &alt);
-	p2 = gpt_header_problem(d->fd, d->sector_size, p1 ? sectors - 1 : alt, sectors, NULL);
-	if (!p1 && !p2)
-		return 0;
-	d->gpt_damaged = true;
-	if (p1 && p2)
-		return pb_err_set(err, -EBADMSG,
-				  "%s: corrupt GPT: primary %s, backup %s (--force replaces the table)", d->display,
-				  p1, p2);
-	return pb_err_set(err, -EBADMSG, "%s: corrupt GPT: %s %s (--force rewrites both copies from the %s)",
-			  d->display, p1 ? "primary" : "backup", p1 ? p1 : p2, p1 ? "backup" : "primary");
 }
 
 static int set_open_error(struct part_disk *d, int r, struct pb_err *err)

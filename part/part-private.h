@@ -1,8 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * part internals: the disk object, partboot's own record (names on dos,
- * labels everywhere) and helpers shared by disk.c, table.c, layout.c and
- * probe.c. Only part/ includes this file.
+ * labels everywhere) and helpers shared by the files of part/. Only part/
+ * includes this file. The files, each calling only those listed after it:
+ *   layout.c  layout files, applied to the table in memory
+ *   probe.c   filesystems inside partitions (libblkid)
+ *   write.c   part_disk_write(), the one writer
+ *   edit.c    add, remove, rename, resize, set the type (in memory)
+ *   disk.c    part_disk_open(): open, lock, refuse a disk in use
+ *   gpt.c     both GPT headers and entry arrays checked
+ *   table.c   the table in memory: load, refresh, new table, queries
+ *   record.c  partboot's record: CRC32, encode/decode, the in-memory copy
  */
 #ifndef PARTBOOT_PART_PRIVATE_H
 #define PARTBOOT_PART_PRIVATE_H
@@ -77,17 +85,34 @@ int part_table_refresh(struct part_disk *d, struct pb_err *err);
 uint64_t part_table_first_usable(const struct part_disk *d);
 uint64_t part_table_end_usable(const struct part_disk *d);
 uint64_t part_table_min_disk_size(enum part_table table, unsigned sector_size);
+/* libfdisk's type for t on d's label (GPT GUID or dos byte), or NULL. */
+struct fdisk_parttype *part_type_to_fdisk(const struct part_disk *d, enum part_type t);
+/* Name-based identifier: SHA-1 UUID of "SEED/WHAT[/NAME]" in partboot's namespace. */
+void part_seed_uuid(const char *seed, const char *what, const char *name, char out[37]);
+
+/* edit.c */
 /* Change the type of an existing partition in memory (apply --force). */
 int part_table_set_type(struct part_disk *d, const struct part_info *p, enum part_type type,
 			struct pb_err *err);
 
-/* record (table.c) */
+/* record.c */
 uint32_t part_crc32(uint32_t crc, const void *buf, size_t len);
 int part_record_encode(const struct part_meta *m, size_t n, uint8_t out[PART_RECORD_SIZE]);
 int part_record_decode(const uint8_t in[PART_RECORD_SIZE], struct part_meta **ret, size_t *ret_n);
 uint64_t part_record_offset(unsigned sector_size);
+/* The in-memory record: the entry of the partition starting at lba, or NULL. */
+struct part_meta *part_meta_find(struct part_disk *d, uint64_t lba);
+void part_meta_remove(struct part_disk *d, uint64_t lba);
+/* Add (or replace) src's entry. Returns 0 or -ENOMEM. */
+int part_meta_add(struct part_disk *d, const struct part_meta *src);
+/* The record as it must be written: one entry per partition that needs one (*ret_needed: any). */
+int part_record_build(struct part_disk *d, uint8_t out[PART_RECORD_SIZE], bool *ret_needed, struct pb_err *err);
 
-/* disk.c */
+/* gpt.c */
+/*
+ * Check both GPT headers and their entry arrays on the disk; a damaged one
+ * sets d->gpt_damaged and returns -EBADMSG with what is wrong in err.
+ */
 int part_gpt_check(struct part_disk *d, struct pb_err *err);
 
 #endif

@@ -1,6 +1,7 @@
 #!/bin/bash
-# Run every test: the cmocka runners in $BUILD/tests and the end-to-end scripts in
-# tests/e2e. Both speak TAP ("ok N - name", "not ok N - name", "# SKIP why").
+# Run every test: the cmocka runners in $BUILD/tests, the call-graph check of the
+# libraries (tests/callgraph.sh) and the end-to-end scripts in tests/e2e. All speak
+# TAP ("ok N - name", "not ok N - name", "# SKIP why").
 # Ends with one line "N passed, N failed, N skipped"; exits 1 on any failure.
 # TESTS="part fs" runs only the runners/scripts whose names contain those words.
 # SAN_BUILD=build-san SAN_TESTS="test- part fs" runs those again with the
@@ -63,6 +64,8 @@ for t in "$BUILD"/tests/test-*; do
 	want "$(basename "$t")" || continue
 	run_one "$(basename "$t")" "$t"
 done
+# No two files of one library call each other (file-level call graph from the objects).
+want callgraph && run_one callgraph bash tests/callgraph.sh "$BUILD"
 for t in tests/e2e/*.sh; do
 	[ -f "$t" ] || continue
 	case "$(basename "$t")" in lib.sh) continue ;; esac

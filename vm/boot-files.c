@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/endian.h"
 #include "common/macros.h"
 #include "common/run.h"
 #include "vm-private.h"
@@ -139,13 +140,6 @@ static int write_atomic(const char *path, const char *data, size_t len, struct p
 	return 0;
 }
 
-static uint32_t le32(const char *p)
-{
-	const unsigned char *u = (const unsigned char *)p;
-
-	return (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 | (uint32_t)u[3] << 24;
-}
-
 /* Does this ELF have a Xen PVH entry note (what QEMU's PVH loader looks for)? */
 static bool elf_has_pvh(const char *data, size_t len)
 {
@@ -192,13 +186,13 @@ static int unpack_pvh(const char *cache, const char *k, size_t len, struct strbu
 	const unsigned char *p;
 	int r;
 
-	if (len < 0x250 || memcmp(k + 0x202, "HdrS", 4) || (le32(k + 0x206) & 0xffff) < 0x208)
+	if (len < 0x250 || memcmp(k + 0x202, "HdrS", 4) || (pb_le32(k + 0x206) & 0xffff) < 0x208)
 		return -ENOTSUP;
 	setup = (unsigned char)k[0x1f1];
 	if (!setup)
 		setup = 4;
-	off = le32(k + 0x248);
-	plen = le32(k + 0x24c);
+	off = pb_le32(k + 0x248);
+	plen = pb_le32(k + 0x24c);
 	start = (setup + 1) * 512 + off;
 	if (start >= len || plen > len - start || plen < 8)
 		return -ENOTSUP;

@@ -20,6 +20,7 @@
 
 #include "common/macros.h"
 #include "common/run.h"
+#include "common/tmpdir.h"
 #include "fs/fs.h"
 #include "vm-private.h"
 
@@ -105,18 +106,7 @@ static char *path_join(const char *dir, const char *file)
 
 static int make_tmpdir(struct vm *vm, struct pb_err *err)
 {
-	const char *t = getenv("TMPDIR");
-	struct strbuf sb = STRBUF_INIT;
-
-	strbuf_addf(&sb, "%s/partboot-vm.XXXXXX", t && *t ? t : "/tmp");
-	if (!mkdtemp(sb.buf)) {
-		int e = errno;
-
-		strbuf_release(&sb);
-		return pb_err_set(err, -e, "cannot create a temporary directory: %s", strerror(e));
-	}
-	vm->tmpdir = strbuf_detach(&sb, NULL);
-	return 0;
+	return pb_mkdtemp("partboot-vm", PB_TMP_SMALL, &vm->tmpdir, err);
 }
 
 static int copy_file(const char *from, const char *to, struct pb_err *err)

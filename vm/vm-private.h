@@ -8,7 +8,7 @@
 
 #include "vm.h"
 
-/* A growable NULL-terminated vector of malloc'ed strings. */
+/* strv.c: a growable NULL-terminated vector of malloc'ed strings. */
 struct strv {
 	char **v;
 	size_t n, alloc;

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Installer sources for `partboot install --via-vm` (disk/install-vm.c
- * drives the install): an ISO image or optical drive, a PXE folder served by
- * QEMU's TFTP, or a pxe:URL that iPXE in the VM fetches. Checked on the host
- * before anything is written. Reads only.
+ * vm_install_check_source(): what `install --via-vm` boots, checked before
+ * anything is written. An ISO must carry an ISO 9660 volume descriptor; a
+ * pxe:DIR folder must hold a boot file for the firmware (boot.ipxe, else
+ * pxelinux.0 or bootx64.efi); a pxe:URL (http:// or tftp://) is parsed and
+ * its boot file asked for from the host, over a plain HTTP/1.0 request or
+ * a TFTP read request, since the guest's iPXE will fetch it itself. The
+ * answers file must be a regular file of at most 1 MiB. Reads only; the
+ * network probe is the only traffic.
  */
 #include <errno.h>
 #include <fcntl.h>

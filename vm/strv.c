@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * struct strv (vm-private.h), the growable argument vector that qemu.c and
+ * console.c build QEMU's command line in. Running out of memory is sticky
+ * (s->oom) and checked once, when the vector is handed over.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vm-private.h"
+
+void strv_add(struct strv *s, const char *str)
+{
+	char *dup;
+
+	if (s->oom)
+		return;
+	if (s->n + 2 > s->alloc) {
+		size_t na = s->alloc ? s->alloc * 2 : 32;
+		char **nv = realloc(s->v, na * sizeof(*nv));
+
+		if (!nv) {
+			s->oom = true;
+			return;
+		}
+		s->v = nv;
+		s->alloc = na;
+	}
+	dup = strdup(str);
+	if (!dup) {
+		s->oom = true;
+		return;
+	}
+	s->v[s->n++] = dup;
+	s->v[s->n] = NULL;
+}
+
+void strv_addf(struct strv *s, const char *fmt, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	strv_add(s, sb.buf);
+	strbuf_release(&sb);
+}
