@@ -38,7 +38,14 @@ void disk_guest_release(struct disk_guest *g);
 int disk_mkfs_part(struct disk *k, const struct part_info *p, enum fs_kind kind, const char *label, bool refresh,
 		   enum fs_kind *ret_kind, struct pb_err *err);
 
-/* install.c: one install's state, shared with install-vm.c. */
+/*
+ * install-check.c: "debootstrap:SUITE[:VARIANT]" split (a malloc'ed copy in
+ * *ret_spec that suite and variant point into); -EINVAL with a message.
+ */
+int disk_debootstrap_parse(const char *source, char **ret_spec, const char **ret_suite, const char **ret_variant,
+			   struct pb_err *err);
+
+/* install-check.c: one install's state, shared by install.c and install-vm.c. */
 struct disk_install_ctx {
 	struct disk *k;
 	struct part_info p;

@@ -18,127 +18,12 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct fs_debootstrap *, fs_debootstrap_free);
 
-/* "debootstrap:SUITE[:VARIANT]" split into suite and variant (malloc'ed copy in *ret_spec). */
-static int parse_debootstrap(const char *source, char **ret_spec, const char **ret_suite, const char **ret_variant,
-			     struct pb_err *err)
-{
-	char *spec, *colon;
-
-	if (strncmp(source, "debootstrap:", 12))
-		return -EINVAL;
-	spec = strdup(source + 12);
-	if (!spec)
-		return pb_err_set(err, -ENOMEM, "out of memory");
-	colon = strchr(spec, ':');
-	if (colon)
-		*colon = '\0';
-	if (!*spec || (colon && (!colon[1] || strchr(colon + 1, ':')))) {
-		free(spec);
-		return pb_err_set(err, -EINVAL, "expected debootstrap:SUITE[:VARIANT], e.g. debootstrap:bookworm:minbase");
-	}
-	*ret_spec = spec;
-	*ret_suite = spec;
-	*ret_variant = colon ? colon + 1 : NULL;
-	return 0;
-}
-
-int disk_source_check(const char *source, struct pb_err *err)
-{
-	_cleanup_free_ char *spec = NULL;
-	const char *suite, *variant;
-
-	if (!source || !*source)
-		return pb_err_set(err, -EINVAL, "no source given (a tar archive, '-', a directory, iso:FILE or "
-				  "debootstrap:SUITE[:VARIANT])");
-	if (!strncmp(source, "debootstrap:", 12))
-		return parse_debootstrap(source, &spec, &suite, &variant, err);
-	return 0;
-}
-
-int disk_install_check(const struct disk_install_opts *o, struct pb_err *err)
-{
-	bool debootstrap;
-	int r;
-
-	if (o->via_vm) {
-		if (!*o->via_vm)
-			return pb_err_set(err, -EINVAL, "--via-vm takes an installer ISO, a disc (/dev/sr0), pxe:DIR or pxe:URL");
-		if (o->source)
-			return pb_err_set(err, -EINVAL, "a guest comes from a source or through an installer, not both");
-	} else {
-		r = disk_source_check(o->source, err);
-		if (r < 0)
-			return r;
-	}
-	debootstrap = o->source && !strncmp(o->source, "debootstrap:", 12);
-	if (!debootstrap && (o->mirror || o->no_kernel || o->deb_cache))
-		return pb_err_set(err, -EINVAL, "--mirror, --no-kernel and --deb-cache go with --from debootstrap:SUITE");
-	if (o->hostname && !fs_hostname_valid(o->hostname))
-		return pb_err_set(err, -EINVAL, "'%s' is not a valid hostname (letters, digits, '-', dots)", o->hostname);
-	if (o->cmdline && strchr(o->cmdline, '\n'))
-		return pb_err_set(err, -EINVAL, "--cmdline must be one line");
-	return 0;
-}
-
 /* fs_install_opts.marked: the guest just went incomplete on the disk, so the menu drops it (quietly). */
 static int marked(void *userdata, struct pb_err *err)
 {
 	struct disk_install_ctx *c = userdata;
 
 	return disk_menu_refresh(c->k, c->name, err);
-}
-
-int disk_install_begin(struct disk *k, const char *name, const struct disk_install_opts *o,
-		       struct disk_install_ctx *c, struct pb_err *err)
-{
-	int r;
-
-	memset(c, 0, sizeof(*c));
-	c->k = k;
-	strbuf_init(&c->where);
-	r = disk_install_check(o, err);
-	if (r < 0)
-		return r;
-	r = part_disk_find(k->d, name, &c->p, err);
-	if (r < 0)
-		return r;
-	disk_part_name(&c->p, c->name, sizeof(c->name));
-	disk_part_where(k, &c->p, &c->where);
-	switch (c->p.type) {
-	case PART_TYPE_ESP:
-	case PART_TYPE_BIOS_BOOT:
-	case PART_TYPE_SWAP:
-		return pb_err_set(err, -EINVAL, "%s has type %s; a guest goes into a root or data partition",
-				  c->where.buf, part_type_to_string(c->p.type));
-	default:
-		break;
-	}
-	c->t = disk_target(k, &c->p, c->where.buf, c->name);
-	c->label = o->label ? o->label : c->p.label[0] ? c->p.label : NULL;
-	if (o->hostname) {
-		snprintf(c->hostname, sizeof(c->hostname), "%s", o->hostname);
-	} else {
-		fs_hostname_from_name(c->name, c->hostname, sizeof(c->hostname));
-	}
-	return 0;
-}
-
-void disk_install_end(struct disk_install_ctx *c)
-{
-	if (c->locked)
-		part_disk_unlock_partition(c->k->d, &c->p);
-	strbuf_release(&c->where);
-}
-
-int disk_install_lock(struct disk_install_ctx *c, struct pb_err *err)
-{
-	int r = part_disk_check_unused(c->k->d, &c->p, err);
-
-	if (r >= 0)
-		r = part_disk_lock_partition(c->k->d, &c->p, err);
-	if (r >= 0)
-		c->locked = true;
-	return r;
 }
 
 int disk_install(struct disk *k, const char *name, const struct disk_install_opts *o,
@@ -185,7 +70,7 @@ int disk_install(struct disk *k, const char *name, const struct disk_install_opt
 			.seeded = io.seed != NULL,
 		};
 
-		r = parse_debootstrap(o->source, &spec, &dopt.suite, &dopt.variant, err);
+		r = disk_debootstrap_parse(o->source, &spec, &dopt.suite, &dopt.variant, err);
 		if (r < 0)
 			goto out;
 		/* Started only now that the disk is locked and the partition fits. */
@@ -224,10 +109,4 @@ int disk_install(struct disk *k, const char *name, const struct disk_install_opt
 out:
 	disk_install_end(&c);
 	return r;
-}
-
-void disk_install_result_release(struct disk_install_result *r)
-{
-	if (r)
-		strbuf_release(&r->from);
 }

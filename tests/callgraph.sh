@@ -1,7 +1,7 @@
 #!/bin/bash
 # No two files of one library call each other, directly or around a loop.
 #
-# For each library folder (part fs boot vm common) this reads the objects the
+# For each library folder (disk part fs boot vm common) this reads the objects the
 # build made of its *.c files with nm: the global symbols each object defines
 # and the ones it uses. An object that uses a symbol another object of the
 # same library defines (a function it calls, data it reads) depends on that
@@ -16,7 +16,7 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${1:-${BUILD:-build}}
-LIBS=${CALLGRAPH_LIBS:-part fs boot vm common}
+LIBS=${CALLGRAPH_LIBS:-disk part fs boot vm common}
 
 read -ra libs <<<"$LIBS"
 echo "1..${#libs[@]}"
