@@ -141,6 +141,13 @@ else
 	@BUILD=$(BUILD) SAN_BUILD=build-san SAN_TESTS="$(SAN_TESTS)" ./tests/run.sh
 endif
 
+# The slow suite (tests/slow/*.sh): real Debian guests and long VM boots that would push
+# the default suite past its time budget. .ci/run runs it after make check.
+check-slow: deps
+	@$(MAKE) --no-print-directory tests
+	@$(MAKE) --no-print-directory guest
+	@BUILD=$(BUILD) SLOW=1 ./tests/run.sh
+
 # The library: libpartboot.so.VERSION with its .so.MAJOR and .so links; the public
 # headers under INCLUDEDIR/partboot/ in their folders (they include each other as
 # "../common/err.h"); partboot.pc, whose paths are under ${prefix} when they can be (so
@@ -163,7 +170,7 @@ install: $(PROG) $(SO)
 clean:
 	rm -rf build build-san
 
-.PHONY: all tests deps guest check install clean
+.PHONY: all tests deps guest check check-slow install clean
 
 -include $(patsubst %.c,$(BUILD)/%.d,$(ALL_SRC))
 

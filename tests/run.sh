@@ -58,6 +58,22 @@ run_one() {
 failfile=$(mktemp)
 trap 'rm -f "$failfile"' EXIT
 
+# SLOW=1: the slow suite only (tests/slow/*.sh, TAP like the others; make check-slow).
+if [ "${SLOW:-0}" = 1 ]; then
+	for t in tests/slow/*.sh; do
+		[ -f "$t" ] || continue
+		want "slow/$(basename "$t")" || continue
+		run_one "slow/$(basename "$t")" bash "$t"
+	done
+	if [ -s "$failfile" ]; then
+		echo "# failures:"
+		cat "$failfile"
+	fi
+	echo "$passed passed, $failed failed, $skipped skipped"
+	[ "$failed" -eq 0 ]
+	exit
+fi
+
 for t in "$BUILD"/tests/test-*; do
 	[ -x "$t" ] || continue
 	case "$t" in *.o | *.d) continue ;; esac
