@@ -21,6 +21,8 @@
 #define _cleanup_(f) __attribute__((cleanup(f)))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 #define _unused_ __attribute__((unused))
+#define _noreturn_ __attribute__((noreturn))
+#define _malloc_ __attribute__((malloc))
 
 static inline void freep(void *p)
 {

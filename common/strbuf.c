@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "strbuf.h"
+#include "alloc.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -7,16 +8,6 @@
 #include <string.h>
 
 char strbuf_slopbuf[1];
-
-static void *xrealloc(void *p, size_t n)
-{
-	void *r = realloc(p, n);
-	if (!r) {
-		fputs("partboot: out of memory\n", stderr);
-		abort();
-	}
-	return r;
-}
 
 void strbuf_init(struct strbuf *sb)
 {
