@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/alloc.h"
 #include "../common/endian.h"
 #include "../common/macros.h"
 #include "../common/debug.h"
@@ -205,17 +206,13 @@ static int find_in_dir(struct esp *e, uint32_t dir_cluster, const char name[11],
 		size_t len = (size_t)e->root_sectors * e->bps;
 		uint64_t off = e->part.start + ((uint64_t)e->reserved + (uint64_t)e->nfats * e->fat_sectors) * e->bps;
 
-		buf = malloc(len);
-		if (!buf)
-			return -ENOMEM;
+		buf = xmalloc(len);
 		r = read_at(e, off, buf, len, err);
 		if (r < 0)
 			return r;
 		return scan_entries(buf, len, name, hit) == 1 ? 0 : -ENOENT;
 	}
-	buf = malloc(cluster_bytes(e));
-	if (!buf)
-		return -ENOMEM;
+	buf = xmalloc(cluster_bytes(e));
 	while (c) {
 		if (++steps > e->n_clusters)
 			return pb_err_set(err, -EUCLEAN, "%s: FAT cluster chain loops", e->where);
@@ -280,10 +277,8 @@ int esp_lookup(struct esp *e, const char *path, uint32_t *ret_size, uint64_t max
 		if (n && ext[n - 1].offset + ext[n - 1].len == off) {
 			ext[n - 1].len += len;
 		} else {
-			struct esp_extent *t = realloc(ext, (n + 1) * sizeof(*ext));
+			struct esp_extent *t = xreallocarray(ext, n + 1, sizeof(*ext));
 
-			if (!t)
-				return -ENOMEM;
 			ext = t;
 			ext[n++] = (struct esp_extent){ off, len };
 		}
@@ -316,9 +311,7 @@ int esp_read_file(struct esp *e, const char *path, char **ret, size_t *ret_len, 
 		return r;
 	if (size > 1 * MiB)
 		return pb_err_set(err, -EFBIG, "%s: %s is too large", e->where, path);
-	buf = malloc((size_t)size + 1);
-	if (!buf)
-		return -ENOMEM;
+	buf = xmalloc((size_t)size + 1);
 	for (size_t i = 0; i < n; i++) {
 		r = read_at(e, ext[i].offset, buf + done, ext[i].len, err);
 		if (r < 0)
@@ -337,11 +330,9 @@ int esp_free_bytes(struct esp *e, uint64_t *ret, struct pb_err *err)
 	size_t entry = e->fat_bits / 8, chunk = 64 * 1024;
 	uint64_t fat = e->part.start + (uint64_t)e->reserved * e->bps;
 	uint64_t total = (uint64_t)(e->n_clusters + 2) * entry, free_clusters = 0;
-	_cleanup_free_ uint8_t *buf = malloc(chunk);
+	_cleanup_free_ uint8_t *buf = xmalloc(chunk);
 	int r;
 
-	if (!buf)
-		return -ENOMEM;
 	for (uint64_t pos = 0; pos < total; pos += chunk) {
 		size_t len = total - pos < chunk ? (size_t)(total - pos) : chunk;
 

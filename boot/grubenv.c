@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/alloc.h"
 #include "../common/macros.h"
 #include "boot-private.h"
 
@@ -99,9 +100,7 @@ int boot_grubenv_get(const char block[BOOT_GRUBENV_SIZE], const char *name, char
 			continue;
 		v = lines[i].p + strlen(name) + 1;
 		vlen = lines[i].len - strlen(name) - 1;
-		out = o = malloc(vlen + 1);
-		if (!out)
-			return -ENOMEM;
+		out = o = xmalloc(vlen + 1);
 		for (size_t j = 0; j < vlen; j++) {
 			if (v[j] == '\\' && j + 1 < vlen)
 				j++;

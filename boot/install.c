@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/alloc.h"
 #include "../common/macros.h"
 #include "../common/run.h"
 #include "../common/tmpdir.h"
@@ -47,9 +48,7 @@ static int slurp(const char *path, uint8_t **ret, size_t *ret_len, struct pb_err
 
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return pb_err_set(err, -errno, "%s: %s", path, strerror(errno));
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf)
-		return -ENOMEM;
+	buf = xmalloc((size_t)st.st_size + 1);
 	if (read(fd, buf, (size_t)st.st_size) != st.st_size)
 		return pb_err_set(err, -EIO, "%s: short read", path);
 	*ret = TAKE_PTR(buf);
@@ -176,11 +175,7 @@ static int bios_prepare(struct part_disk *d, const char *volid, struct bios_plan
 	if (r < 0)
 		return r;
 	p->core_len = (core_len + 511) / 512 * 512;
-	p->core = realloc(core, p->core_len);
-	if (!p->core) {
-		free(core);
-		return -ENOMEM;
-	}
+	p->core = xrealloc(core, p->core_len);
 	memset(p->core + core_len, 0, p->core_len - core_len);
 
 	r = part_disk_embed_area(d, &p->start, &p->size, err);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "common/alloc.h"
 #include "common/macros.h"
 #include "common/util.h"
 
@@ -195,21 +196,14 @@ static int ls_collect(const struct fs_dirent *e, void *userdata)
 
 	if (l->n == l->alloc) {
 		size_t na = l->alloc ? l->alloc * 2 : 64;
-		struct ls_entry *v = realloc(l->v, na * sizeof(*v));
+		struct ls_entry *v = xreallocarray(l->v, na, sizeof(*v));
 
-		if (!v)
-			return -ENOMEM;
 		l->v = v;
 		l->alloc = na;
 	}
 	x = &l->v[l->n];
-	x->name = strdup(e->name);
-	x->link = e->link ? strdup(e->link) : NULL;
-	if (!x->name || (e->link && !x->link)) {
-		free(x->name);
-		free(x->link);
-		return -ENOMEM;
-	}
+	x->name = xstrdup(e->name);
+	x->link = e->link ? xstrdup(e->link) : NULL;
 	x->type = e->type;
 	x->mode = e->mode;
 	x->uid = e->uid;
@@ -281,8 +275,6 @@ int cmd_ls(int argc, char **argv)
 	if (disk_fs_open(k, argv[optind + 1], &fs, &err) < 0)
 		return cli_fail(&err);
 	if (fs_list_dir(fs, path, ls_collect, &l, &err) < 0) {
-		if (!err.code)
-			pb_err_set(&err, -ENOMEM, "out of memory");
 		ret = cli_fail(&err);
 		goto out;
 	}

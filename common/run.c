@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "debug.h"
 #include "macros.h"
 
@@ -60,9 +61,7 @@ static char **build_env(const char *const *extra)
 		n++;
 	while (extra && extra[m])
 		m++;
-	env = calloc(n + m + 1, sizeof(*env));
-	if (!env)
-		return NULL;
+	env = xcalloc(n + m + 1, sizeof(*env));
 	for (size_t i = 0; i < n; i++)
 		if (!overridden(environ[i], extra))
 			env[k++] = environ[i];
@@ -156,15 +155,9 @@ int pb_run_start(const char *const argv[], const struct pb_run_opts *opts, struc
 	if (!pb_have_program(argv[0]))
 		return pb_err_set(err, -ENOENT, "%s: program not found (is its package installed? try 'make deps')",
 				  argv[0]);
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return pb_err_set(err, -ENOMEM, "out of memory");
+	c = xcalloc(1, sizeof(*c));
 	c->errfd = -1;
-	c->prog = strdup(argv[0]);
-	if (!c->prog) {
-		r = pb_err_set(err, -ENOMEM, "out of memory");
-		goto fail;
-	}
+	c->prog = xstrdup(argv[0]);
 	if (pipe2(outp, O_CLOEXEC) < 0) {
 		r = pb_err_set(err, -errno, "%s: cannot create pipe: %s", argv[0], strerror(errno));
 		goto fail;
@@ -175,10 +168,6 @@ int pb_run_start(const char *const argv[], const struct pb_run_opts *opts, struc
 		goto fail;
 	}
 	env = build_env(opts->envp_extra);
-	if (!env) {
-		r = pb_err_set(err, -ENOMEM, "out of memory");
-		goto fail;
-	}
 	if (pb_debug_mask() & PB_DEBUG_RUN) {
 		struct strbuf line = STRBUF_INIT;
 

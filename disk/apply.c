@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/alloc.h"
 #include "../common/debug.h"
 #include "../common/macros.h"
 #include "../common/run.h"
@@ -120,10 +121,8 @@ static struct step *add_step(struct disk_plan *a, enum disk_step_kind kind, size
 
 	if (a->n_steps == a->alloc) {
 		size_t na = a->alloc ? a->alloc * 2 : 16;
-		struct step *v = realloc(a->steps, na * sizeof(*v));
+		struct step *v = xreallocarray(a->steps, na, sizeof(*v));
 
-		if (!v)
-			abort(); /* the out-of-memory policy (common/strbuf.c): as strbuf does */
 		a->steps = v;
 		a->alloc = na;
 	}
@@ -175,8 +174,8 @@ static int check_source(const struct part_layout *l, const struct part_layout_pa
 		if (!pb_have_program("mmdebstrap") && !pb_have_program("debootstrap"))
 			return pb_err_set(err, -ENOENT, "%s:%u: [partition %s]: %s needs mmdebstrap or debootstrap, neither is installed",
 					  l->path, lp->source_line, lp->name, s);
-		*ret = strdup(s);
-		return *ret ? 0 : pb_err_set(err, -ENOMEM, "out of memory");
+		*ret = xstrdup(s);
+		return 0;
 	}
 	if (!strncmp(s, "iso:", 4)) {
 		path = resolve_path(l, s + 4);
@@ -483,10 +482,7 @@ static int plan_open(struct disk_plan *a, const struct disk_diag *diag, struct p
 		strbuf_release(&tmp);
 		if (r < 0)
 			return pb_err_prefix(err, r, "%s: dry run: ", a->disk);
-		if (part_disk_set_display(d, a->disk) < 0) {
-			part_disk_free(d);
-			return pb_err_set(err, -ENOMEM, "out of memory");
-		}
+		part_disk_set_display(d, a->disk);
 	} else {
 		r = part_disk_open(a->disk, PART_OPEN_CREATE | ((a->flags & DISK_APPLY_FORCE) ? PART_OPEN_FORCE : 0),
 				   a->l->size, &d, err);
@@ -506,22 +502,15 @@ int disk_plan_new(const char *disk, const char *layout, const char *seed, unsign
 	bool table_new;
 	int r;
 
-	a = calloc(1, sizeof(*a));
-	if (!a || !(a->disk = strdup(disk))) {
-		free(a);
-		return pb_err_set(err, -ENOMEM, "out of memory");
-	}
+	a = xcalloc(1, sizeof(*a));
+	a->disk = xstrdup(disk);
 	a->flags = flags;
 	r = part_layout_parse(layout, &a->l, err);
 	if (r < 0)
 		goto fail;
 	seed = seed ? seed : a->l->seed;
-	a->seed = seed ? strdup(seed) : NULL;
-	a->parts = calloc(a->l->n_partitions ? a->l->n_partitions : 1, sizeof(*a->parts));
-	if (!a->parts || (seed && !a->seed)) {
-		r = pb_err_set(err, -ENOMEM, "out of memory");
-		goto fail;
-	}
+	a->seed = seed ? xstrdup(seed) : NULL;
+	a->parts = xcalloc(a->l->n_partitions ? a->l->n_partitions : 1, sizeof(*a->parts));
 
 	/* 1. The layout alone. */
 	r = validate_layout(a, err);

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/alloc.h"
 #include "../common/debug.h"
 #include "../common/macros.h"
 #include "disk-private.h"
@@ -28,13 +29,9 @@
 int disk_adopt(struct part_disk *d, const char *path, const struct disk_diag *diag, struct disk **ret,
 	       struct pb_err *err)
 {
-	struct disk *k = calloc(1, sizeof(*k));
+	struct disk *k = xcalloc(1, sizeof(*k));
 
-	if (!k || !(k->path = strdup(path))) {
-		free(k);
-		part_disk_free(d);
-		return pb_err_set(err, -ENOMEM, "out of memory");
-	}
+	k->path = xstrdup(path);
 	k->d = d;
 	if (diag)
 		k->diag = *diag;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/alloc.h"
 #include "../common/debug.h"
 #include "../common/macros.h"
 #include "disk-private.h"
@@ -24,7 +25,7 @@ static bool is_ext(const char *fstype)
 static void set_why(struct disk_guest *g, const char *why)
 {
 	free((char *)g->why);
-	g->why = why ? strdup(why) : NULL;
+	g->why = why ? xstrdup(why) : NULL;
 }
 
 void disk_guest_release(struct disk_guest *g)
@@ -88,9 +89,7 @@ int disk_guest_scan(struct disk *k, struct disk_guests *ret, struct pb_err *err)
 	size_t n = part_disk_count(k->d);
 	struct disk_guests gs = { 0 };
 
-	gs.v = calloc(n ? n : 1, sizeof(*gs.v));
-	if (!gs.v)
-		return pb_err_set(err, -ENOMEM, "out of memory");
+	gs.v = xcalloc(n ? n : 1, sizeof(*gs.v));
 	for (size_t i = 0; i < n; i++) {
 		struct part_info p;
 		int r = part_disk_get(k->d, i, &p);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/alloc.h"
 #include "../common/macros.h"
 #include "disk-private.h"
 
@@ -20,9 +21,7 @@ int disk_debootstrap_parse(const char *source, char **ret_spec, const char **ret
 
 	if (strncmp(source, "debootstrap:", 12))
 		return -EINVAL;
-	spec = strdup(source + 12);
-	if (!spec)
-		return pb_err_set(err, -ENOMEM, "out of memory");
+	spec = xstrdup(source + 12);
 	colon = strchr(spec, ':');
 	if (colon)
 		*colon = '\0';

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/alloc.h"
 #include "../common/macros.h"
 #include "disk-private.h"
 
@@ -31,13 +32,8 @@ static int menu_build(struct disk *k, const struct disk_guests *gs, const char *
 		      struct pb_err *err)
 {
 	m->n = 0;
-	m->e = calloc(gs->n ? gs->n : 1, sizeof(*m->e));
-	m->titles = calloc(gs->n ? gs->n : 1, sizeof(*m->titles));
-	if (!m->e || !m->titles) {
-		free(m->e);
-		free(m->titles);
-		return pb_err_set(err, -ENOMEM, "out of memory");
-	}
+	m->e = xcalloc(gs->n ? gs->n : 1, sizeof(*m->e));
+	m->titles = xcalloc(gs->n ? gs->n : 1, sizeof(*m->titles));
 	for (size_t i = 0; i < gs->n; i++) {
 		const struct disk_guest *g = &gs->v[i];
 		struct strbuf where = STRBUF_INIT;

@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/alloc.h"
 #include "common/macros.h"
 #include "common/run.h"
 #include "common/util.h"
@@ -88,7 +89,7 @@ static char *mirror_from_list(const char *text)
 			size_t n = strcspn(s, " \t\n");
 
 			if (debian_uri(s, n))
-				return strndup(s, n);
+				return xstrndup(s, n);
 		}
 	}
 	return NULL;
@@ -137,7 +138,7 @@ static char *mirror_from_sources(const char *text)
 			p += strspn(p, " \t");
 			n = strcspn(p, " \t\n");
 			if (n && debian_uri(p, n))
-				return strndup(p, n);
+				return xstrndup(p, n);
 			p += n ? n : 1;
 		}
 	}
@@ -281,9 +282,7 @@ int fs_debootstrap_start(const struct fs_debootstrap_opts *o, struct fs_debootst
 			return r;
 		mirror = host_mirror; /* NULL: the tool's default, deb.debian.org */
 	}
-	d = calloc(1, sizeof(*d));
-	if (!d)
-		return pb_err_set(err, -ENOMEM, "out of memory");
+	d = xcalloc(1, sizeof(*d));
 	d->fd = -1;
 	d->child_err = (struct pb_err)PB_ERR_INIT;
 	{

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "common/macros.h"
 #include "fs-private.h"
 
@@ -36,7 +37,7 @@ struct fs_path_slot *fs_path_map_find(struct fs_path_map *m, const char *path)
 	return NULL;
 }
 
-int fs_path_map_put(struct fs_path_map *m, const char *path, ext2_ino_t ino, bool fresh_dir)
+void fs_path_map_put(struct fs_path_map *m, const char *path, ext2_ino_t ino, bool fresh_dir)
 {
 	struct fs_path_slot *s = fs_path_map_find(m, path);
 	uint32_t h;
@@ -45,14 +46,12 @@ int fs_path_map_put(struct fs_path_map *m, const char *path, ext2_ino_t ino, boo
 	if (s) {
 		s->ino = ino;
 		s->fresh_dir = fresh_dir;
-		return 0;
+		return;
 	}
 	if ((m->n + 1) * 2 > m->cap) {
 		size_t ncap = m->cap ? m->cap * 2 : 1024;
-		struct fs_path_slot *ns = calloc(ncap, sizeof(*ns));
+		struct fs_path_slot *ns = xcalloc(ncap, sizeof(*ns));
 
-		if (!ns)
-			return -ENOMEM;
 		for (size_t j = 0; j < m->cap; j++) {
 			if (!m->slots[j].path)
 				continue;
@@ -67,14 +66,11 @@ int fs_path_map_put(struct fs_path_map *m, const char *path, ext2_ino_t ino, boo
 	h = hash_str(path);
 	for (i = h & (m->cap - 1); m->slots[i].path; i = (i + 1) & (m->cap - 1))
 		;
-	m->slots[i].path = strdup(path);
-	if (!m->slots[i].path)
-		return -ENOMEM;
+	m->slots[i].path = xstrdup(path);
 	m->slots[i].hash = h;
 	m->slots[i].ino = ino;
 	m->slots[i].fresh_dir = fresh_dir;
 	m->n++;
-	return 0;
 }
 
 void fs_path_map_free(struct fs_path_map *m)
@@ -178,9 +174,7 @@ int fs_dir_ensure(struct populate *p, const char *path, ext2_ino_t *ret, bool *r
 		*ret_fresh = s->fresh_dir;
 		return 0;
 	}
-	copy = strdup(path);
-	if (!copy)
-		return -ENOMEM;
+	copy = xstrdup(path);
 	slash = strrchr(copy, '/');
 	if (slash) {
 		*slash = '\0';
@@ -202,9 +196,7 @@ int fs_dir_ensure(struct populate *p, const char *path, ext2_ino_t *ret, bool *r
 		if (!LINUX_S_ISDIR(li.i_mode))
 			return pb_err_set(p->err, -ENOTDIR, "%s: '%s': parent '%s' is not a directory", p->t->where,
 					  p->entry, path);
-		r = fs_path_map_put(&p->map, path, ino, false);
-		if (r < 0)
-			return r;
+		fs_path_map_put(&p->map, path, ino, false);
 		*ret = ino;
 		*ret_fresh = false;
 		return 0;
@@ -222,9 +214,7 @@ int fs_dir_ensure(struct populate *p, const char *path, ext2_ino_t *ret, bool *r
 	}
 	if (rc)
 		return fs_populate_fail(p, rc, "cannot make a parent directory");
-	r = fs_path_map_put(&p->map, path, ino, true);
-	if (r < 0)
-		return r;
+	fs_path_map_put(&p->map, path, ino, true);
 	*ret = ino;
 	*ret_fresh = true;
 	return 0;

@@ -108,7 +108,7 @@ int fs_entry_add(struct populate *p, struct archive_entry *e)
 				  EXT2_NAME_LEN);
 	r = fs_dir_ensure(p, p->parent_path.buf, &parent, &pfresh);
 	if (r < 0)
-		return r == -ENOMEM ? pb_err_set(p->err, r, "out of memory") : r;
+		return r;
 
 	rc = fs_dir_lookup_child(p, parent, pfresh, p->path.buf, name, &old);
 	if (rc && rc != EXT2_ET_FILE_NOT_FOUND)
@@ -170,8 +170,8 @@ int fs_entry_add(struct populate *p, struct archive_entry *e)
 		}
 		if (rc)
 			return fs_populate_fail(p, rc, "cannot link");
-		r = fs_path_map_put(&p->map, p->path.buf, ino, false);
-		return r < 0 ? pb_err_set(p->err, r, "out of memory") : 0;
+		fs_path_map_put(&p->map, p->path.buf, ino, false);
+		return 0;
 	}
 
 	if (type == AE_IFDIR) {
@@ -186,9 +186,7 @@ int fs_entry_add(struct populate *p, struct archive_entry *e)
 		}
 		if (rc)
 			return fs_populate_fail(p, rc, "cannot make the directory");
-		r = fs_path_map_put(&p->map, p->path.buf, ino, true);
-		if (r < 0)
-			return pb_err_set(p->err, r, "out of memory");
+		fs_path_map_put(&p->map, p->path.buf, ino, true);
 		return fs_xattrs_set(p, ino, e);
 	}
 
@@ -291,9 +289,7 @@ int fs_entry_add(struct populate *p, struct archive_entry *e)
 				return fs_populate_fail(p, rc, "cannot write");
 		}
 	}
-	r = fs_path_map_put(&p->map, p->path.buf, ino, false);
-	if (r < 0)
-		return pb_err_set(p->err, r, "out of memory");
+	fs_path_map_put(&p->map, p->path.buf, ino, false);
 	return fs_xattrs_set(p, ino, e);
 }
 

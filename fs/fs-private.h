@@ -154,8 +154,8 @@ int fs_populate_put_file(struct populate *p, const char *path, const void *data,
  */
 void fs_path_normalize(const char *in, struct strbuf *sb);
 struct fs_path_slot *fs_path_map_find(struct fs_path_map *m, const char *path);
-/* Add or update path's inode. Returns 0 or -ENOMEM. */
-int fs_path_map_put(struct fs_path_map *m, const char *path, ext2_ino_t ino, bool fresh_dir);
+/* Add or update path's inode. */
+void fs_path_map_put(struct fs_path_map *m, const char *path, ext2_ino_t ino, bool fresh_dir);
 void fs_path_map_free(struct fs_path_map *m);
 /* Make directory name in parent (mode and times are the caller's to set). Returns errcode_t. */
 errcode_t fs_dir_make(struct populate *p, ext2_ino_t parent, const char *name, ext2_ino_t *ret);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "common/macros.h"
 #include "fs-private.h"
 
@@ -71,14 +72,13 @@ static char *one_line(struct strbuf *sb)
 		start++;
 	if (start == sb->len)
 		return NULL;
-	return strdup(sb->buf + start);
+	return xstrdup(sb->buf + start);
 }
 
 struct kernel_scan {
 	struct fs *fs;
 	struct fs_kernel *k;
 	size_t n, alloc;
-	int error;
 };
 
 static int cmp_kernel(const void *a, const void *b)
@@ -100,26 +100,17 @@ static int scan_boot(struct ext2_dir_entry *dirent, int offset, int blocksize, c
 		return 0;
 	if (s->n == s->alloc) {
 		size_t na = s->alloc ? s->alloc * 2 : 8;
-		struct fs_kernel *p = realloc(s->k, na * sizeof(*p));
+		struct fs_kernel *p = xreallocarray(s->k, na, sizeof(*p));
 
-		if (!p) {
-			s->error = -ENOMEM;
-			return DIRENT_ABORT;
-		}
 		s->k = p;
 		s->alloc = na;
 	}
 	k = &s->k[s->n];
 	memset(k, 0, sizeof(*k));
-	k->version = strndup(dirent->name + 8, (size_t)len - 8);
+	k->version = xstrndup(dirent->name + 8, (size_t)len - 8);
 	strbuf_addstr(&path, "/boot/");
 	strbuf_add(&path, dirent->name, (size_t)len);
 	k->kernel = strbuf_detach(&path, NULL);
-	if (!k->version) {
-		free(k->kernel);
-		s->error = -ENOMEM;
-		return DIRENT_ABORT;
-	}
 	s->n++;
 	return 0;
 }
@@ -141,7 +132,7 @@ static char *link_target(struct fs *fs, const char *path)
 
 		base = base ? base + 1 : sb.buf;
 		if (*base)
-			ret = strdup(base);
+			ret = xstrdup(base);
 	}
 out:
 	strbuf_release(&sb);
@@ -196,12 +187,6 @@ int fs_guest_info(struct fs *fs, struct fs_guest_info *ret, struct pb_err *err)
 
 	if (!fs_lookup(fs->e2, "/boot", true, &ino))
 		ext2fs_dir_iterate(fs->e2, ino, 0, NULL, scan_boot, &s);
-	if (s.error) {
-		info.kernels = s.k;
-		info.n_kernels = s.n;
-		fs_guest_info_release(&info);
-		return pb_err_set(err, s.error, "out of memory");
-	}
 	if (s.n > 1)
 		qsort(s.k, s.n, sizeof(*s.k), cmp_kernel);
 

@@ -10,6 +10,7 @@
 
 #include <archive_entry.h>
 
+#include "common/alloc.h"
 #include "common/macros.h"
 #include "fs-private.h"
 
@@ -27,9 +28,7 @@ errcode_t fs_inode_write_new(struct populate *p, ext2_ino_t ino, struct ext2_ino
 
 	if (isz <= EXT2_GOOD_OLD_INODE_SIZE)
 		return ext2fs_write_new_inode(p->e2, ino, (struct ext2_inode *)li);
-	buf = calloc(1, isz);
-	if (!buf)
-		return EXT2_ET_NO_MEMORY;
+	buf = xcalloc(1, isz);
 	li->i_extra_isize = sizeof(struct ext2_inode_large) - EXT2_GOOD_OLD_INODE_SIZE;
 	memcpy(buf, li, sizeof(*li) < isz ? sizeof(*li) : isz);
 	return ext2fs_write_inode_full(p->e2, ino, (struct ext2_inode *)buf, (int)isz);

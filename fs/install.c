@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/alloc.h"
 #include "common/util.h"
 #include "fs-private.h"
 
@@ -42,12 +43,12 @@ static int enospc(struct populate *p, struct archive_entry *cur)
 	uint64_t used = (p->free_at_start > before ? p->free_at_start - before : 0) * bs;
 	uint64_t have = p->free_at_start * bs, need;
 	char a[32], b[32];
-	char *entry = strdup(p->entry ? p->entry : "");
+	char *entry = xstrdup(p->entry ? p->entry : "");
 	int r;
 
 	if (!p->e2->super->s_free_inodes_count) {
 		r = pb_err_set(p->err, -ENOSPC, "%s: out of inodes at '%s' (%u inodes in the filesystem)",
-			       p->t->where, entry ? entry : "", p->e2->super->s_inodes_count);
+			       p->t->where, entry, p->e2->super->s_inodes_count);
 		free(entry);
 		return r;
 	}
@@ -55,7 +56,7 @@ static int enospc(struct populate *p, struct archive_entry *cur)
 	if (need <= have)
 		need = have + bs; /* metadata we do not count tipped it over */
 	r = pb_err_set(p->err, -ENOSPC, "%s: %s needed, %s free (ran out at '%s')", p->t->where,
-		       pb_format_size(need, a, sizeof(a)), pb_format_size(have, b, sizeof(b)), entry ? entry : "");
+		       pb_format_size(need, a, sizeof(a)), pb_format_size(have, b, sizeof(b)), entry);
 	free(entry);
 	return r;
 }
@@ -99,11 +100,7 @@ int fs_install(const struct fs_target *t, const struct fs_install_opts *opts, st
 	if (!opts->source_is_fd && strcmp(opts->source, "-") && access(opts->source, R_OK) < 0)
 		return pb_err_set(err, -errno, "%s: %s", opts->source, strerror(errno));
 
-	p.stage = malloc(FS_STAGE_SIZE);
-	if (!p.stage) {
-		r = pb_err_set(err, -ENOMEM, "out of memory");
-		goto out;
-	}
+	p.stage = xmalloc(FS_STAGE_SIZE);
 	r = fs_source_open(&p);
 	if (r < 0)
 		goto out;

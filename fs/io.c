@@ -27,6 +27,7 @@
 
 #include <et/com_err.h>
 
+#include "common/alloc.h"
 #include "common/macros.h"
 #include "fs-private.h"
 
@@ -58,13 +59,9 @@ static errcode_t range_open(const char *name, int flags, io_channel *channel)
 	io_channel ch;
 	errcode_t rc;
 
-	p = calloc(1, sizeof(*p));
-	ch = calloc(1, sizeof(*ch));
-	if (!p || !ch)
-		goto out_nomem;
-	ch->name = strdup(name);
-	if (!ch->name)
-		goto out_nomem;
+	p = xcalloc(1, sizeof(*p));
+	ch = xcalloc(1, sizeof(*ch));
+	ch->name = xstrdup(name);
 	/* No O_EXCL here: the caller (part/) already holds the disk. */
 	rc = unix_io_manager->open(name, flags & ~IO_FLAG_EXCLUSIVE, &p->child);
 	if (rc) {
@@ -82,13 +79,6 @@ static errcode_t range_open(const char *name, int flags, io_channel *channel)
 	ch->private_data = p;
 	*channel = ch;
 	return 0;
-
-out_nomem:
-	if (ch)
-		free(ch->name);
-	free(ch);
-	free(p);
-	return EXT2_ET_NO_MEMORY;
 }
 
 static errcode_t range_close(io_channel ch)
@@ -400,9 +390,7 @@ int fs_io_zero(const struct fs_target *t, uint64_t off, uint64_t len, struct pb_
 			return pb_err_set(err, -errno, "%s: cannot clear: %s", t->where, strerror(errno));
 	}
 	/* A block device (or a filesystem without hole punching): write zeros. */
-	zeros = calloc(1, 1 << 20);
-	if (!zeros)
-		return pb_err_set(err, -ENOMEM, "%s: out of memory", t->where);
+	zeros = xcalloc(1, 1 << 20);
 	while (len > 0) {
 		size_t n = len > (1 << 20) ? (1 << 20) : (size_t)len;
 		ssize_t w = pwrite(fd, zeros, n, (off_t)(t->offset + off));

@@ -38,6 +38,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/alloc.h"
 #include "common/macros.h"
 #include "common/run.h"
 #include "common/tmpdir.h"
@@ -166,11 +167,7 @@ static int find_root_image(const char *iso, char **ret_name, unsigned *ret_n_cas
 		if (rank && (!best_rank || rank < best_rank ||
 			     (rank == best_rank && strlen(skip_dot_slash(name)) < strlen(best)))) {
 			free(best);
-			best = strdup(skip_dot_slash(name));
-			if (!best) {
-				r = pb_err_set(err, -ENOMEM, "out of memory");
-				goto out;
-			}
+			best = xstrdup(skip_dot_slash(name));
 			best_rank = rank;
 		}
 	}
@@ -357,11 +354,7 @@ int fs_install_iso(const struct fs_target *t, const char *iso, const struct fs_i
 	r = pb_mkdtemp("partboot-iso", PB_TMP_LARGE, &tmpdir, err);
 	if (r < 0)
 		return r;
-	if (asprintf(&image, "%s/root.squashfs", tmpdir) < 0) {
-		image = NULL;
-		r = pb_err_set(err, -ENOMEM, "out of memory");
-		goto out_rmdir;
-	}
+	image = xasprintf("%s/root.squashfs", tmpdir);
 	fd = open(image, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		r = pb_err_set(err, -errno, "%s: %s", image, strerror(errno));

@@ -20,6 +20,7 @@
 #include <blkid.h>
 #include <uuid.h>
 
+#include "common/alloc.h"
 #include "common/macros.h"
 #include "common/run.h"
 #include "common/util.h"
@@ -269,9 +270,7 @@ static int mkfs_swap(const struct fs_target *t, const struct fs_mkfs_opts *opts,
 
 	if (t->size < 10 * page)
 		return pb_err_set(err, -ENOSPC, "%s: too small for swap", t->where);
-	buf = calloc(1, page);
-	if (!buf)
-		return pb_err_set(err, -ENOMEM, "%s: out of memory", t->where);
+	buf = xcalloc(1, page);
 	h = (struct swap_header_v1 *)buf;
 	h->version = 1;
 	h->last_page = (uint32_t)(t->size / page - 1);

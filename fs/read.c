@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "common/macros.h"
 #include "fs-private.h"
 
@@ -16,14 +17,8 @@ int fs_open(const struct fs_target *t, struct fs **ret, struct pb_err *err)
 	struct fs *fs;
 	int r;
 
-	fs = calloc(1, sizeof(*fs));
-	if (!fs)
-		return pb_err_set(err, -ENOMEM, "out of memory");
-	fs->where = strdup(t->where ? t->where : t->path);
-	if (!fs->where) {
-		free(fs);
-		return pb_err_set(err, -ENOMEM, "out of memory");
-	}
+	fs = xcalloc(1, sizeof(*fs));
+	fs->where = xstrdup(t->where ? t->where : t->path);
 	r = fs_ext2_open(t, false, &fs->e2, err);
 	if (r < 0) {
 		fs_free(fs);
@@ -93,9 +88,7 @@ errcode_t fs_read_link(ext2_filsys e2, ext2_ino_t ino, struct ext2_inode *inode,
 		strbuf_add(sb, (const char *)inode->i_block, strnlen((const char *)inode->i_block, size));
 		return 0;
 	}
-	buf = calloc(1, size + 1);
-	if (!buf)
-		return EXT2_ET_NO_MEMORY;
+	buf = xcalloc(1, size + 1);
 	rc = read_all(e2, ino, size, buf);
 	if (rc)
 		return rc;
@@ -120,9 +113,14 @@ errcode_t fs_read_ino(ext2_filsys e2, ext2_ino_t ino, char **ret_data, size_t *r
 	size = EXT2_I_SIZE(&inode);
 	if (size >= SIZE_MAX)
 		return EXT2_ET_FILE_TOO_BIG;
+	/*
+	 * Not xmalloc(): the size is the guest's (untrusted, a sparse file may
+	 * claim terabytes), so a file too big to hold is refused, not a reason
+	 * to abort.
+	 */
 	buf = malloc(size + 1);
 	if (!buf)
-		return EXT2_ET_NO_MEMORY;
+		return EXT2_ET_FILE_TOO_BIG;
 	rc = read_all(e2, ino, size, buf);
 	if (rc) {
 		free(buf);
@@ -163,7 +161,6 @@ struct dir_collect {
 	struct strbuf names; /* NUL-separated */
 	ext2_ino_t *inos;
 	size_t n, alloc;
-	bool nomem;
 };
 
 static int collect_entry(struct ext2_dir_entry *dirent, int offset, int blocksize, char *buf, void *priv)
@@ -175,12 +172,8 @@ static int collect_entry(struct ext2_dir_entry *dirent, int offset, int blocksiz
 		return 0;
 	if (c->n == c->alloc) {
 		size_t na = c->alloc ? c->alloc * 2 : 64;
-		ext2_ino_t *p = realloc(c->inos, na * sizeof(*p));
+		ext2_ino_t *p = xreallocarray(c->inos, na, sizeof(*p));
 
-		if (!p) {
-			c->nomem = true;
-			return DIRENT_ABORT;
-		}
 		c->inos = p;
 		c->alloc = na;
 	}
@@ -227,9 +220,9 @@ int fs_list_dir(struct fs *fs, const char *path, fs_dir_fn fn, void *userdata, s
 	if (rc)
 		return fs_err_ext2(err, rc, "%s: %s", fs->where, path);
 	rc = ext2fs_dir_iterate(fs->e2, ino, 0, NULL, collect_entry, &c);
-	if (rc || c.nomem) {
+	if (rc) {
 		r = rc == EXT2_ET_NO_DIRECTORY ? pb_err_set(err, -ENOTDIR, "%s: %s is not a directory", fs->where, path)
-					       : fs_err_ext2(err, rc ? rc : EXT2_ET_NO_MEMORY, "%s: cannot list %s",
+					       : fs_err_ext2(err, rc, "%s: cannot list %s",
 							     fs->where, path);
 		goto out;
 	}

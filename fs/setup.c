@@ -22,6 +22,7 @@
 
 #include <uuid.h>
 
+#include "common/alloc.h"
 #include "common/macros.h"
 #include "common/strbuf.h"
 #include "fs-private.h"
@@ -75,14 +76,12 @@ static void build_fstab(const char *uuid, const char *old, struct strbuf *out)
 	strbuf_addf(out, "UUID=%s\t/\text4\terrors=remount-ro\t0\t1\n", uuid);
 	while (old && *old) {
 		const char *end = strchrnul(old, '\n');
-		_cleanup_free_ char *line = strndup(old, (size_t)(end - old));
+		_cleanup_free_ char *line = xstrndup(old, (size_t)(end - old));
 		const char *s = line;
 		char *f[6];
 		size_t n;
 
 		old = *end ? end + 1 : end;
-		if (!line)
-			continue;
 		while (*s == ' ' || *s == '\t')
 			s++;
 		/* Our own header, and Debian's placeholder that no longer holds. */

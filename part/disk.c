@@ -335,21 +335,15 @@ int part_disk_open(const char *path, unsigned flags, uint64_t create_size, struc
 
 	if (!path || !*path || !ret)
 		return pb_err_set(err, -EINVAL, "no disk given");
-	d = calloc(1, sizeof(*d));
-	if (!d)
-		return pb_err_set(err, -ENOMEM, "out of memory");
+	d = xcalloc(1, sizeof(*d));
 	d->fd = -1;
 	d->rdonly = rdonly;
-	d->path = strdup(path);
-	d->display = strdup(base_name(path));
+	d->path = xstrdup(path);
+	d->display = xstrdup(base_name(path));
 	/* Messages name the disk as the user typed it when short, else its base name. */
-	if (d->display && strlen(path) < 40) {
+	if (strlen(path) < 40) {
 		free(d->display);
-		d->display = strdup(path);
-	}
-	if (!d->path || !d->display) {
-		r = pb_err_set(err, -ENOMEM, "out of memory");
-		goto out_free;
+		d->display = xstrdup(path);
 	}
 
 	if (stat(path, &st) < 0) {
@@ -594,15 +588,12 @@ const char *part_disk_display(const struct part_disk *d)
 	return d->display;
 }
 
-int part_disk_set_display(struct part_disk *d, const char *name)
+void part_disk_set_display(struct part_disk *d, const char *name)
 {
-	char *s = strdup(name);
+	char *s = xstrdup(name);
 
-	if (!s)
-		return -ENOMEM;
 	free(d->display);
 	d->display = s;
-	return 0;
 }
 
 void part_disk_unlock_partition(struct part_disk *d, const struct part_info *p)

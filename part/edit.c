@@ -68,13 +68,11 @@ static uint64_t align_up(uint64_t v)
 static int find_free(const struct part_disk *d, uint64_t size, uint64_t *ret_start, uint64_t *ret_size,
 		     uint64_t *ret_largest)
 {
-	_cleanup_free_ const struct part_info **v = calloc(d->n_parts + 1, sizeof(*v));
+	_cleanup_free_ const struct part_info **v = xcalloc(d->n_parts + 1, sizeof(*v));
 	uint64_t cursor = part_table_first_usable(d), end = part_table_end_usable(d);
 	uint64_t best = 0, best_start = 0;
 	bool found = false;
 
-	if (!v)
-		return -ENOMEM;
 	for (size_t i = 0; i < d->n_parts; i++)
 		v[i] = &d->parts[i];
 	qsort(v, d->n_parts, sizeof(*v), cmp_start);
@@ -202,8 +200,6 @@ int part_disk_add(struct part_disk *d, const struct part_spec *spec, struct part
 					  pb_format_size(start, b, sizeof(b)), pb_format_size(end, c, sizeof(c)));
 	} else {
 		r = find_free(d, size, &start, &got, &largest);
-		if (r == -ENOMEM)
-			return pb_err_set(err, r, "out of memory");
 		if (r < 0) {
 			if (!size || !largest)
 				return pb_err_set(err, -ENOSPC, "%s: partition '%s': no free space left", d->display,
@@ -248,11 +244,8 @@ int part_disk_add(struct part_disk *d, const struct part_spec *spec, struct part
 		snprintf(m.name, sizeof(m.name), "%s", spec->name);
 	if (spec->label)
 		snprintf(m.label, sizeof(m.label), "%s", spec->label);
-	if (d->table == PART_TABLE_DOS || m.label[0]) {
-		r = part_meta_add(d, &m);
-		if (r < 0)
-			return pb_err_set(err, r, "out of memory");
-	}
+	if (d->table == PART_TABLE_DOS || m.label[0])
+		part_meta_add(d, &m);
 	d->dirty = true;
 	r = part_table_refresh(d, err);
 	if (r < 0)
@@ -324,8 +317,7 @@ int part_disk_rename(struct part_disk *d, const char *name_or_number, const char
 			struct part_meta nm = { .start_lba = p.start / d->sector_size, .type = p.type };
 
 			snprintf(nm.name, sizeof(nm.name), "%s", new_name);
-			if (part_meta_add(d, &nm) < 0)
-				return pb_err_set(err, -ENOMEM, "out of memory");
+			part_meta_add(d, &nm);
 		}
 	}
 	d->dirty = true;
@@ -419,9 +411,7 @@ int part_table_set_type(struct part_disk *d, const struct part_info *p, enum par
 		old->type = type;
 	} else if (d->table == PART_TABLE_DOS) {
 		snprintf(m.name, sizeof(m.name), "%.*s", PART_NAME_MAX, p->name);
-		r = part_meta_add(d, &m);
-		if (r < 0)
-			return pb_err_set(err, r, "out of memory");
+		part_meta_add(d, &m);
 	}
 	d->dirty = true;
 	return part_table_refresh(d, err);

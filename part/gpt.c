@@ -17,12 +17,12 @@
  */
 static const char *gpt_header_problem(int fd, unsigned ss, uint64_t lba, uint64_t disk_sectors, uint64_t *ret_alt)
 {
-	_cleanup_free_ uint8_t *h = malloc(ss);
+	_cleanup_free_ uint8_t *h = xmalloc(ss);
 	_cleanup_free_ uint8_t *ents = NULL;
 	uint32_t hsize, crc, n, esz;
 	uint64_t ent_lba, len;
 
-	if (!h || lba >= disk_sectors)
+	if (lba >= disk_sectors)
 		return "header missing";
 	if (pread(fd, h, ss, (off_t)(lba * ss)) != (ssize_t)ss)
 		return "header unreadable";
@@ -43,9 +43,10 @@ static const char *gpt_header_problem(int fd, unsigned ss, uint64_t lba, uint64_
 	if (esz < 128 || n > 65536 || ent_lba >= disk_sectors)
 		return "entry array invalid";
 	len = (uint64_t)n * esz;
-	ents = malloc(len ? len : 1);
-	if (!ents)
-		return "entry array unreadable";
+	/* Bounded before allocating: 65536 entries of 128 bytes are 8 MiB. */
+	if (len > 64 * MiB)
+		return "entry array invalid";
+	ents = xmalloc(len ? len : 1);
 	if (pread(fd, ents, len, (off_t)(ent_lba * ss)) != (ssize_t)len)
 		return "entry array unreadable";
 	if (part_crc32(0, ents, len) != pb_le32(h + 88))

@@ -101,27 +101,15 @@ static void section_start(struct parser *ps, char *line)
 				  l->partitions[i].line);
 			return;
 		}
-	p = realloc(l->partitions, (l->n_partitions + 1) * sizeof(*p));
-	if (!p) {
-		perror_at(ps, ps->line, -ENOMEM, "out of memory");
-		return;
-	}
+	p = xreallocarray(l->partitions, l->n_partitions + 1, sizeof(*p));
 	l->partitions = p;
-	kl = realloc(ps->part_key_line, (l->n_partitions + 1) * sizeof(*kl));
-	if (!kl) {
-		perror_at(ps, ps->line, -ENOMEM, "out of memory");
-		return;
-	}
+	kl = xreallocarray(ps->part_key_line, l->n_partitions + 1, sizeof(*kl));
 	ps->part_key_line = kl;
 	memset(&kl[l->n_partitions], 0, sizeof(*kl));
 	p = &l->partitions[l->n_partitions];
 	memset(p, 0, sizeof(*p));
-	p->name = strdup(name);
+	p->name = xstrdup(name);
 	p->line = ps->line;
-	if (!p->name) {
-		perror_at(ps, ps->line, -ENOMEM, "out of memory");
-		return;
-	}
 	l->n_partitions++;
 	ps->section = 1;
 }
@@ -153,9 +141,7 @@ static char *reader(char *str, int num, void *stream)
 
 static int dup_value(struct parser *ps, char **dst, const char *value)
 {
-	*dst = strdup(value);
-	if (!*dst)
-		return perror_at(ps, ps->line, -ENOMEM, "out of memory");
+	*dst = xstrdup(value);
 	return 1;
 }
 
@@ -190,11 +176,9 @@ static int disk_key(struct parser *ps, const char *name, const char *value)
 	case K_SEED:
 		return dup_value(ps, &l->seed, value);
 	case K_BOOTLOADER: {
-		_cleanup_free_ char *v = strdup(value);
+		_cleanup_free_ char *v = xstrdup(value);
 		char *save = NULL;
 
-		if (!v)
-			return perror_at(ps, ps->line, -ENOMEM, "out of memory");
 		for (char *t = strtok_r(v, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
 			if (!strcmp(t, "bios"))
 				l->bios = true;
@@ -323,9 +307,7 @@ int part_layout_parse(const char *path, struct part_layout **ret, struct pb_err 
 		return pb_err_set(err, -EISDIR, "%s: is a directory, not a layout file", path);
 	if (st.st_size > 1024 * 1024)
 		return pb_err_set(err, -EFBIG, "%s: too large for a layout file", path);
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf)
-		return pb_err_set(err, -ENOMEM, "out of memory");
+	buf = xmalloc((size_t)st.st_size + 1);
 	n = fread(buf, 1, (size_t)st.st_size, f);
 	buf[n] = 0;
 	if (!n)
@@ -338,11 +320,8 @@ int part_layout_parse(const char *path, struct part_layout **ret, struct pb_err 
 		return pb_err_set(err, -EINVAL, "%s:%u: not a text file (NUL byte)", path, line);
 	}
 
-	l = calloc(1, sizeof(*l));
-	if (!l || !(l->path = strdup(path))) {
-		free(l);
-		return pb_err_set(err, -ENOMEM, "out of memory");
-	}
+	l = xcalloc(1, sizeof(*l));
+	l->path = xstrdup(path);
 	l->table = PART_TABLE_GPT;
 	ps.l = l;
 	ps.buf = buf;
@@ -430,15 +409,13 @@ static uint64_t align_mib(uint64_t v)
 }
 
 /* Record one step (steps may be NULL: nobody asked). */
-static int step_add(struct part_layout_steps *steps, enum part_layout_step_kind kind, const struct part_info *p)
+static void step_add(struct part_layout_steps *steps, enum part_layout_step_kind kind, const struct part_info *p)
 {
 	struct part_layout_step *v;
 
 	if (!steps)
-		return 0;
-	v = realloc(steps->v, (steps->n + 1) * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
+		return;
+	v = xreallocarray(steps->v, steps->n + 1, sizeof(*v));
 	steps->v = v;
 	v[steps->n].kind = kind;
 	if (p)
@@ -446,7 +423,6 @@ static int step_add(struct part_layout_steps *steps, enum part_layout_step_kind 
 	else
 		memset(&v[steps->n].p, 0, sizeof(v[steps->n].p));
 	steps->n++;
-	return 0;
 }
 
 void part_layout_steps_release(struct part_layout_steps *steps)
@@ -503,8 +479,7 @@ int part_layout_apply(struct part_disk *d, const struct part_layout *l, const ch
 		r = part_disk_new_table(d, l->table, seed, err);
 		if (r < 0)
 			return r;
-		if (step_add(plan, PART_LAYOUT_TABLE, NULL) < 0)
-			return pb_err_set(err, -ENOMEM, "out of memory");
+		step_add(plan, PART_LAYOUT_TABLE, NULL);
 	} else {
 		part_disk_set_seed(d, seed);
 	}
@@ -528,8 +503,7 @@ int part_layout_apply(struct part_disk *d, const struct part_layout *l, const ch
 				return pb_err_prefix(err, r, "%s:%u: ", l->path, lp->size_line ? lp->size_line : lp->line);
 		}
 		part_disk_find(d, lp->name, &p, NULL);
-		if (step_add(plan, PART_LAYOUT_KEEP, &p) < 0)
-			return pb_err_set(err, -ENOMEM, "out of memory");
+		step_add(plan, PART_LAYOUT_KEEP, &p);
 	}
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < l->n_partitions; i++) {
@@ -542,8 +516,7 @@ int part_layout_apply(struct part_disk *d, const struct part_layout *l, const ch
 			r = part_disk_add(d, &spec, &p, err);
 			if (r < 0)
 				return pb_err_prefix(err, r, "%s:%u: ", l->path, lp->size_line ? lp->size_line : lp->line);
-			if (step_add(plan, PART_LAYOUT_ADD, &p) < 0)
-				return pb_err_set(err, -ENOMEM, "out of memory");
+			step_add(plan, PART_LAYOUT_ADD, &p);
 		}
 	for (size_t i = 0; plan && i < part_disk_count(d); i++) {
 		struct part_info p;
@@ -552,8 +525,8 @@ int part_layout_apply(struct part_disk *d, const struct part_layout *l, const ch
 		part_disk_get(d, i, &p);
 		for (size_t j = 0; j < l->n_partitions; j++)
 			named |= !strcmp(p.name, l->partitions[j].name);
-		if (!named && step_add(plan, PART_LAYOUT_KEEP_OTHER, &p) < 0)
-			return pb_err_set(err, -ENOMEM, "out of memory");
+		if (!named)
+			step_add(plan, PART_LAYOUT_KEEP_OTHER, &p);
 	}
 	return 0;
 }

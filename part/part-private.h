@@ -18,6 +18,7 @@
 #include <libfdisk/libfdisk.h>
 
 #include "part.h"
+#include "../common/alloc.h"
 #include "../common/macros.h"
 #include "../common/util.h"
 
@@ -103,8 +104,8 @@ uint64_t part_record_offset(unsigned sector_size);
 /* The in-memory record: the entry of the partition starting at lba, or NULL. */
 struct part_meta *part_meta_find(struct part_disk *d, uint64_t lba);
 void part_meta_remove(struct part_disk *d, uint64_t lba);
-/* Add (or replace) src's entry. Returns 0 or -ENOMEM. */
-int part_meta_add(struct part_disk *d, const struct part_meta *src);
+/* Add (or replace) src's entry. */
+void part_meta_add(struct part_disk *d, const struct part_meta *src);
 /* The record as it must be written: one entry per partition that needs one (*ret_needed: any). */
 int part_record_build(struct part_disk *d, uint8_t out[PART_RECORD_SIZE], bool *ret_needed, struct pb_err *err);
 

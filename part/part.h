@@ -96,9 +96,9 @@ const char *part_disk_seed(const struct part_disk *d);
 const char *part_disk_display(const struct part_disk *d);
 /*
  * Name the disk differently in messages: a dry run opens a scratch image
- * but speaks of the user's disk. Returns 0 or -ENOMEM.
+ * but speaks of the user's disk.
  */
-int part_disk_set_display(struct part_disk *d, const char *name);
+void part_disk_set_display(struct part_disk *d, const char *name);
 
 /* Number of partitions; part_disk_get() takes 0..count-1 in partition order. */
 size_t part_disk_count(const struct part_disk *d);

@@ -70,9 +70,7 @@ int part_record_decode(const uint8_t in[PART_RECORD_SIZE], struct part_meta **re
 	n = pb_le32(in + 12);
 	if (n > PART_RECORD_SIZE / 11)
 		return -EBADMSG;
-	m = calloc(n ? n : 1, sizeof(*m));
-	if (!m)
-		return -ENOMEM;
+	m = xcalloc(n ? n : 1, sizeof(*m));
 	for (uint32_t i = 0; i < n; i++) {
 		size_t nl, ll;
 
@@ -113,27 +111,22 @@ void part_meta_remove(struct part_disk *d, uint64_t lba)
 	*m = d->meta[--d->n_meta];
 }
 
-int part_meta_add(struct part_disk *d, const struct part_meta *src)
+void part_meta_add(struct part_disk *d, const struct part_meta *src)
 {
 	struct part_meta *m;
 
 	part_meta_remove(d, src->start_lba);
-	m = realloc(d->meta, (d->n_meta + 1) * sizeof(*m));
-	if (!m)
-		return -ENOMEM;
+	m = xreallocarray(d->meta, d->n_meta + 1, sizeof(*m));
 	d->meta = m;
 	d->meta[d->n_meta++] = *src;
-	return 0;
 }
 
 /* The record as it must be written: one entry per partition that needs one. */
 int part_record_build(struct part_disk *d, uint8_t out[PART_RECORD_SIZE], bool *ret_needed, struct pb_err *err)
 {
-	_cleanup_free_ struct part_meta *v = calloc(d->n_parts + 1, sizeof(*v));
+	_cleanup_free_ struct part_meta *v = xcalloc(d->n_parts + 1, sizeof(*v));
 	size_t n = 0;
 
-	if (!v)
-		return pb_err_set(err, -ENOMEM, "out of memory");
 	for (size_t i = 0; i < d->n_parts; i++) {
 		const struct part_info *p = &d->parts[i];
 		struct part_meta *m = &v[n];

@@ -144,8 +144,8 @@ int part_table_refresh(struct part_disk *d, struct pb_err *err)
 	if (r < 0)
 		return pb_err_set(err, r, "%s: cannot read the partition table: %s", d->display, strerror(-r));
 	it = fdisk_new_iter(0);
-	v = calloc(fdisk_table_get_nents(tb) + 1, sizeof(*v));
-	if (!it || !v) {
+	v = xcalloc(fdisk_table_get_nents(tb) + 1, sizeof(*v));
+	if (!it) {
 		r = pb_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -268,7 +268,7 @@ static int set_seeded_disk_id(struct part_disk *d, struct pb_err *err)
 void part_disk_set_seed(struct part_disk *d, const char *seed)
 {
 	free(d->seed);
-	d->seed = seed && *seed ? strdup(seed) : NULL;
+	d->seed = seed && *seed ? xstrdup(seed) : NULL;
 }
 
 int part_disk_new_table(struct part_disk *d, enum part_table table, const char *seed, struct pb_err *err)

@@ -24,9 +24,7 @@ int part_disk_write(struct part_disk *d, struct pb_err *err)
 		return pb_err_set(err, -EBADF, "%s: opened read-only", d->display);
 	if (d->table == PART_TABLE_NONE || !d->dirty)
 		return 0;
-	sector = calloc(1, d->sector_size);
-	if (!sector)
-		return pb_err_set(err, -ENOMEM, "out of memory");
+	sector = xcalloc(1, d->sector_size);
 	r = part_record_build(d, sector, &needed, err);
 	if (r < 0)
 		return r;

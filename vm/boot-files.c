@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/alloc.h"
 #include "common/endian.h"
 #include "common/macros.h"
 #include "common/run.h"
@@ -70,10 +71,8 @@ char *vm_cache_dir_default(void)
 
 static int mkdir_p(const char *path)
 {
-	_cleanup_free_ char *p = strdup(path);
+	_cleanup_free_ char *p = xstrdup(path);
 
-	if (!p)
-		return -ENOMEM;
 	for (char *s = p + 1; *s; s++) {
 		if (*s != '/')
 			continue;
@@ -315,14 +314,14 @@ int vm_boot_files_lookup(const char *cache_dir, const char *key, char **ret_kern
 		return -ENOENT;
 	n = strcspn(line, "\n");
 	line[n] = '\0';
-	k = strdup(line);
+	k = xstrdup(line);
 	if (!fgets(line, sizeof(line), f) || sscanf(line, "%d", &pvh) != 1)
 		return -ENOENT;
 	if (!fgets(line, sizeof(line), f))
 		return -ENOENT;
 	line[strcspn(line, "\n")] = '\0';
-	i = strcmp(line, "-") ? strdup(line) : NULL;
-	if (!k || access(k, R_OK) < 0 || (i && access(i, R_OK) < 0))
+	i = strcmp(line, "-") ? xstrdup(line) : NULL;
+	if (access(k, R_OK) < 0 || (i && access(i, R_OK) < 0))
 		return -ENOENT;
 	*ret_kernel = TAKE_PTR(k);
 	*ret_pvh = pvh;

@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/alloc.h"
 #include "common/macros.h"
 #include "vm-private.h"
 
@@ -39,39 +40,34 @@ struct plan {
 	size_t n, alloc;
 };
 
-static int plan_add(struct plan *pl, uint64_t start, uint64_t size, enum vm_extent_src src, bool copy,
-		    const char *what)
+static void plan_add(struct plan *pl, uint64_t start, uint64_t size, enum vm_extent_src src, bool copy,
+		     const char *what)
 {
 	if (!size)
-		return 0;
+		return;
 	if (pl->n == pl->alloc) {
 		size_t na = pl->alloc ? pl->alloc * 2 : 16;
-		struct vm_extent *ne = realloc(pl->e, na * sizeof(*ne));
+		struct vm_extent *ne = xreallocarray(pl->e, na, sizeof(*ne));
 
-		if (!ne)
-			return -ENOMEM;
 		pl->e = ne;
 		pl->alloc = na;
 	}
 	pl->e[pl->n++] = (struct vm_extent){ start, size, src, copy, what };
-	return 0;
 }
 
 /* Space outside every partition: tables at the ends, alignment gaps, free space. */
-static int plan_gap(struct plan *pl, uint64_t start, uint64_t end, uint64_t disk_size)
+static void plan_gap(struct plan *pl, uint64_t start, uint64_t end, uint64_t disk_size)
 {
 	const char *what = (start == 0 || end == disk_size) ? "table" : "gap";
 	uint64_t size = end - start;
-	int r;
 
-	if (size <= COPY_WHOLE)
-		return plan_add(pl, start, size, VM_EXTENT_SHADOW, true, what);
-	r = plan_add(pl, start, COPY_EDGE, VM_EXTENT_SHADOW, true, what);
-	if (r >= 0)
-		r = plan_add(pl, start + COPY_EDGE, size - 2 * COPY_EDGE, VM_EXTENT_SHADOW, false, "free");
-	if (r >= 0)
-		r = plan_add(pl, end - COPY_EDGE, COPY_EDGE, VM_EXTENT_SHADOW, true, what);
-	return r;
+	if (size <= COPY_WHOLE) {
+		plan_add(pl, start, size, VM_EXTENT_SHADOW, true, what);
+		return;
+	}
+	plan_add(pl, start, COPY_EDGE, VM_EXTENT_SHADOW, true, what);
+	plan_add(pl, start + COPY_EDGE, size - 2 * COPY_EDGE, VM_EXTENT_SHADOW, false, "free");
+	plan_add(pl, end - COPY_EDGE, COPY_EDGE, VM_EXTENT_SHADOW, true, what);
 }
 
 static int cmp_start(const void *a, const void *b)
@@ -88,18 +84,15 @@ int vm_disk_view_plan(const struct part_info *parts, size_t n, unsigned target_p
 	struct plan pl = { 0 };
 	bool found = false;
 	uint64_t pos = 0;
-	int r = 0;
 
 	if (disk_size % 512)
 		return pb_err_set(err, -EINVAL, "disk size %" PRIu64 " is not a multiple of 512 bytes", disk_size);
-	sorted = malloc((n ? n : 1) * sizeof(*sorted));
-	if (!sorted)
-		return pb_err_set(err, -ENOMEM, "out of memory");
+	sorted = xmalloc((n ? n : 1) * sizeof(*sorted));
 	if (n)
 		memcpy(sorted, parts, n * sizeof(*sorted));
 	qsort(sorted, n, sizeof(*sorted), cmp_start);
 
-	for (size_t i = 0; i < n && r >= 0; i++) {
+	for (size_t i = 0; i < n; i++) {
 		const struct part_info *p = &sorted[i];
 		bool target = p->partno == target_partno;
 
@@ -109,26 +102,20 @@ int vm_disk_view_plan(const struct part_info *parts, size_t n, unsigned target_p
 					  "sector aligned", p->partno);
 		}
 		if (p->start > pos)
-			r = plan_gap(&pl, pos, p->start, disk_size);
-		if (r < 0)
-			break;
+			plan_gap(&pl, pos, p->start, disk_size);
 		found |= target;
 		if (target)
-			r = plan_add(&pl, p->start, p->size, VM_EXTENT_DISK, false, "guest");
+			plan_add(&pl, p->start, p->size, VM_EXTENT_DISK, false, "guest");
 		else if (p->type == PART_TYPE_ESP)
-			r = plan_add(&pl, p->start, p->size, VM_EXTENT_SHADOW, true, "esp");
+			plan_add(&pl, p->start, p->size, VM_EXTENT_SHADOW, true, "esp");
 		else if (p->type == PART_TYPE_BIOS_BOOT)
-			r = plan_add(&pl, p->start, p->size, VM_EXTENT_SHADOW, true, "bios-boot");
+			plan_add(&pl, p->start, p->size, VM_EXTENT_SHADOW, true, "bios-boot");
 		else
-			r = plan_add(&pl, p->start, p->size, VM_EXTENT_SHADOW, false, "other");
+			plan_add(&pl, p->start, p->size, VM_EXTENT_SHADOW, false, "other");
 		pos = p->start + p->size;
 	}
-	if (r >= 0 && pos < disk_size)
-		r = plan_gap(&pl, pos, disk_size, disk_size);
-	if (r < 0) {
-		free(pl.e);
-		return pb_err_set(err, r, "out of memory");
-	}
+	if (pos < disk_size)
+		plan_gap(&pl, pos, disk_size, disk_size);
 	if (!found) {
 		free(pl.e);
 		return pb_err_set(err, -ENOENT, "partition %u not found in the disk view", target_partno);
@@ -170,11 +157,9 @@ static bool all_zero(const char *buf, size_t len)
  */
 static int copy_range(int disk_fd, bool blockdev, int shadow_fd, uint64_t start, uint64_t size, struct pb_err *err)
 {
-	_cleanup_free_ char *buf = malloc(1 * MiB);
+	_cleanup_free_ char *buf = xmalloc(1 * MiB);
 	uint64_t pos = start, end = start + size;
 
-	if (!buf)
-		return pb_err_set(err, -ENOMEM, "out of memory");
 	while (pos < end) {
 		uint64_t stop = end;
 		if (!blockdev) {

@@ -22,6 +22,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "common/alloc.h"
 #include "common/macros.h"
 #include "vm-private.h"
 
@@ -77,8 +78,8 @@ static int check_pxe(const char *dir, enum vm_mode mode, char **ret_bootfile, st
 		ok = stat(sb.buf, &st) == 0 && S_ISREG(st.st_mode) && access(sb.buf, R_OK) == 0;
 		strbuf_release(&sb);
 		if (ok) {
-			*ret_bootfile = strdup(candidates[i]);
-			return *ret_bootfile ? 0 : pb_err_set(err, -ENOMEM, "out of memory");
+			*ret_bootfile = xstrdup(candidates[i]);
+			return 0;
 		}
 	}
 	return pb_err_set(err, -ENOENT, "%s: no PXE boot file (looked for %s, %s)", dir, candidates[0],
@@ -121,9 +122,7 @@ static int pxe_url_parse(const char *url, struct pxe_url *u, struct pb_err *err)
 			return pb_err_set(err, -EINVAL, "pxe:%s: a URL may not hold spaces or control characters "
 					  "(write them %%-encoded)", url);
 	/* one byte more than the copy: the host's NUL goes in front of the path's '/' */
-	u->buf = malloc(strlen(url + 7) + 2);
-	if (!u->buf)
-		return pb_err_set(err, -ENOMEM, "out of memory");
+	u->buf = xmalloc(strlen(url + 7) + 2);
 	strcpy(u->buf, url + 7);
 	host = u->buf;
 	slash = strchr(host, '/');

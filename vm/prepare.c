@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/alloc.h"
 #include "common/macros.h"
 #include "common/run.h"
 #include "common/tmpdir.h"
@@ -151,9 +152,9 @@ static int stat_find_fn(const struct fs_dirent *e, void *userdata)
 /* Size and mtime of a regular file of the guest, from its directory entry (no read). */
 static bool guest_stat(struct fs *fs, const char *path, uint64_t *ret_size, int64_t *ret_mtime)
 {
-	_cleanup_free_ char *dir = strdup(path);
+	_cleanup_free_ char *dir = xstrdup(path);
 	struct stat_find sf = { 0 };
-	char *slash = dir ? strrchr(dir, '/') : NULL;
+	char *slash = strrchr(dir, '/');
 
 	if (!slash)
 		return false;
@@ -188,14 +189,12 @@ static int prepare_direct(struct vm *vm, struct fs *fs, const struct vm_boot *b,
 		return pb_err_set(err, -ENOENT, "%s: no kernel in /boot (direct mode boots /boot/vmlinuz-*; "
 				  "try --firmware bios|uefi)", where);
 	initrd = b->initrd && *b->initrd ? b->initrd : NULL;
-	cache = vm->o.cache_dir ? strdup(vm->o.cache_dir) : vm_cache_dir_default();
+	cache = vm->o.cache_dir ? xstrdup(vm->o.cache_dir) : vm_cache_dir_default();
 	if (!cache) {
 		r = make_tmpdir(vm, err);
 		if (r < 0)
 			return r;
-		cache = strdup(vm->tmpdir);
-		if (!cache)
-			return pb_err_set(err, -ENOMEM, "out of memory");
+		cache = xstrdup(vm->tmpdir);
 	}
 	if (part_disk_probe(vm->disk, &vm->p, &probe) < 0)
 		probe.uuid[0] = '\0';
@@ -256,15 +255,11 @@ static int prepare_ovmf(struct vm *vm, struct pb_err *err)
 	int r;
 
 	vm->ovmf_code = path_join(dir, "OVMF_CODE_4M.fd");
-	if (!vm->ovmf_code || !vars)
-		return pb_err_set(err, -ENOMEM, "out of memory");
 	if (access(vm->ovmf_code, R_OK) < 0 || access(vars, R_OK) < 0)
 		return pb_err_set(err, -ENOENT, "%s: UEFI firmware not found (install ovmf)", vm->ovmf_code);
 	if (!vm->tmpdir && (r = make_tmpdir(vm, err)) < 0)
 		return r;
 	vm->vars = path_join(vm->tmpdir, "OVMF_VARS.fd");
-	if (!vm->vars)
-		return pb_err_set(err, -ENOMEM, "out of memory");
 	/* a private copy: the guest's boot entries must not leak into other VMs */
 	r = copy_file(vars, vm->vars, err);
 	if (r < 0)
@@ -283,9 +278,7 @@ int vm_prepare_view(struct vm *vm, struct pb_err *err)
 	uint64_t size = part_disk_size(vm->disk);
 	int r;
 
-	parts = calloc(n ? n : 1, sizeof(*parts));
-	if (!parts)
-		return pb_err_set(err, -ENOMEM, "out of memory");
+	parts = xcalloc(n ? n : 1, sizeof(*parts));
 	for (size_t i = 0; i < n; i++) {
 		r = part_disk_get(vm->disk, i, &parts[i]);
 		if (r < 0)
@@ -299,8 +292,6 @@ int vm_prepare_view(struct vm *vm, struct pb_err *err)
 		return r;
 	vm->shadow = path_join(vm->tmpdir, "shadow.img");
 	vm->view = path_join(vm->tmpdir, "disk.vmdk");
-	if (!vm->shadow || !vm->view)
-		return pb_err_set(err, -ENOMEM, "out of memory");
 	r = vm_disk_view_write(part_disk_fd(vm->disk), part_disk_is_blockdev(vm->disk), size - size % 512, ext,
 			       n_ext, vm->disk_path, vm->shadow, vm->view, err);
 	if (r < 0)
@@ -338,16 +329,14 @@ static int prepare_take(struct vm *vm, struct part_disk *d, const struct part_in
 	vm->p = *p;
 	if (!realpath(part_disk_path(d), real))
 		return pb_err_set(err, -errno, "%s: %s", part_disk_display(d), strerror(errno));
-	vm->disk_path = strdup(real);
-	vm->name = p->name[0] ? strdup(p->name) : NULL;
+	vm->disk_path = xstrdup(real);
+	vm->name = p->name[0] ? xstrdup(p->name) : NULL;
 	if (!vm->name) {
 		struct strbuf nb = STRBUF_INIT;
 
 		strbuf_addf(&nb, "%u", p->partno);
 		vm->name = strbuf_detach(&nb, NULL);
 	}
-	if (!vm->disk_path || !vm->name)
-		return pb_err_set(err, -ENOMEM, "out of memory");
 	strbuf_addf(where, "%s: partition '%s'", part_disk_display(d), vm->name);
 
 	if (install) {
@@ -395,14 +384,12 @@ static int prepare_new(const struct vm_opts *o, struct vm **ret, struct pb_err *
 	/* Refuse before touching anything when QEMU is missing. */
 	if (!pb_have_program(qemu))
 		return pb_err_set(err, -ENOENT, "%s not found: install qemu-system-x86 (make deps)", qemu);
-	vm = calloc(1, sizeof(*vm));
-	if (!vm)
-		return pb_err_set(err, -ENOMEM, "out of memory");
+	vm = xcalloc(1, sizeof(*vm));
 	vm->o = *o;
 	vm_accel_probe(&facts);
 	vm->accel = vm_accel_choose(o->accel, &facts, &why);
 	if (why && facts.kvm_dev)
-		vm->warning = strdup(why);
+		vm->warning = xstrdup(why);
 	*ret = vm;
 	return 0;
 }
@@ -453,8 +440,6 @@ int vm_attach_answers(struct vm *vm, const char *file, struct pb_err *err)
 	if (!vm->tmpdir && (r = make_tmpdir(vm, err)) < 0)
 		return r;
 	vm->answers = path_join(vm->tmpdir, "answers.img");
-	if (!vm->answers)
-		return pb_err_set(err, -ENOMEM, "out of memory");
 	r = copy_file(file, vm->answers, err);
 	if (r < 0)
 		return r;

@@ -288,10 +288,6 @@ int vm_argv_build(const struct vm_opts *o, const struct vm_guest *g, const struc
 		strv_add(&a, "chardev=qmp0,mode=control");
 	}
 
-	if (a.oom) {
-		vm_strv_free(a.v);
-		return pb_err_set(err, -ENOMEM, "out of memory");
-	}
 	*ret_argv = a.v;
 	return 0;
 }

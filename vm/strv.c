@@ -1,37 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * struct strv (vm-private.h), the growable argument vector that qemu.c and
- * console.c build QEMU's command line in. Running out of memory is sticky
- * (s->oom) and checked once, when the vector is handed over.
+ * console.c build QEMU's command line in. Out of memory aborts
+ * (common/alloc.h), so building it cannot fail.
  */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "vm-private.h"
 
 void strv_add(struct strv *s, const char *str)
 {
 	char *dup;
 
-	if (s->oom)
-		return;
 	if (s->n + 2 > s->alloc) {
 		size_t na = s->alloc ? s->alloc * 2 : 32;
-		char **nv = realloc(s->v, na * sizeof(*nv));
+		char **nv = xreallocarray(s->v, na, sizeof(*nv));
 
-		if (!nv) {
-			s->oom = true;
-			return;
-		}
 		s->v = nv;
 		s->alloc = na;
 	}
-	dup = strdup(str);
-	if (!dup) {
-		s->oom = true;
-		return;
-	}
+	dup = xstrdup(str);
 	s->v[s->n++] = dup;
 	s->v[s->n] = NULL;
 }

@@ -12,7 +12,6 @@
 struct strv {
 	char **v;
 	size_t n, alloc;
-	bool oom;
 };
 void strv_add(struct strv *s, const char *str);
 void strv_addf(struct strv *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
