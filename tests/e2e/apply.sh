@@ -104,7 +104,7 @@ check "small: e2fsck -fn two" fsck_guest s.img two
 
 # --- re-applying an unchanged layout: nothing written ---------------------------------------
 before=$(sum d1.img)
-pb apply d1.img demo.conf 2>re.err
+check "re-apply an unchanged layout" sh -c "'$PARTBOOT' apply d1.img demo.conf 2>re.err"
 check "re-apply: skips complete guests" grep -q "skip 'alpha': guest complete" re.err
 check "re-apply: keeps the bootloader and default" grep -q "keep default alpha" re.err
 check "re-apply: disk byte-identical" test "$(sum d1.img)" = "$before"
@@ -112,7 +112,7 @@ check "re-apply: disk byte-identical" test "$(sum d1.img)" = "$before"
 # --- bad layouts: refused before anything is written, FILE:LINE named ------------------------
 # The layout is checked before the disk is opened, so a small disk shows it as well (and
 # hashes faster than the demo disk).
-pb -q init b.img --size 16M --seed b
+check "a small disk for the refusals" pb -q init b.img --size 16M --seed b
 # bad NAME SED-SCRIPT: a broken copy of demo.conf in NAME.conf
 bad() { sed "$2" demo.conf >"$1.conf"; }
 line_of() { grep -n -- "$2" "$1.conf" | head -n 1 | cut -d: -f1; }
@@ -129,7 +129,7 @@ refuses_nothing "partition larger than the disk" "big.conf:$(line_of big 'size =
 bad small 's/^size = 600M$/size = 100M/'
 refuses_nothing "partitions do not fit" "small.conf:[0-9]+: n.img: partition 'alpha': 200 MiB requested, largest free space" \
 	pb apply n.img small.conf
-pb -q init e.img --size 100M
+check "a 100 MiB disk" pb -q init e.img --size 100M
 refuses_same "partitions do not fit an existing disk" "e.img: is 100 MiB.*|small.conf:[0-9]+:" e.img pb apply e.img small.conf
 bad twodef 's/^default = alpha$/default = alpha\ndefault = beta/'
 refuses_same "two defaults" "twodef.conf:$(line_of twodef 'default = beta'): duplicate key 'default'" b.img pb apply b.img twodef.conf
@@ -203,7 +203,7 @@ check "menu lists beta now" bash -c "mtype -i 'x.img@@$(($(start_of x.img 2) * 5
 off=$(($(start_of x.img 4) * 512))
 debugfs -w -R "write /dev/null .partboot-incomplete" "x.img?offset=$off" >/dev/null 2>&1
 check "beta marked incomplete" json x.img '.partitions[3].state != "complete"'
-pb apply x.img demo.conf 2>fin.err
+check "re-apply over the incomplete guest" sh -c "'$PARTBOOT' apply x.img demo.conf 2>fin.err"
 check "re-apply installs the incomplete guest again" grep -q "install 'beta'" fin.err
 check "re-apply keeps the complete one" grep -q "skip 'alpha'" fin.err
 check "beta complete again" json x.img '.partitions[3].state == "complete"'
@@ -231,7 +231,7 @@ sed 's/^size = 20M$/size = 10M/' small.conf >spare.conf
 check "an empty partition may shrink without --force" pb -q apply s.img spare.conf
 check "spare is 10 MiB" json s.img '.partitions[] | select(.name == "spare") | .size == 10485760'
 # A filesystem of another kind where the layout wants swap: refused.
-pb -q mkfs s.img swap --fs ext4 >/dev/null 2>&1
+check "ext4 in the swap partition (partboot mkfs --fs ext4)" pb -q mkfs s.img swap --fs ext4
 refuses_same "refuses replacing another filesystem" "s.img: partition 'swap' holds ext4; the layout asks for swap" \
 	s.img pb apply s.img spare.conf
 check "--force replaces it" pb -q apply s.img spare.conf --force
