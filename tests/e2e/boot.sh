@@ -236,7 +236,7 @@ if command -v setpriv >/dev/null; then
 	refuses "boot --native refuses a non-root caller" 1 "needs root" \
 		setpriv --reuid=65534 --regid=65534 --clear-groups "$(pb_public)" boot "$D" b --native --kexec
 else
-	t_skip "boot --native refuses a non-root caller" "no setpriv"
+	t_skip "boot --native refuses a non-root caller" "setpriv missing (package util-linux)"
 fi
 refuses "boot without --native: usage error" 2 "only --native" pb boot "$D" b
 
@@ -266,11 +266,10 @@ grep -q -- "--id 'bee'" "$T_DIR/dos.cfg" && ! grep -q -- "--id 'b'" "$T_DIR/dos.
 	t_ok "rename: the menu entry's id follows" || t_fail "rename: menu ids: $(grep -- --id "$T_DIR/dos.cfg")"
 check "rename: the default follows the guest" bash -c "'$PARTBOOT' list --json '$M' | jq -e '.partitions[] | select(.name == \"bee\") | .boot == \"default\"'"
 check "mkfs over a guest" pb -q mkfs "$M" a
-mcopy -n -i "$(esp_img "$M" 1)" ::/grub/grub.cfg "$T_DIR/dos.cfg"
-grep -q -- "--id 'a'" "$T_DIR/dos.cfg" && t_fail "mkfs: guest a still in the menu" || t_ok "mkfs: the emptied guest leaves the menu"
+# lacks: an ESP mtools cannot read is a failure, not an empty menu
+lacks "mkfs: the emptied guest leaves the menu" "--id 'a'" mtype -i "$(esp_img "$M" 1)" ::/grub/grub.cfg
 check "remove a guest" pb -q remove "$M" bee
-check "remove: grubenv no longer names it" bash -c "mcopy -n -i '$(esp_img "$M" 1)' ::/grub/grubenv - | grep -a -q saved_entry=bee && exit 1 || exit 0"
-mcopy -n -i "$(esp_img "$M" 1)" ::/grub/grub.cfg "$T_DIR/dos.cfg"
-grep -q -- "--id 'bee'" "$T_DIR/dos.cfg" && t_fail "remove: guest still in the menu" || t_ok "remove: the guest leaves the menu"
+lacks "remove: grubenv no longer names it" "saved_entry=bee" mtype -i "$(esp_img "$M" 1)" ::/grub/grubenv
+lacks "remove: the guest leaves the menu" "--id 'bee'" mtype -i "$(esp_img "$M" 1)" ::/grub/grub.cfg
 
 t_done
