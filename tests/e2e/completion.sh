@@ -9,7 +9,8 @@ mkdir bin && ln -s "$PARTBOOT" bin/partboot
 IMG=disk.img
 pb -q init "$IMG" --size 200M && pb -q add "$IMG" deb12 --type root --size 60M &&
 	pb -q add "$IMG" alpine --type root --size 60M || { t_fail "cannot make the disk"; t_done; exit 1; }
-mkdir -p src/etc && echo x >src/etc/motd && pb -q install "$IMG" deb12 --from src
+mkdir -p src/etc && echo x >src/etc/motd
+check "a guest holding /etc/motd (partboot install)" pb -q install "$IMG" deb12 --from src
 # complete WORDS...: what the completion offers for the last word.
 complete_words() {
 	PATH=$T_DIR/bin:$PATH bash -c '
