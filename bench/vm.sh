@@ -7,7 +7,7 @@
 #   - partboot's own work before QEMU starts (its -v "prepared in" line), cold and warm cache.
 # Usage: bench/vm.sh [N]      (needs the test guest: make guest; root for the hand install)
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 N=${1:-5}
 PARTBOOT=${PARTBOOT:-$PWD/${BUILD:-build}/partboot}
 ENV=.cache/guest/env

@@ -37,8 +37,8 @@ fsck_guest() {
 }
 # json DISK JQ-EXPR: true when the expression holds on `list --json`.
 json() { pb list --json "$1" | jq -e "$2" >/dev/null; }
-# A fixture with the guest source made absolute, so the copy works from $T_DIR.
-fixture() { sed "s#^source = \.\./\.cache/guest/guest.tar#source = $GUEST_TAR#" "$PB_TOP/fixtures/$1"; }
+# fixture NAME: fixtures/NAME copied here ($T_DIR), the guest source made absolute.
+fixture() { sed "s#^source = \.\./\.cache/guest/guest.tar#source = $GUEST_TAR#" "$PB_TOP/fixtures/$1" >"$1"; }
 # refuses_same DESC PATTERN DISK CMD...: exit 1, PATTERN on stderr, DISK byte-identical.
 refuses_same() {
 	local desc=$1 pat=$2 disk=$3 before
@@ -57,7 +57,7 @@ refuses_nothing() {
 }
 
 # --- the demo disk ------------------------------------------------------------------------
-fixture demo.conf >demo.conf
+fixture demo.conf
 check "apply demo.conf" pb apply d1.img demo.conf
 check "sfdisk --verify" sfdisk --verify d1.img
 check "e2fsck -fn alpha" fsck_guest d1.img alpha
@@ -91,12 +91,12 @@ check "--seed overrides the layout's seed: other bytes" bash -c "
 rm -f d3.img e1.img e2.img q.img
 
 # --- other fixtures --------------------------------------------------------------------------
-fixture dos.conf >dos.conf
+fixture dos.conf
 check "apply dos.conf (MBR, BIOS GRUB in the gap)" pb -q apply o.img dos.conf
 check "dos: sfdisk --verify" sfdisk --verify o.img
 check "dos: guest complete and default" json o.img '.partitions[1].state == "complete" and .partitions[1].boot == "default"'
 rm -f o.img
-fixture small.conf >small.conf
+fixture small.conf
 check "apply small.conf (uefi, swap, empty data)" pb -q apply s.img small.conf
 check "small: swap signature" json s.img '.partitions[] | select(.name == "swap") | .fstype == "swap"'
 check "small: spare left empty" json s.img '.partitions[] | select(.name == "spare") | .fstype == null'
@@ -144,7 +144,8 @@ refuses_same "guest on the ESP" "guestesp.conf:$(line_of guestesp '^source'): \[
 bad guestbios '/^\[partition bios\]/a source = '"$GUEST_TAR"
 refuses_same "guest on the BIOS boot partition" "guestbios.conf:[0-9]+: \[partition bios\]: a guest .* not bios-boot" \
 	b.img pb apply b.img guestbios.conf
-fixture small.conf | sed '/^\[partition swap\]/a source = '"$GUEST_TAR" >guestswap.conf
+fixture small.conf # again: "bad small" above overwrote it
+sed '/^\[partition swap\]/a source = '"$GUEST_TAR" small.conf >guestswap.conf
 refuses_same "guest on a swap partition" "guestswap.conf:[0-9]+: \[partition swap\]: a guest .* not swap" \
 	b.img pb apply b.img guestswap.conf
 bad fsbios '/^\[partition bios\]/a fs = ext4'
@@ -226,7 +227,7 @@ check "--force: beta untouched (still complete)" fsck_guest x.img beta
 check "--force: sfdisk --verify" sfdisk --verify x.img
 
 # An empty partition may change without --force: nothing is lost.
-fixture small.conf >small.conf
+fixture small.conf
 sed 's/^size = 20M$/size = 10M/' small.conf >spare.conf
 check "an empty partition may shrink without --force" pb -q apply s.img spare.conf
 check "spare is 10 MiB" json s.img '.partitions[] | select(.name == "spare") | .size == 10485760'

@@ -35,9 +35,14 @@ PY
 fi
 
 IMG=$T_DIR/disk.img
-pb -q init "$IMG" --size 2G && pb -q add "$IMG" efi --type esp --size 40M &&
-	pb -q add "$IMG" guest --type root --size 300M && pb -q add "$IMG" deb12 --type root --size 1300M ||
-	{ t_fail "cannot make the disk"; t_done; exit 1; }
+make_disk() {
+	pb -q init "$IMG" --size 2G && pb -q add "$IMG" efi --type esp --size 40M &&
+		pb -q add "$IMG" guest --type root --size 300M && pb -q add "$IMG" deb12 --type root --size 1300M
+}
+if ! check "a disk with efi, guest and deb12 (partboot init, add)" make_disk; then
+	t_done
+	exit 1
+fi
 range() {
 	pb list --json "$IMG" | python3 -c "import json,sys
 for p in json.load(sys.stdin)['partitions']:
@@ -68,7 +73,7 @@ check "an unknown suite: disk unchanged" test "$(sum "$IMG")" = "$B"
 start=$(date +%s)
 check "install --from debootstrap:bookworm:minbase" pb install "$IMG" deb12 --from debootstrap:bookworm:minbase \
 	--deb-cache "$CACHE" ${MIRROR:+--mirror "$MIRROR"}
-echo "# debootstrap install took $(($(date +%s) - start)) s ($(ls "$CACHE"/*.deb 2>/dev/null | wc -l) .debs cached in $CACHE)"
+echo "# debootstrap install took $(($(date +%s) - start)) s ($(find "$CACHE" -maxdepth 1 -name '*.deb' | wc -l) .debs cached in $CACHE)"
 
 check "e2fsck -fn clean" e2fsck -fn "$IMG?offset=$OFF"
 lacks "the guest is complete" partboot-incomplete pb ls "$IMG" deb12 /

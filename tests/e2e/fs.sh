@@ -37,7 +37,11 @@ for p in json.load(sys.stdin)['partitions']:
 read -r OFF SIZE <<<"$(part_range deb12)"
 read -r OTHER_OFF OTHER_SIZE <<<"$(part_range other)"
 read -r TINY_OFF _ <<<"$(part_range tiny)"
-[ -n "$OFF" ] && [ -n "$OTHER_OFF" ] || { t_fail "cannot read partition ranges from list --json"; t_done; exit 1; }
+if [ -z "$OFF" ] || [ -z "$OTHER_OFF" ]; then
+	t_fail "cannot read partition ranges from list --json"
+	t_done
+	exit 1
+fi
 
 # Random bytes in the other data partition: any stray write shows up.
 head -c "$OTHER_SIZE" /dev/urandom | dd of="$IMG" bs=1M seek=$((OTHER_OFF / 1048576)) conv=notrunc status=none
@@ -123,7 +127,7 @@ case "$BLKID" in *' UUID="'*) t_ok "blkid: has a UUID" ;; *) t_fail "blkid: no U
 if [ "$(outside)" = "$BEFORE" ]; then t_ok "table and other partitions unchanged"; else t_fail "bytes outside deb12 CHANGED"; fi
 
 # The archive's listing (python tarfile) against the filesystem's (debugfs).
-python3 - "$IMG" "$OFF" >cmp.out 2>&1 <<'PY'
+cat >cmp.py <<'PY'
 import hashlib, os, re, stat, subprocess, sys, tarfile
 img, off = sys.argv[1], sys.argv[2]
 dev = f"{img}?offset={off}"
@@ -203,8 +207,12 @@ for p in sorted(set(want) | set(got)):
 print(f"{len(want)} entries compared, {bad} differences")
 sys.exit(1 if bad else 0)
 PY
-if [ $? -eq 0 ]; then t_ok "archive listing = debugfs listing ($(tail -1 cmp.out))"; else
-	t_fail "archive listing differs from debugfs listing"; sed 's/^/#   /' cmp.out | head -20; fi
+if python3 cmp.py "$IMG" "$OFF" >cmp.out 2>&1; then
+	t_ok "archive listing = debugfs listing ($(tail -1 cmp.out))"
+else
+	t_fail "archive listing differs from debugfs listing"
+	sed 's/^/#   /' cmp.out | head -20
+fi
 
 dstat() { debugfs -R "$1" "$IMG?offset=$OFF" 2>/dev/null; }
 check "hard link: ping and ping4 share an inode" test "$(dstat 'stat /usr/bin/ping' | grep -o 'Inode: [0-9]*')" = \

@@ -90,6 +90,7 @@ booted() {
 uuid=5eb0c0de-0000-4000-8000-000000000001
 truncate -s 64M "$T_DIR/fs.img"
 mke2fs -q -t ext4 -U "$uuid" -d "$T_DIR/tree" "$T_DIR/fs.img"
+# shellcheck disable=SC2016 # the $(...) run in the guest's shell, not here
 run=$(printf '%s\n' 'echo written-by-guest >/root/hello' 'echo size=$(blockdev --getsize64 /dev/vda) sectors=$(cat /sys/block/vda/size)' 'exit 7' | base64 -w0)
 boot uuid "root=UUID=$uuid rw pb.run=$run" "$T_DIR/fs.img"
 booted uuid "root=UUID=: marker, pb.run output and exit status, poweroff" 0 $? \

@@ -76,7 +76,7 @@ printf 'pb.target=/dev/vda4\n' >answers.txt
 
 # The PXE folder over HTTP, on the loopback only (the VM reaches it as 10.0.2.2), for pxe:URL.
 # HTTP_WHY says why the pxe:http:// tests cannot run, when they cannot.
-HTTP_PID= HTTP_PORT= HTTP_URL= HTTP_WHY=
+HTTP_PID='' HTTP_PORT='' HTTP_URL='' HTTP_WHY=''
 if ! command -v python3 >/dev/null; then
 	HTTP_WHY="python3 missing (make deps)"
 else

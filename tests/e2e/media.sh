@@ -48,9 +48,14 @@ check "pxe/: iPXE script loading the installer's kernel and initramfs" \
 
 # --- the disk: a data partition full of random bytes, then the target -------------------
 IMG=$T_DIR/disk.img
-pb -q init "$IMG" --size 200M && pb -q add "$IMG" other --type data --size 40M &&
-	pb -q add "$IMG" live --type root --size 120M ||
-	{ t_fail "partboot init/add make the disk"; t_done; exit 1; }
+make_disk() {
+	pb -q init "$IMG" --size 200M && pb -q add "$IMG" other --type data --size 40M &&
+		pb -q add "$IMG" live --type root --size 120M
+}
+if ! check "partboot init/add make the disk" make_disk; then
+	t_done
+	exit 1
+fi
 read -r OFF SIZE OTHER_OFF OTHER_SIZE <<<"$(pb list --json "$IMG" | python3 -c "import json,sys
 p = {x['name']: x for x in json.load(sys.stdin)['partitions']}
 print(p['live']['start'], p['live']['size'], p['other']['start'], p['other']['size'])")"

@@ -112,6 +112,7 @@ fi
 # --- isolation: g2 overwrites its whole disk with 0x55; nothing outside g2 changes
 read -r G2_OFF G2_SIZE < <(part_range g2)
 before=$(outside_sum g2)
+# shellcheck disable=SC2016 # the script runs in the guest: its $(...) expand there
 script='echo "DISKSIZE=$(blockdev --getsize64 /dev/vda)"
 tr "\000" "\125" </dev/zero | dd of=/dev/vda bs=64k conv=fsync 2>/dev/null
 sync; echo "overwrote"
@@ -204,6 +205,7 @@ if [ $rc -eq 124 ]; then t_ok "--timeout stops the VM and exits 124"; else t_fai
 # g2's kernel arguments (install --cmdline, which its menu entry uses) carry a pb.run script
 # that overwrites the table, the ESP, the BIOS boot partition and g1 (vda1-3), all of which the
 # whole-disk view shows from a private shadow, then powers off.
+# shellcheck disable=SC2016 # the guest's shell expands $p
 scribble=$(b64 'for p in /dev/vda1 /dev/vda2 /dev/vda3; do dd if=/dev/zero of=$p bs=64k count=16 conv=fsync 2>/dev/null; done
 dd if=/dev/zero of=/dev/vda bs=512 count=34 conv=fsync 2>/dev/null; echo "scribbled"')
 G2_PARTUUID=$(sfdisk -d "$D" | awk -F'uuid=' '/name="g2"/ { split($2, a, ","); print tolower(a[1]) }')
