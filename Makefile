@@ -110,7 +110,7 @@ install: $(PROG)
 		install -Dm644 docs/partboot.bash-completion $(DESTDIR)$(BASHCOMPDIR)/partboot; fi
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-clang
 
 .PHONY: all tests deps guest check install clean
 
