@@ -168,7 +168,7 @@ install: $(PROG) $(SO)
 		-e 's|@requires_private@|$(LIB_PKGS)|' partboot.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/partboot.pc
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-clang
 
 .PHONY: all tests deps guest check check-slow install clean
 

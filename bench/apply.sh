@@ -41,16 +41,16 @@ le() {
 		s="$s$(printf '\\x%02x' $((v & 255)))"
 		v=$((v >> 8))
 	done
-	printf "$s"
+	printf '%b' "$s"
 }
 put() { dd of="$1" bs=1 seek="$2" conv=notrunc status=none; }
 
 owner=--same-owner
 [ "$(id -u)" = 0 ] || owner=--no-same-owner
-MODS="part_gpt part_msdos fat ext2 search search_fs_uuid configfile normal linux loadenv serial terminal test echo sleep reboot halt"
+MODS=(part_gpt part_msdos fat ext2 search search_fs_uuid configfile normal linux loadenv serial terminal test echo sleep reboot halt)
 
 by_hand() {
-	local img=$W/hand.img g start sectors off uuid kver
+	local img=$W/hand.img g start sectors off uuid kver kernels
 	rm -f "$img"
 	truncate -s 600M "$img"
 	sfdisk -q "$img" <<-EOF
@@ -74,7 +74,8 @@ by_hand() {
 		echo "ro console=ttyS0" >"$W/tree/etc/kernel/cmdline"
 		mke2fs -q -F -t ext4 -b 4096 -E offset=$off,nodiscard -U "$uuid" -L "$g" -d "$W/tree" \
 			"$img" $((sectors / 2))K
-		kver=$(basename "$(ls "$W/tree/boot/"vmlinuz-* | head -n 1)" | sed 's/^vmlinuz-//')
+		kernels=("$W/tree/boot/"vmlinuz-*)
+		kver=${kernels[0]##*/vmlinuz-}
 		cat >>"$W/entries" <<-EOF
 			menuentry '$g' --id '$g' {
 			  search --no-floppy --fs-uuid --set=root $uuid
@@ -85,13 +86,23 @@ by_hand() {
 	done
 	# ESP: FAT32, the GRUB images, grub.cfg and grubenv
 	mkfs.fat -F 32 -s 1 -S 512 --offset 4096 -i 12345678 -n ESP "$img" $((64 * 1024)) >/dev/null 2>&1
-	printf 'search --no-floppy --fs-uuid --set=root 1234-5678\nset prefix=($root)/grub\nconfigfile $prefix/grub.cfg\n' >"$W/early.cfg"
-	grub-mkimage -O i386-pc -d /usr/lib/grub/i386-pc -c "$W/early.cfg" -p /grub -o "$W/core.img" biosdisk $MODS
-	grub-mkimage -O x86_64-efi -d /usr/lib/grub/x86_64-efi -c "$W/early.cfg" -p /grub -o "$W/bootx64.efi" efi_gop $MODS
+	# GRUB's own variables ($root, ${next_entry}): quoted heredocs, nothing expands here
+	cat >"$W/early.cfg" <<-'EOF'
+		search --no-floppy --fs-uuid --set=root 1234-5678
+		set prefix=($root)/grub
+		configfile $prefix/grub.cfg
+	EOF
+	grub-mkimage -O i386-pc -d /usr/lib/grub/i386-pc -c "$W/early.cfg" -p /grub -o "$W/core.img" biosdisk "${MODS[@]}"
+	grub-mkimage -O x86_64-efi -d /usr/lib/grub/x86_64-efi -c "$W/early.cfg" -p /grub -o "$W/bootx64.efi" efi_gop "${MODS[@]}"
 	{
-		printf 'serial --unit=0 --speed=115200\nterminal_input serial console\nterminal_output serial console\n'
-		printf 'set timeout=1\nload_env\nif [ "${next_entry}" ]; then set default="${next_entry}"; set next_entry=; save_env next_entry; '
-		printf 'elif [ "${saved_entry}" ]; then set default="${saved_entry}"; fi\n'
+		cat <<-'EOF'
+			serial --unit=0 --speed=115200
+			terminal_input serial console
+			terminal_output serial console
+			set timeout=1
+			load_env
+			if [ "${next_entry}" ]; then set default="${next_entry}"; set next_entry=; save_env next_entry; elif [ "${saved_entry}" ]; then set default="${saved_entry}"; fi
+		EOF
 		cat "$W/entries"
 	} >"$W/grub.cfg"
 	rm -f "$W/grubenv"

@@ -9,7 +9,9 @@
 #   loop+tar   mke2fs, losetup -o, mount, tar -x, umount (needs root and loop devices)
 # All three include making the filesystem; the inputs are warm in the page cache.
 # Usage: bench/fs.sh [RUNS]     (PARTBOOT=path/to/partboot to pick a build)
-set -eu
+# Any run that fails stops the bench with its message: no time is printed for a failed run.
+set -euo pipefail
+shopt -s inherit_errexit # and inside $(bench ...) too
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
 PARTBOOT=${PARTBOOT:-$PWD/build/partboot}
@@ -53,15 +55,13 @@ run_partboot() {
 run_mke2fs_d() {
 	mke2fs -q -F -t ext4 -b 4096 -E offset=$OFF,nodiscard -d "$TREE" "$IMG" $((SIZE / 1024))k
 }
+# Called as `"$fn" || ...`, where set -e does not reach: each step says when it failed.
 run_loop_tar() {
-	mke2fs -q -F -t ext4 -b 4096 -E offset=$OFF,nodiscard "$IMG" $((SIZE / 1024))k
-	LOOP=$(losetup -f --show -o $OFF --sizelimit $SIZE "$IMG")
-	mkdir -p "$W/mnt"
-	mount "$LOOP" "$W/mnt"
-	tar -C "$W/mnt" --numeric-owner --xattrs --xattrs-include='*' -xpf "$TAR"
-	umount "$W/mnt"
-	losetup -d "$LOOP"
-	LOOP=
+	mke2fs -q -F -t ext4 -b 4096 -E offset=$OFF,nodiscard "$IMG" $((SIZE / 1024))k &&
+		LOOP=$(losetup -f --show -o $OFF --sizelimit $SIZE "$IMG") &&
+		mkdir -p "$W/mnt" && mount "$LOOP" "$W/mnt" || return 1
+	tar -C "$W/mnt" --numeric-owner --xattrs --xattrs-include='*' -xpf "$TAR" || return 1
+	umount "$W/mnt" && losetup -d "$LOOP" && LOOP=
 }
 
 bench() {
@@ -71,25 +71,35 @@ bench() {
 		fallocate -p -o $OFF -l $SIZE "$IMG"
 		sync
 		t0=$(now)
-		"$fn" || return 1
+		"$fn" || { echo "bench/fs.sh: $name failed" >&2; return 1; }
 		sync
 		t1=$(now)
 		echo "$t1 - $t0" | bc
 	done | median
 }
 
-loop_ok() {
-	[ "$(id -u)" = 0 ] && losetup -f >/dev/null 2>&1 && [ -e "$(losetup -f 2>/dev/null)" ]
-}
+# LOOP_WHY: why loop+tar cannot run on this machine (empty when it can).
+LOOP_WHY=
+if [ "$(id -u)" != 0 ]; then
+	LOOP_WHY="needs root"
+elif ! losetup -f >/dev/null 2>&1 || [ ! -e "$(losetup -f 2>/dev/null)" ]; then
+	LOOP_WHY="no free loop device"
+fi
 
 T_PB=$(bench partboot run_partboot)
-e2fsck -fn "$IMG?offset=$OFF" >/dev/null 2>&1 || echo "# WARNING: e2fsck found problems after partboot install"
+# A fast fill that leaves a broken filesystem is no result.
+if ! e2fsck -fn "$IMG?offset=$OFF" >"$W/fsck.out" 2>&1; then
+	tail -n 20 "$W/fsck.out" >&2
+	echo "bench/fs.sh: e2fsck found problems after partboot install" >&2
+	exit 1
+fi
 T_MK=$(bench "mke2fs -d" run_mke2fs_d)
-if loop_ok && T_LT=$(bench "loop+tar" run_loop_tar 2>/dev/null); then :; else T_LT=; fi
+T_LT=
+if [ -z "$LOOP_WHY" ]; then T_LT=$(bench "loop+tar" run_loop_tar); fi
 
 printf '%-12s %10s %10s %10s\n' method "median s" "MB/s" "vs partboot"
 row() {
-	[ -z "$2" ] && { printf '%-12s %10s\n' "$1" "skipped (no root or no loop devices)"; return; }
+	[ -z "$2" ] && { printf '%-12s %10s\n' "$1" "skipped ($LOOP_WHY)"; return; }
 	printf '%-12s %10.2f %10.1f %10.2f\n' "$1" "$2" "$(echo "$MB / $2" | bc -l)" "$(echo "$2 / $T_PB" | bc -l)"
 }
 row partboot "$T_PB"

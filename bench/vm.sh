@@ -7,11 +7,12 @@
 #   - partboot's own work before QEMU starts (its -v "prepared in" line), cold and warm cache.
 # Usage: bench/vm.sh [N]      (needs the test guest: make guest; root for the hand install)
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 N=${1:-5}
 PARTBOOT=${PARTBOOT:-$PWD/${BUILD:-build}/partboot}
 ENV=.cache/guest/env
-[ -f "$ENV" ] || { echo "bench/vm.sh: build the test guest first (make guest)" >&2; exit 1; }
+die() { echo "bench/vm.sh: $*" >&2; exit 1; }
+[ -f "$ENV" ] || die "build the test guest first (make guest)"
 # shellcheck disable=SC1090
 . "$ENV"
 W=$(mktemp -d "${TMPDIR:-/tmp}/partboot-bench.XXXXXX")
@@ -19,26 +20,34 @@ trap 'rm -rf "$W"' EXIT
 export XDG_CACHE_HOME=$W/cache
 D=$W/disk.img
 
-"$PARTBOOT" -q init "$D" --size 300M && "$PARTBOOT" -q add "$D" g1 --type root --size 200M || exit 1
+# partboot makes the disk and installs the guest; when it cannot, there is nothing to time.
+"$PARTBOOT" -q init "$D" --size 300M || die "partboot init failed"
+"$PARTBOOT" -q add "$D" g1 --type root --size 200M || die "partboot add failed"
 read -r OFF SIZE < <(sfdisk -d "$D" | awk -F'[=,]' '/name="g1"/ { print $2 * 512, $4 * 512 }')
-if ! "$PARTBOOT" -q install "$D" g1 --from "$GUEST_TAR" 2>/dev/null; then
-	mkdir "$W/tree" && tar xf "$GUEST_TAR" -C "$W/tree" &&
-		mke2fs -q -t ext4 -F -E offset="$OFF",nodiscard -d "$W/tree" "$D" "$((SIZE / 1024))k" || exit 1
-fi
-UUID=$(blkid -p -o value -s UUID -O "$OFF" "$D")
-CMDLINE=$(tar xOf "$GUEST_TAR" ./etc/kernel/cmdline 2>/dev/null || echo "ro console=ttyS0")
+"$PARTBOOT" -q install "$D" g1 --from "$GUEST_TAR" || die "partboot install failed"
+UUID=$(blkid -p -o value -s UUID -O "$OFF" "$D") || die "blkid finds no filesystem in g1"
+[ -n "$UUID" ] || die "blkid finds no UUID in g1"
+# The hand-written line boots with the guest's own kernel arguments, as partboot run does.
+CMDLINE=$(tar xOf "$GUEST_TAR" ./etc/kernel/cmdline) || die "$GUEST_TAR has no ./etc/kernel/cmdline"
 
 now() { date +%s%N; }
-# time_to_marker LOG CMD...: seconds from launch to the marker; the console goes to LOG
+# time_to_marker LOG CMD...: milliseconds from launch to the marker; the console goes to
+# LOG. No marker is a failed boot: status 1, nothing printed (never a made-up time).
 time_to_marker() {
-	local log=$1 t0 t
+	local log=$1 t0
 	shift
 	t0=$(now)
 	"$@" </dev/null 2>/dev/null | while IFS= read -r l; do
 		printf '%s\n' "$l" >>"$log"
 		case "$l" in *PARTBOOT-GUEST*) echo "$((($(now) - t0) / 1000000))" >"$log.t" ;; esac
 	done
-	[ -s "$log.t" ] && cat "$log.t" || echo 999999
+	[ -s "$log.t" ] || return 1
+	cat "$log.t"
+}
+# failed LOG WHAT: the console's tail, then stop.
+failed() {
+	tail -n 15 "$1" >&2
+	die "$2 never printed the guest's marker (console above)"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ms() { awk -v v="$1" 'BEGIN {printf "%.2f s", v / 1000}'; }
@@ -47,16 +56,21 @@ cold=$("$PARTBOOT" -v run "$D" g1 --print-cmdline 2>&1 >/dev/null | sed -n 's/.*
 warm=$(for _ in $(seq "$N"); do
 	"$PARTBOOT" -v run "$D" g1 --print-cmdline 2>&1 >/dev/null | sed -n 's/.*prepared in \([0-9.]*\) ms.*/\1/p'
 done | median)
+[[ -n $cold && -n $warm ]] || die "partboot -v run --print-cmdline printed no 'prepared in' line"
 
 pb_t=() q_t=() k_t=()
 for i in $(seq "$N"); do
 	: >"$W/pb$i"
-	pb_t+=("$(time_to_marker "$W/pb$i" "$PARTBOOT" -q run "$D" g1 --timeout 120)")
-	k_t+=("$(sed -n 's/^\[ *\([0-9.]*\)\] Run \/init.*/\1/p' "$W/pb$i" | head -n1)")
+	t=$(time_to_marker "$W/pb$i" "$PARTBOOT" -q run "$D" g1 --timeout 120) || failed "$W/pb$i" "partboot run (run $i)"
+	pb_t+=("$t")
+	t=$(sed -n 's/^\[ *\([0-9.]*\)\] Run \/init.*/\1/p' "$W/pb$i" | head -n1)
+	[ -n "$t" ] || failed "$W/pb$i" "the kernel's \"Run /init\" line (run $i)"
+	k_t+=("$t")
 	: >"$W/q$i"
-	q_t+=("$(time_to_marker "$W/q$i" timeout 120 qemu-system-x86_64 -M q35 -m 512 -smp 2 -nographic \
+	t=$(time_to_marker "$W/q$i" timeout 120 qemu-system-x86_64 -M q35 -m 512 -smp 2 -nographic \
 		-kernel "$GUEST_KERNEL" -initrd "$GUEST_INITRD" -append "root=UUID=$UUID $CMDLINE" \
-		-drive "if=virtio,driver=raw,offset=$OFF,size=$SIZE,file.filename=$D")")
+		-drive "if=virtio,driver=raw,offset=$OFF,size=$SIZE,file.filename=$D") || failed "$W/q$i" "qemu by hand (run $i)"
+	q_t+=("$t")
 done
 pb=$(printf '%s\n' "${pb_t[@]}" | median)
 q=$(printf '%s\n' "${q_t[@]}" | median)

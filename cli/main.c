@@ -248,6 +248,8 @@ static const struct cli_verb *find_verb(const char *name)
 	return NULL;
 }
 
+/* fmt is the caller's format, checked at log_*()'s own format attribute. */
+static void vlog(const char *prefix, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void vlog(const char *prefix, const char *fmt, va_list ap)
 {
 	fprintf(stderr, "partboot: %s", prefix);

@@ -4,18 +4,21 @@
 set -eu
 list=${1:-deps.txt}
 pkgs=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$list")
-missing=
+# The missing ones become the positional parameters: one word each, quoted from here on.
+set --
 for p in $pkgs; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
 	case "$st" in
 	*" installed") ;;
-	*) missing="$missing $p" ;;
+	*) set -- "$@" "$p" ;;
 	esac
 done
-[ -z "$missing" ] && exit 0
-echo "partboot deps: installing$missing"
-sudo=
-[ "$(id -u)" -eq 0 ] || sudo=sudo
+[ $# -eq 0 ] && exit 0
+echo "partboot deps: installing $*"
+# as_root CMD...: CMD as root, through sudo when not root already.
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends $missing
+as_root apt-get update -qq
+as_root apt-get install -y -qq --no-install-recommends "$@"

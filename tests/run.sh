@@ -7,13 +7,12 @@
 # SAN_BUILD=build-san SAN_TESTS="test- part fs" runs those again with the
 # AddressSanitizer+UBSan build (binaries and e2e scripts), counted in the same line.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
 export PARTBOOT=${PARTBOOT:-$PWD/$BUILD/partboot}
 export PB_TOP=$PWD
 export CMOCKA_MESSAGE_OUTPUT=TAP
 passed=0 failed=0 skipped=0
-failures=()
 
 want() {
 	[ -z "${TESTS:-}" ] && return 0

@@ -37,8 +37,8 @@ fsck_guest() {
 }
 # json DISK JQ-EXPR: true when the expression holds on `list --json`.
 json() { pb list --json "$1" | jq -e "$2" >/dev/null; }
-# A fixture with the guest source made absolute, so the copy works from $T_DIR.
-fixture() { sed "s#^source = \.\./\.cache/guest/guest.tar#source = $GUEST_TAR#" "$PB_TOP/fixtures/$1"; }
+# fixture NAME: fixtures/NAME copied here ($T_DIR), the guest source made absolute.
+fixture() { sed "s#^source = \.\./\.cache/guest/guest.tar#source = $GUEST_TAR#" "$PB_TOP/fixtures/$1" >"$1"; }
 # refuses_same DESC PATTERN DISK CMD...: exit 1, PATTERN on stderr, DISK byte-identical.
 refuses_same() {
 	local desc=$1 pat=$2 disk=$3 before
@@ -57,7 +57,7 @@ refuses_nothing() {
 }
 
 # --- the demo disk ------------------------------------------------------------------------
-fixture demo.conf >demo.conf
+fixture demo.conf
 check "apply demo.conf" pb apply d1.img demo.conf
 check "sfdisk --verify" sfdisk --verify d1.img
 check "e2fsck -fn alpha" fsck_guest d1.img alpha
@@ -91,12 +91,12 @@ check "--seed overrides the layout's seed: other bytes" bash -c "
 rm -f d3.img e1.img e2.img q.img
 
 # --- other fixtures --------------------------------------------------------------------------
-fixture dos.conf >dos.conf
+fixture dos.conf
 check "apply dos.conf (MBR, BIOS GRUB in the gap)" pb -q apply o.img dos.conf
 check "dos: sfdisk --verify" sfdisk --verify o.img
 check "dos: guest complete and default" json o.img '.partitions[1].state == "complete" and .partitions[1].boot == "default"'
 rm -f o.img
-fixture small.conf >small.conf
+fixture small.conf
 check "apply small.conf (uefi, swap, empty data)" pb -q apply s.img small.conf
 check "small: swap signature" json s.img '.partitions[] | select(.name == "swap") | .fstype == "swap"'
 check "small: spare left empty" json s.img '.partitions[] | select(.name == "spare") | .fstype == null'
@@ -104,7 +104,7 @@ check "small: e2fsck -fn two" fsck_guest s.img two
 
 # --- re-applying an unchanged layout: nothing written ---------------------------------------
 before=$(sum d1.img)
-pb apply d1.img demo.conf 2>re.err
+check "re-apply an unchanged layout" sh -c "'$PARTBOOT' apply d1.img demo.conf 2>re.err"
 check "re-apply: skips complete guests" grep -q "skip 'alpha': guest complete" re.err
 check "re-apply: keeps the bootloader and default" grep -q "keep default alpha" re.err
 check "re-apply: disk byte-identical" test "$(sum d1.img)" = "$before"
@@ -112,7 +112,7 @@ check "re-apply: disk byte-identical" test "$(sum d1.img)" = "$before"
 # --- bad layouts: refused before anything is written, FILE:LINE named ------------------------
 # The layout is checked before the disk is opened, so a small disk shows it as well (and
 # hashes faster than the demo disk).
-pb -q init b.img --size 16M --seed b
+check "a small disk for the refusals" pb -q init b.img --size 16M --seed b
 # bad NAME SED-SCRIPT: a broken copy of demo.conf in NAME.conf
 bad() { sed "$2" demo.conf >"$1.conf"; }
 line_of() { grep -n -- "$2" "$1.conf" | head -n 1 | cut -d: -f1; }
@@ -129,7 +129,7 @@ refuses_nothing "partition larger than the disk" "big.conf:$(line_of big 'size =
 bad small 's/^size = 600M$/size = 100M/'
 refuses_nothing "partitions do not fit" "small.conf:[0-9]+: n.img: partition 'alpha': 200 MiB requested, largest free space" \
 	pb apply n.img small.conf
-pb -q init e.img --size 100M
+check "a 100 MiB disk" pb -q init e.img --size 100M
 refuses_same "partitions do not fit an existing disk" "e.img: is 100 MiB.*|small.conf:[0-9]+:" e.img pb apply e.img small.conf
 bad twodef 's/^default = alpha$/default = alpha\ndefault = beta/'
 refuses_same "two defaults" "twodef.conf:$(line_of twodef 'default = beta'): duplicate key 'default'" b.img pb apply b.img twodef.conf
@@ -144,7 +144,8 @@ refuses_same "guest on the ESP" "guestesp.conf:$(line_of guestesp '^source'): \[
 bad guestbios '/^\[partition bios\]/a source = '"$GUEST_TAR"
 refuses_same "guest on the BIOS boot partition" "guestbios.conf:[0-9]+: \[partition bios\]: a guest .* not bios-boot" \
 	b.img pb apply b.img guestbios.conf
-fixture small.conf | sed '/^\[partition swap\]/a source = '"$GUEST_TAR" >guestswap.conf
+fixture small.conf # again: "bad small" above overwrote it
+sed '/^\[partition swap\]/a source = '"$GUEST_TAR" small.conf >guestswap.conf
 refuses_same "guest on a swap partition" "guestswap.conf:[0-9]+: \[partition swap\]: a guest .* not swap" \
 	b.img pb apply b.img guestswap.conf
 bad fsbios '/^\[partition bios\]/a fs = ext4'
@@ -203,7 +204,7 @@ check "menu lists beta now" bash -c "mtype -i 'x.img@@$(($(start_of x.img 2) * 5
 off=$(($(start_of x.img 4) * 512))
 debugfs -w -R "write /dev/null .partboot-incomplete" "x.img?offset=$off" >/dev/null 2>&1
 check "beta marked incomplete" json x.img '.partitions[3].state != "complete"'
-pb apply x.img demo.conf 2>fin.err
+check "re-apply over the incomplete guest" sh -c "'$PARTBOOT' apply x.img demo.conf 2>fin.err"
 check "re-apply installs the incomplete guest again" grep -q "install 'beta'" fin.err
 check "re-apply keeps the complete one" grep -q "skip 'alpha'" fin.err
 check "beta complete again" json x.img '.partitions[3].state == "complete"'
@@ -226,12 +227,12 @@ check "--force: beta untouched (still complete)" fsck_guest x.img beta
 check "--force: sfdisk --verify" sfdisk --verify x.img
 
 # An empty partition may change without --force: nothing is lost.
-fixture small.conf >small.conf
+fixture small.conf
 sed 's/^size = 20M$/size = 10M/' small.conf >spare.conf
 check "an empty partition may shrink without --force" pb -q apply s.img spare.conf
 check "spare is 10 MiB" json s.img '.partitions[] | select(.name == "spare") | .size == 10485760'
 # A filesystem of another kind where the layout wants swap: refused.
-pb -q mkfs s.img swap --fs ext4 >/dev/null 2>&1
+check "ext4 in the swap partition (partboot mkfs --fs ext4)" pb -q mkfs s.img swap --fs ext4
 refuses_same "refuses replacing another filesystem" "s.img: partition 'swap' holds ext4; the layout asks for swap" \
 	s.img pb apply s.img spare.conf
 check "--force replaces it" pb -q apply s.img spare.conf --force

@@ -7,11 +7,13 @@
 cd "$T_DIR" || exit 1
 
 IMG=$T_DIR/disk.img
-if ! pb -q init "$IMG" --size 400M 2>/dev/null || ! pb -q add "$IMG" g1 --type root --size 120M ||
-	! pb -q add "$IMG" g2 --type root --size 80M || ! pb -q add "$IMG" other --type data --size 40M; then
-	t_skip "install setup" "partboot init/add do not work"
+make_disk() {
+	pb -q init "$IMG" --size 400M && pb -q add "$IMG" g1 --type root --size 120M &&
+		pb -q add "$IMG" g2 --type root --size 80M && pb -q add "$IMG" other --type data --size 40M
+}
+if ! check "a disk with g1, g2 and other (partboot init, add)" make_disk; then
 	t_done
-	exit 0
+	exit 1
 fi
 range() {
 	pb list --json "$IMG" | python3 -c "import json,sys
@@ -43,9 +45,10 @@ BEFORE=$(outside)
 check "install with --hostname and --cmdline" pb install "$IMG" g1 --from src.tar --hostname web-1 \
 	--cmdline "ro console=ttyS0 loglevel=3"
 UUID=$(blkid -p -O "$OFF" -S "$SIZE" -s UUID -o value "$IMG")
+check "partboot cat /etc/fstab" gcat /etc/fstab
 gcat /etc/fstab >fstab.1
 check "fstab: the root by filesystem UUID" grep -qxP "UUID=$UUID\t/\text4\terrors=remount-ro\t0\t1" fstab.1
-check "fstab: the old root line is gone" bash -c "! grep -q 0000-old fstab.1"
+lacks "fstab: the old root line is gone" 0000-old gcat /etc/fstab
 check "fstab: other mounts get nofail" grep -qxP '/dev/sdb1\t/home\text4\tdefaults,nofail\t0\t2' fstab.1
 check "fstab: a swap line without fields gets them" grep -qxP 'LABEL=swap\tnone\tswap\tsw,nofail\t0\t0' fstab.1
 check "fstab: nofail is not doubled" grep -qxP 'tmpfs\t/scratch\ttmpfs\tnofail,size=10M\t0\t0' fstab.1
@@ -59,7 +62,7 @@ check "kernel/cmdline from --cmdline" test "$(gcat /etc/kernel/cmdline)" = "ro c
 check "files are root-owned 0644" bash -c "pb() { '$PARTBOOT' \"\$@\"; }; pb ls -l '$IMG' g1 /etc | grep -E ' (fstab|hostname|hosts)\$' |
 	awk '{ if (\$1 != \"-rw-r--r--\" || \$2 != 0 || \$3 != 0) exit 1 }'"
 check "e2fsck -fn clean" e2fsck -fn "$IMG?offset=$OFF"
-check "no marker: the guest is complete" bash -c "! '$PARTBOOT' ls '$IMG' g1 / | grep -q partboot-incomplete"
+lacks "no marker: the guest is complete" partboot-incomplete pb ls "$IMG" g1 /
 if [ "$(outside)" = "$BEFORE" ]; then t_ok "table and other partitions unchanged"; else t_fail "bytes outside g1 CHANGED"; fi
 
 # Installing again over the same guest (no --wipe) gives the same files.
@@ -96,17 +99,19 @@ check "usage errors: disk unchanged" test "$(sum "$IMG")" = "$B"
 
 # The boot menu follows installs (when a bootloader is there).
 IMG2=$T_DIR/boot.img
-if pb -q init "$IMG2" --size 300M && pb -q add "$IMG2" efi --type esp --size 40M &&
-	pb -q add "$IMG2" g1 --type root --size 100M && pb -q bootloader "$IMG2" --uefi 2>bl.err; then
+make_boot_disk() {
+	pb -q init "$IMG2" --size 300M && pb -q add "$IMG2" efi --type esp --size 40M &&
+		pb -q add "$IMG2" g1 --type root --size 100M && pb -q bootloader "$IMG2" --uefi
+}
+if check "a disk with an ESP and UEFI GRUB (partboot init, add, bootloader --uefi)" make_boot_disk; then
 	read -r EOFF _ <<<"$(IMG=$IMG2 range efi)"
 	check "install with a bootloader present" pb -q install "$IMG2" g1 --from src.tar
-	if mtype -i "$IMG2@@$EOFF" ::/grub/grub.cfg >grub.cfg 2>/dev/null; then
+	if mtype -i "$IMG2@@$EOFF" ::/grub/grub.cfg >grub.cfg 2>mtype.err; then
 		check "grub.cfg lists the new guest" grep -q "vmlinuz-6.1.0-1-amd64" grub.cfg
 		check "grub.cfg has its kernel arguments" grep -q "ro quiet" grub.cfg
 	else
 		t_fail "cannot read grub.cfg from the ESP"
+		sed 's/^/#   /' mtype.err
 	fi
-else
-	t_skip "boot menu refresh" "partboot bootloader --uefi failed: $(head -1 bl.err)"
 fi
 t_done

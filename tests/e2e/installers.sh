@@ -12,9 +12,9 @@
 . "$(dirname "$0")/lib.sh"
 cd "$T_DIR" || exit 1
 
-for tool in qemu-system-x86_64 xorriso grub-mkrescue e2fsck debugfs sfdisk; do
+for tool in qemu-system-x86_64 xorriso grub-mkrescue e2fsck debugfs sfdisk mtype; do
 	command -v $tool >/dev/null ||
-		{ t_skip "installers e2e" "$tool missing (packages: qemu-system-x86 xorriso grub-common e2fsprogs fdisk)"; t_done; exit; }
+		{ t_skip "installers e2e" "$tool missing (packages: qemu-system-x86 xorriso grub-common e2fsprogs fdisk mtools)"; t_done; exit; }
 done
 [ -e /usr/lib/ipxe/qemu/efi-virtio.rom ] || [ -e /usr/share/qemu/efi-virtio.rom ] ||
 	{ t_skip "installers e2e" "iPXE ROMs missing (package ipxe-qemu)"; t_done; exit; }
@@ -57,20 +57,29 @@ state() {
 	fi
 }
 
-pb -q init "$D" --size 400M && pb -q add "$D" esp --type esp --size 64M &&
-	pb -q add "$D" bios --type bios-boot --size 1M && pb -q add "$D" other --type root --size 100M &&
-	pb -q add "$D" tgt --type root --size 150M && pb -q install "$D" other --from "$GUEST_TAR"
-check "a disk with an ESP, a BIOS boot partition, a guest 'other' and an empty 'tgt' (partition 4)" \
-	sfdisk --verify "$D"
+make_disk() {
+	pb -q init "$D" --size 400M && pb -q add "$D" esp --type esp --size 64M &&
+		pb -q add "$D" bios --type bios-boot --size 1M && pb -q add "$D" other --type root --size 100M &&
+		pb -q add "$D" tgt --type root --size 150M
+}
+# Every install below goes onto this disk: stop when it cannot be made.
+if ! check "a disk with an ESP, a BIOS boot partition, 'other' and an empty 'tgt' (partition 4)" make_disk ||
+	! check "the guest 'other' (partboot install)" pb -q install "$D" other --from "$GUEST_TAR" ||
+	! check "the disk's table passes sfdisk --verify" sfdisk --verify "$D"; then
+	t_done
+	exit 1
+fi
 read -r T_OFF T_SIZE < <(part_range tgt)
 read -r ESP_OFF ESP_SIZE < <(part_range esp)
 read -r O_OFF _ < <(part_range other)
 printf 'pb.target=/dev/vda4\n' >answers.txt
 
 # The PXE folder over HTTP, on the loopback only (the VM reaches it as 10.0.2.2), for pxe:URL.
-HTTP_PID=
-HTTP_PORT=
-if command -v python3 >/dev/null; then
+# HTTP_WHY says why the pxe:http:// tests cannot run, when they cannot.
+HTTP_PID='' HTTP_PORT='' HTTP_URL='' HTTP_WHY=''
+if ! command -v python3 >/dev/null; then
+	HTTP_WHY="python3 missing (make deps)"
+else
 	HTTP_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	python3 -m http.server --bind 127.0.0.1 --directory "$MEDIA_PXE_DIR" "$HTTP_PORT" >http.log 2>&1 &
 	HTTP_PID=$!
@@ -79,9 +88,14 @@ if command -v python3 >/dev/null; then
 		(exec 3<>"/dev/tcp/127.0.0.1/$HTTP_PORT") 2>/dev/null && break
 		sleep 0.1
 	done
-	(exec 3<>"/dev/tcp/127.0.0.1/$HTTP_PORT") 2>/dev/null || HTTP_PORT=
+	if (exec 3<>"/dev/tcp/127.0.0.1/$HTTP_PORT") 2>/dev/null; then
+		HTTP_URL=http://127.0.0.1:$HTTP_PORT/
+	else
+		t_fail "python3 -m http.server answers on 127.0.0.1:$HTTP_PORT"
+		sed 's/^/#   /' http.log | tail -n 5
+		HTTP_WHY="the HTTP server on the loopback did not start (see the failure above)"
+	fi
 fi
-HTTP_URL=${HTTP_PORT:+http://127.0.0.1:$HTTP_PORT/}
 
 # --- bad input: refused before anything is written ----------------------------------------
 WHOLE=$(sum "$D")
@@ -97,7 +111,7 @@ if [ -n "$HTTP_URL" ]; then
 		"http://127.0.0.1:$HTTP_PORT/gone.ipxe: no PXE boot file there \(HTTP 404\)" \
 		pb install "$D" tgt --via-vm "pxe:${HTTP_URL}gone.ipxe" --answers answers.txt
 else
-	t_skip "a PXE URL without the boot file" "no HTTP server (python3 -m http.server) on the loopback"
+	t_skip "a PXE URL without the boot file" "$HTTP_WHY"
 fi
 refuses "a PXE URL of another scheme: refused" 1 "ftp://127.0.0.1/: only http:// and tftp:// URLs are supported" \
 	pb install "$D" tgt --via-vm "pxe:ftp://127.0.0.1/" --answers answers.txt
@@ -135,7 +149,9 @@ check "ISO: the after-install steps ran (hostname, fstab by UUID, kernel/cmdline
 # --- VM boot 2: the result boots in the VM runner ------------------------------------------
 pb run "$D" tgt --console run.txt --timeout 120 >/dev/null 2>run.err
 rc=$?
-UUID=$(blkid -p -o value -s UUID -O "$T_OFF" "$D" 2>/dev/null || true)
+UUID=$(blkid -p -o value -s UUID -O "$T_OFF" "$D")
+# The PXE install below must give a new filesystem: an empty UUID would make that hold trivially.
+check "blkid reads the installed filesystem's UUID" test -n "$UUID"
 if [ "$rc" -eq 0 ] && tr -d '\r' <run.txt | grep -qE "^PARTBOOT-GUEST name=tgt root=UUID=[0-9a-f-]+ "; then
 	t_ok "the installed guest boots with partboot run to its marker (hostname tgt)"
 else
@@ -157,13 +173,15 @@ fi
 check "PXE: the installer ran from the TFTP root and installed into vda4" \
 	sh -c "tr -d '\r' <pxe.txt | grep -qx 'PARTBOOT-INSTALLER done target=/dev/vda4 status=0'"
 check "PXE: nothing outside the target partition changed" test "$(outside)" = "$BEFORE"
-check "PXE: a new filesystem, complete, hostname pxe-guest" \
+check "PXE: a new filesystem, hostname pxe-guest" \
 	sh -c "test \"\$(blkid -p -o value -s UUID -O $T_OFF '$D')\" != '$UUID' &&
-	       \"\$PARTBOOT\" cat '$D' tgt /etc/hostname | grep -qx pxe-guest && ! \"\$PARTBOOT\" ls '$D' tgt / | grep -q partboot-incomplete"
+	       \"\$PARTBOOT\" cat '$D' tgt /etc/hostname | grep -qx pxe-guest"
+lacks "PXE: the guest is complete" partboot-incomplete pb ls "$D" tgt /
 
 # --- VM boot 4: PXE over HTTP (iPXE fetches boot.ipxe, then vmlinuz and initrd.img) --------
 if [ -n "$HTTP_URL" ]; then
-	UUID=$(blkid -p -o value -s UUID -O "$T_OFF" "$D" 2>/dev/null || true)
+	UUID=$(blkid -p -o value -s UUID -O "$T_OFF" "$D")
+	check "blkid reads the UUID before the HTTP install" test -n "$UUID"
 	if pb install "$D" tgt --via-vm "pxe:$HTTP_URL" --answers answers.txt --hostname http-guest \
 		--console http.txt --timeout 300 >http.out 2>http.err; then
 		t_ok "install through PXE over HTTP (pxe:$HTTP_URL)"
@@ -183,15 +201,14 @@ if [ -n "$HTTP_URL" ]; then
 		sh -c "test \"\$(blkid -p -o value -s UUID -O $T_OFF '$D')\" != '$UUID' && e2fsck -fn '$D?offset=$T_OFF' &&
 		       \"\$PARTBOOT\" cat '$D' tgt /etc/hostname | grep -qx http-guest"
 else
-	t_skip "install through PXE over HTTP" "no HTTP server (python3 -m http.server) on the loopback"
+	t_skip "install through PXE over HTTP" "$HTTP_WHY"
 fi
 
 # --- VM boot 5: an installer that powers off without installing ----------------------------
-# GRUB and its menu now (when boot/ can), so the install must take 'tgt' out of the menu. The
-# ESP then changes (grub.cfg: partboot's own menu refresh), everything else outside the
-# target must not.
-MENU=0
-pb -q bootloader "$D" >/dev/null 2>&1 && mtype -i "$D@@$ESP_OFF" ::/grub/grub.cfg 2>/dev/null | grep -q tgt && MENU=1
+# GRUB and its menu now, so the install must take 'tgt' out of the menu. The ESP then changes
+# (grub.cfg: partboot's own menu refresh), everything else outside the target must not.
+check "partboot bootloader" pb -q bootloader "$D"
+check "the menu lists 'tgt' before the failed install" sh -c "mtype -i '$D@@$ESP_OFF' ::/grub/grub.cfg | grep -q tgt"
 outside_but_esp() {
 	local total
 	total=$(stat -c %s "$D")
@@ -212,12 +229,8 @@ check "nothing installed: nothing outside the target partition changed (but the 
 	test "$(outside_but_esp)" = "$BEFORE"
 refuses "nothing installed: partboot run refuses the incomplete guest" 1 "the guest is incomplete" \
 	pb run "$D" tgt --timeout 60
-if [ "$MENU" = 1 ]; then
-	check "nothing installed: the boot menu left the guest out, kept the other" \
-		sh -c "mtype -i '$D@@$ESP_OFF' ::/grub/grub.cfg >menu.cfg && ! grep -q tgt menu.cfg && grep -q other menu.cfg"
-else
-	t_skip "the boot menu drops the incomplete guest" "partboot bootloader did not give a menu listing 'tgt'"
-fi
+check "nothing installed: the boot menu left the guest out, kept the other" \
+	sh -c "mtype -i '$D@@$ESP_OFF' ::/grub/grub.cfg >menu.cfg && ! grep -q tgt menu.cfg && grep -q other menu.cfg"
 check "the other guest is untouched (e2fsck)" e2fsck -fn "$D?offset=$O_OFF"
 
 t_done

@@ -1,5 +1,8 @@
+# shellcheck shell=bash
 # Shared helpers for the end-to-end tests: TAP output, a scratch folder, checksums.
 # Each test script sources this, calls t_ok/t_fail (or check), and ends with t_done.
+# A test never turns a failure into a pass or a skip: a partboot step that fails is a
+# "not ok" with its output, and t_skip is only for what the machine lacks, with the reason.
 set -u
 : "${PARTBOOT:?PARTBOOT must name the partboot binary}"
 PB_TOP=${PB_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -26,8 +29,18 @@ pb() { "$PARTBOOT" "$@"; }
 
 t_ok() { T_N=$((T_N + 1)); echo "ok $T_N - $*"; }
 t_fail() { T_N=$((T_N + 1)); T_FAILED=$((T_FAILED + 1)); echo "not ok $T_N - $*"; }
-t_skip() { T_N=$((T_N + 1)); echo "ok $T_N - $1 # SKIP $2"; }
-# check DESC CMD...: passes when CMD exits 0; shows its output when it does not.
+# t_skip DESC WHY: a test this machine cannot run, and why ("qemu-system-x86_64 missing").
+# Without a reason it is a failure.
+t_skip() {
+	if [ -z "${2:-}" ]; then
+		t_fail "$1 (skipped without a reason)"
+		return 1
+	fi
+	T_N=$((T_N + 1))
+	echo "ok $T_N - $1 # SKIP $2"
+}
+# check DESC CMD...: passes when CMD exits 0; shows its output when it does not (and
+# returns 1, so a script can stop when later tests depend on this one).
 check() {
 	local desc=$1 out
 	shift
@@ -36,7 +49,26 @@ check() {
 	else
 		t_fail "$desc"
 		printf '%s\n' "$out" | sed 's/^/#   /' | tail -n 20
+		return 1
 	fi
+}
+# lacks DESC PATTERN CMD...: CMD exits 0 and no line of its output matches PATTERN (grep -E).
+# `! CMD | grep -q PATTERN` would pass when CMD fails and prints nothing; this does not.
+lacks() {
+	local desc=$1 pat=$2 out rc
+	shift 2
+	out=$("$@" 2>"$T_DIR/lacks.err")
+	rc=$?
+	if [ "$rc" -ne 0 ]; then
+		t_fail "$desc ($1 exited $rc)"
+		sed 's/^/#   /' "$T_DIR/lacks.err" | tail -n 10
+		return 1
+	elif grep -qE -- "$pat" <<<"$out"; then
+		t_fail "$desc (found '$pat')"
+		grep -E -- "$pat" <<<"$out" | head -n 5 | sed 's/^/#   /'
+		return 1
+	fi
+	t_ok "$desc"
 }
 # refuses DESC STATUS PATTERN CMD...: CMD must exit STATUS and print PATTERN (grep -E) on stderr.
 refuses() {
@@ -49,6 +81,7 @@ refuses() {
 	else
 		t_fail "$desc (exit $rc, want $want; stderr below)"
 		sed 's/^/#   /' "$T_DIR/err" | head -n 10
+		return 1
 	fi
 }
 sum() { sha256sum "$1" | cut -d' ' -f1; }

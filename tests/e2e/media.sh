@@ -29,7 +29,7 @@ t_ok "make-media.sh builds the media"
 bsdtar -tf "$MEDIA_LIVE_ISO" | sed 's|^\./||' | sort >live.list
 check "live.iso: Debian live layout (live/filesystem.squashfs, vmlinuz, initrd.img)" \
 	sh -c "grep -qx live/filesystem.squashfs live.list && grep -qx live/vmlinuz live.list && grep -qx live/initrd.img live.list"
-check "live-noroot.iso has no root image" sh -c "! bsdtar -tf '$MEDIA_LIVE_NOROOT_ISO' | grep -q squashfs"
+lacks "live-noroot.iso has no root image" squashfs bsdtar -tf "$MEDIA_LIVE_NOROOT_ISO"
 bsdtar -xf "$MEDIA_LIVE_ISO" live/filesystem.squashfs
 sqfs2tar live/filesystem.squashfs 2>/dev/null | tar -tvf - --numeric-owner >sqfs.list
 check "the squashfs holds the guest (owners 0/0, busybox, kernel) and live-boot's hook" \
@@ -48,9 +48,14 @@ check "pxe/: iPXE script loading the installer's kernel and initramfs" \
 
 # --- the disk: a data partition full of random bytes, then the target -------------------
 IMG=$T_DIR/disk.img
-pb -q init "$IMG" --size 200M && pb -q add "$IMG" other --type data --size 40M &&
-	pb -q add "$IMG" live --type root --size 120M ||
-	{ t_fail "partboot init/add make the disk"; t_done; exit 1; }
+make_disk() {
+	pb -q init "$IMG" --size 200M && pb -q add "$IMG" other --type data --size 40M &&
+		pb -q add "$IMG" live --type root --size 120M
+}
+if ! check "partboot init/add make the disk" make_disk; then
+	t_done
+	exit 1
+fi
 read -r OFF SIZE OTHER_OFF OTHER_SIZE <<<"$(pb list --json "$IMG" | python3 -c "import json,sys
 p = {x['name']: x for x in json.load(sys.stdin)['partitions']}
 print(p['live']['start'], p['live']['size'], p['other']['start'], p['other']['size'])")"
@@ -87,7 +92,7 @@ check "e2fsck -fn: clean" e2fsck -fn "$IMG?offset=$OFF"
 check "guest's os-release (partboot cat)" sh -c "\"\$PARTBOOT\" cat '$IMG' live /etc/os-release | grep -qx ID=partboot-guest"
 check "guest's busybox is the guest archive's" \
 	test "$(pb cat "$IMG" live /bin/busybox | sha256sum)" = "$(tar -xOf "$GUEST_TAR" ./bin/busybox | sha256sum)"
-check "guest is complete (no .partboot-incomplete)" sh -c "! \"\$PARTBOOT\" ls '$IMG' live / | grep -q partboot-incomplete"
+lacks "guest is complete (no .partboot-incomplete)" partboot-incomplete pb ls "$IMG" live /
 check "live-boot's hook lost its exec bits (-rw-r--r--)" \
 	sh -c "\"\$PARTBOOT\" ls -l '$IMG' live /usr/share/initramfs-tools/hooks | grep -qE '^-rw-r--r-- .* live\$'"
 check "kernel in /boot, as in the ISO's live/vmlinuz" \
@@ -126,7 +131,7 @@ check "broken: the guest is marked incomplete" sh -c "\"\$PARTBOOT\" ls '$IMG' l
 check "broken: nothing outside the partition changed" test "$(outside)" = "$BEFORE"
 check "broken: e2fsck -fn still clean" e2fsck -fn "$IMG?offset=$OFF"
 check "a second install replaces the incomplete one" pb -q install "$IMG" live --from iso:"$MEDIA_LIVE_ISO"
-check "... and leaves it complete" sh -c "! \"\$PARTBOOT\" ls '$IMG' live / | grep -q partboot-incomplete"
+lacks "... and leaves it complete" partboot-incomplete pb ls "$IMG" live /
 check "... nothing outside the partition changed" test "$(outside)" = "$BEFORE"
 
 # --- Ubuntu's layout: casper/ ------------------------------------------------------------------
@@ -154,8 +159,11 @@ check "casper layered ISO: nothing outside the partition changed" test "$(outsid
 # it a whole-disk view in which only the target is writable. This checks the fixture itself:
 # iPXE loads it from the TFTP root, it reads its target from the answers disk, tries the
 # whole disk (which succeeds here: nothing protects it) and installs the guest.
-pb -q init scratch.img --size 200M && pb -q add scratch.img other --type data --size 40M &&
-	pb -q add scratch.img tgt --type root --size 120M
+make_scratch() {
+	pb -q init scratch.img --size 200M && pb -q add scratch.img other --type data --size 40M &&
+		pb -q add scratch.img tgt --type root --size 120M
+}
+check "a scratch disk for the installer (partboot init, add)" make_scratch
 TGT_OFF=$(pb list --json scratch.img | python3 -c "import json,sys
 print([x for x in json.load(sys.stdin)['partitions'] if x['name'] == 'tgt'][0]['start'])")
 printf 'pb.target=/dev/vda2\n' >answers.img

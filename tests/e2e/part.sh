@@ -75,9 +75,10 @@ check "blkid -p at the root partition's offset sees ext4" bash -c \
 	"blkid -p -O $off -S $((40 * 1024 * 1024)) -o export g.img | grep -qx TYPE=ext4"
 
 # loop devices: the kernel's view, when partition nodes show up here
-if L=$(losetup -f --show -P -r g.img 2>/dev/null); then
+if L=$(losetup -f --show -P -r g.img 2>losetup.err); then
 	LOOPS+=("$L")
-	udevadm settle 2>/dev/null
+	# devtmpfs makes the nodes; give it a moment (no udev in a container)
+	for _ in $(seq 10); do [ -b "${L}p3" ] && break; sleep 0.1; done
 	if [ -b "${L}p3" ]; then
 		check "blkid -p on the kernel's partition node" bash -c "blkid -p -o export ${L}p3 | grep -qx PART_ENTRY_NAME=deb12"
 	else
@@ -89,44 +90,45 @@ if L=$(losetup -f --show -P -r g.img 2>/dev/null); then
 	losetup -d "$L"
 	LOOPS=()
 else
-	t_skip "refuses a disk backing a loop device" "losetup does not work here"
+	t_skip "refuses a disk backing a loop device" "no loop device: $(head -n 1 losetup.err)"
 fi
 
 # a mounted partition (loop with offset, mounted): refused
-if mkdir -p mnt && L=$(losetup -f --show -o "$off" --sizelimit $((16 * 1024 * 1024)) g.img 2>/dev/null); then
+if mkdir -p mnt && L=$(losetup -f --show -o "$off" --sizelimit $((16 * 1024 * 1024)) g.img 2>losetup.err); then
 	LOOPS+=("$L")
-	if mount -o ro "$L" mnt 2>/dev/null; then
+	if mount -o ro "$L" mnt 2>mount.err; then
 		refuses_same "refuses a disk whose partition is mounted" 1 "g.img: in use: it backs loop device" g.img \
 			pb remove g.img deb12
 		umount mnt
 	else
-		t_skip "refuses a disk whose partition is mounted" "mount does not work here"
+		t_skip "refuses a disk whose partition is mounted" "mount does not work here: $(head -n 1 mount.err)"
 	fi
 	losetup -d "$L"
 	LOOPS=()
 else
-	t_skip "refuses a disk whose partition is mounted" "losetup does not work here"
+	t_skip "refuses a disk whose partition is mounted" "no loop device: $(head -n 1 losetup.err)"
 fi
 
 # a block device (a loop device over an image): the same code, O_EXCL locking
-if L=$(losetup -f --show bd.img 2>/dev/null || { truncate -s 64M bd.img && losetup -f --show bd.img; }); then
+truncate -s 64M bd.img
+if L=$(losetup -f --show bd.img 2>losetup.err); then
 	LOOPS+=("$L")
 	check "block device: init" pb init "$L" --seed bd
 	check "block device: add" pb add "$L" a --type root --size 10M
 	check "block device: sfdisk --verify" sfdisk --verify "$L"
 	check "block device: list" bash -c "'$PARTBOOT' list --json '$L' | jq -e '.partitions[0].name == \"a\"'"
-	mkfs.ext4 -q -F "$L" >/dev/null 2>&1
-	if mkdir -p bdm && mount "$L" bdm 2>/dev/null; then
+	check "block device: mkfs.ext4 over the whole device (to mount it)" mkfs.ext4 -q -F "$L"
+	if mkdir -p bdm && mount "$L" bdm 2>mount.err; then
 		refuses_same "block device: refuses a mounted disk" 1 "$L: in use: mounted on .*bdm" bd.img \
 			pb add "$L" b --type data --size 1M
 		umount bdm
 	else
-		t_skip "block device: refuses a mounted disk" "mount does not work here"
+		t_skip "block device: refuses a mounted disk" "mount does not work here: $(head -n 1 mount.err)"
 	fi
 	losetup -d "$L"
 	LOOPS=()
 else
-	t_skip "block device" "losetup does not work here"
+	t_skip "block device" "no loop device: $(head -n 1 losetup.err)"
 fi
 
 # --- dos: names kept in partboot's record ---------------------------------------
@@ -248,7 +250,7 @@ elif [ "$(id -u)" != 0 ]; then
 	check "non-root: init" pb init u.img --size 100M
 	check "non-root: add" pb add u.img a --type root --size 10M
 else
-	t_skip "non-root" "setpriv is missing"
+	t_skip "non-root" "setpriv missing (package util-linux)"
 fi
 
 # --- reproducible: same layout + seed → same bytes --------------------------------
@@ -284,7 +286,7 @@ check "apply (2)" pb apply r2.img lay.conf --seed seed7
 check "same layout + seed: identical sha256" test "$(sum r1.img)" = "$(sum r2.img)"
 check "apply: sfdisk --verify" sfdisk --verify r1.img
 check "apply: list matches sfdisk" same_as_sfdisk r1.img
-pb apply r3.img lay.conf --seed other >/dev/null 2>&1
+check "apply (3), another seed" pb apply r3.img lay.conf --seed other
 check "another seed: other bytes" test "$(sum r1.img)" != "$(sum r3.img)"
 check "init+add with seed twice: identical" bash -c "
 	for i in 1 2; do '$PARTBOOT' -q init s\$i.img --size 100M --table dos --seed q &&
@@ -296,9 +298,8 @@ check "init+add with seed twice: identical" bash -c "
 check "apply on the same disk again: nothing changes" bash -c "
 	before=\$(sha256sum <r1.img); '$PARTBOOT' apply r1.img lay.conf --seed seed7 2>err &&
 	grep -q \"keep 3 'deb12'\" err && test \"\$(sha256sum <r1.img)\" = \"\$before\""
-pb init e.img --size 100M --seed e >/dev/null 2>&1
-pb add e.img esp --type esp --size 20M >/dev/null 2>&1
-pb add e.img other --type data --size 10M >/dev/null 2>&1
+check "a disk with esp and other, for apply" sh -c "'$PARTBOOT' -q init e.img --size 100M --seed e &&
+	'$PARTBOOT' -q add e.img esp --type esp --size 20M && '$PARTBOOT' -q add e.img other --type data --size 10M"
 check "apply adds what is missing, keeps the rest" pb apply e.img lay.conf
 check "apply result" bash -c "'$PARTBOOT' list --json e.img | jq -e '[.partitions[].name] == [\"esp\", \"other\", \"bios\", \"deb12\", \"home\"]'"
 check "apply result: sfdisk --verify" sfdisk --verify e.img
@@ -332,8 +333,8 @@ check "rename: sfdisk --verify" sfdisk --verify e.img
 refuses_same "rename refuses a name that is taken" 1 "e.img: partition 1 is already named 'esp'" \
 	e.img pb rename e.img bookworm esp
 refuses_same "rename refuses a number as name" 1 "a name cannot be a number" e.img pb rename e.img bookworm 7
-pb init rn.img --size 64M --table dos >/dev/null 2>&1
-pb add rn.img g --type root --size 10M >/dev/null 2>&1
+check "a dos disk with one guest partition, to rename" sh -c "'$PARTBOOT' -q init rn.img --size 64M --table dos &&
+	'$PARTBOOT' -q add rn.img g --type root --size 10M"
 check "rename on dos (partboot's record)" pb rename rn.img 1 guest
 check "rename on dos: name and type read back" bash -c "'$PARTBOOT' list --json rn.img | jq -e '.partitions[0].name == \"guest\" and .partitions[0].type == \"root\"'"
 
