@@ -77,6 +77,8 @@ void disk_set_seed(struct disk *k, const char *seed)
 }
 
 static void emit(void (*fn)(const char *, void *), void *userdata, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static void emit(void (*fn)(const char *, void *), void *userdata, const char *fmt, va_list ap)
 {
 	struct strbuf sb = STRBUF_INIT;
 

@@ -15,6 +15,8 @@
 # address in a file that includes only HEADERs.
 #
 # Environment: CC (default cc), CFLAGS (added; the headers must compile without any).
+# -aux-info is gcc's own: with another CC (clang), gcc reads the declarations; build-essential
+# brings it.
 set -euo pipefail
 
 mode=${1:-}
@@ -52,7 +54,9 @@ done >"$tmp/all.c"
 # -aux-info lines: "/* FILE:LINE:NC */ extern int part_disk_open (const char *, ...);"
 # (N/O new or old style, C/F declaration or definition). The name is the identifier right
 # before the first " (".
-LC_ALL=C "$CC" "${cflags[@]}" -fsyntax-only -aux-info "$tmp/aux" -x c "$tmp/all.c"
+AUX_CC=$CC
+"$CC" --version 2>/dev/null | grep -q '^gcc\|Free Software Foundation' || AUX_CC=gcc
+LC_ALL=C "$AUX_CC" "${cflags[@]}" -fsyntax-only -aux-info "$tmp/aux" -x c "$tmp/all.c"
 declare -A real
 : >"$tmp/out"
 sed -n 's|^/\* \(.*\):\([0-9]*\):[NO][CF] \*/ extern \(.*\)$|\1\t\2\t\3|p' "$tmp/aux" |

@@ -43,10 +43,10 @@ if [ -f "$LIB" ] && [ "$(readlink "$R/usr/lib/libpartboot.so.0")" = libpartboot.
 	t_ok "lib/libpartboot.so.0.1 with the .so.0 and .so links"
 else
 	t_fail "lib/libpartboot.so.0.1 with the .so.0 and .so links"
-	ls -l "$R/usr/lib" | sed 's/^/#   /'
+	find "$R/usr/lib" -maxdepth 1 -printf '%M %p -> %l\n' | sed 's/^/#   /'
 fi
 soname=$(readelf -d "$LIB" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
-[ "$soname" = libpartboot.so.0 ] && t_ok "soname libpartboot.so.0" || t_fail "soname is '$soname', want libpartboot.so.0"
+if [ "$soname" = libpartboot.so.0 ]; then t_ok "soname libpartboot.so.0"; else t_fail "soname is '$soname', want libpartboot.so.0"; fi
 
 # ---- the headers -----------------------------------------------------------------------
 
@@ -60,7 +60,7 @@ done; echo common/err.h; echo common/strbuf.h)
 want=$(sort <<<"$want")
 have=$(cd "$INC" && find . -type f | sed 's|^\./||' | sort)
 if [ "$have" = "$want" ]; then
-	t_ok "include/partboot/ holds exactly the public headers ($(echo $have))"
+	t_ok "include/partboot/ holds exactly the public headers ($(tr '\n' ' ' <<<"$have"))"
 else
 	t_fail "include/partboot/ holds exactly the public headers"
 	diff <(echo "$want") <(echo "$have") | sed 's/^/#   /'
@@ -95,7 +95,8 @@ done
 # ---- the exported symbols ---------------------------------------------------------------
 
 # What the installed headers declare: "function NAME FILE:LINE" / "data NAME FILE".
-if ! (cd "$INC" && CFLAGS="$cflags" "$PB_TOP/tools/public-symbols.sh" list --data-from "$LIB" $have) \
+mapfile -t have_list <<<"$have"
+if ! (cd "$INC" && CFLAGS="$cflags" "$PB_TOP/tools/public-symbols.sh" list --data-from "$LIB" "${have_list[@]}") \
 	>"$T_DIR/declared" 2>"$T_DIR/declared.err"; then
 	t_fail "list what the installed headers declare"
 	sed 's/^/#   /' "$T_DIR/declared.err" | head -n 10
@@ -132,7 +133,7 @@ other=$(awk -v want="@@$NODE" '$3 != want { print $2 ($3 == "" ? " (no version)"
 if [ -z "$other" ] && readelf -V "$LIB" | grep -q "Name: $NODE\$"; then
 	t_ok "every exported symbol is in version node $NODE"
 else
-	t_fail "exported symbols outside version node $NODE: $(echo $other)"
+	t_fail "exported symbols outside version node $NODE: $(tr '\n' ' ' <<<"$other")"
 fi
 
 # A private function (common/util.h, not installed) cannot be linked against.
@@ -154,10 +155,13 @@ fi
 # ---- partboot.pc ------------------------------------------------------------------------
 
 v=$(pkg-config --modversion partboot 2>&1)
-[ "$v" = 0.1 ] && t_ok "pkg-config --modversion partboot: 0.1" || t_fail "pkg-config --modversion partboot: $v"
+if [ "$v" = 0.1 ]; then t_ok "pkg-config --modversion partboot: 0.1"; else t_fail "pkg-config --modversion partboot: $v"; fi
 libs=$(pkg-config --libs partboot)
-[[ " $libs " == *" -lpartboot "* && $libs == *"-L$R/usr/lib"* ]] && t_ok "pkg-config --libs partboot: $libs" ||
+if [[ " $libs " == *" -lpartboot "* && $libs == *"-L$R/usr/lib"* ]]; then
+	t_ok "pkg-config --libs partboot: $libs"
+else
 	t_fail "pkg-config --libs partboot: $libs"
+fi
 # --static must name every library libpartboot.so needs (Requires.private).
 static=" $(pkg-config --static --libs partboot) "
 lack=
@@ -165,7 +169,10 @@ for n in $(readelf -d "$LIB" | sed -n 's/.*(NEEDED).*\[lib\([^.]*\)\.so.*\]/\1/p
 	case $n in c | m | dl | pthread | rt | gcc_s | asan | ubsan) continue ;; esac
 	[[ $static == *" -l$n "* ]] || lack="$lack -l$n"
 done
-[ -z "$lack" ] && t_ok "pkg-config --static --libs names every library libpartboot needs" ||
+if [ -z "$lack" ]; then
+	t_ok "pkg-config --static --libs names every library libpartboot needs"
+else
 	t_fail "pkg-config --static --libs partboot lacks$lack (Requires.private)"
+fi
 
 t_done

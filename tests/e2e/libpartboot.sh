@@ -109,9 +109,12 @@ else
 	t_done
 	exit
 fi
-grep -qE "^  3 alpha +complete, in the boot menu" "$T_DIR/out" && grep -qE "^  4 beta +complete, in the boot menu" "$T_DIR/out" &&
-	t_ok "it lists both guests as complete and in the boot menu" ||
-	{ t_fail "the program's listing"; sed 's/^/#   /' "$T_DIR/out"; }
+if grep -qE "^  3 alpha +complete, in the boot menu" "$T_DIR/out" && grep -qE "^  4 beta +complete, in the boot menu" "$T_DIR/out"; then
+	t_ok "it lists both guests as complete and in the boot menu"
+else
+	t_fail "the program's listing"
+	sed 's/^/#   /' "$T_DIR/out"
+fi
 s=$(sum "$D")
 refuses "a disk that has a table: refused, disk unchanged" 1 "^two-guests: .*two\.img: already has a partition table" \
 	run "$D" "$GUEST_TAR"
@@ -125,8 +128,13 @@ if command -v sfdisk >/dev/null && command -v jq >/dev/null; then
 	got=$(jq -r '.partitiontable | .label + " " + ([.partitions[] | .name + ":" + .type + ":" + (.size | tostring)] | join(" "))' "$T_DIR/table.json")
 	want="gpt bios:21686148-6449-6E6F-744E-656564454649:2048 esp:C12A7328-F81F-11D2-BA4B-00A0C93EC93B:131072"
 	want="$want alpha:4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709:393216 beta:4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709:393216"
-	[ "$got" = "$want" ] && t_ok "GPT: bios-boot 1M, esp 64M, two x86-64 root partitions" ||
-		{ t_fail "the partition table"; echo "#   got:  $got"; echo "#   want: $want"; }
+	if [ "$got" = "$want" ]; then
+		t_ok "GPT: bios-boot 1M, esp 64M, two x86-64 root partitions"
+	else
+		t_fail "the partition table"
+		echo "#   got:  $got"
+		echo "#   want: $want"
+	fi
 	start() { jq -r ".partitiontable.partitions[] | select(.name == \"$1\") | .start" "$T_DIR/table.json"; }
 	if command -v e2fsck >/dev/null; then
 		for g in alpha beta; do
@@ -138,16 +146,25 @@ if command -v sfdisk >/dev/null && command -v jq >/dev/null; then
 	if command -v mtype >/dev/null; then
 		esp="$D@@$(($(start esp) * 512))"
 		mtype -i "$esp" ::/grub/grub.cfg >"$T_DIR/grub.cfg" 2>&1
-		grep -q -- "--id 'alpha'" "$T_DIR/grub.cfg" && grep -q -- "--id 'beta'" "$T_DIR/grub.cfg" &&
-			t_ok "grub.cfg has an entry for each guest" || t_fail "grub.cfg entries: $(grep -c menuentry "$T_DIR/grub.cfg")"
-		mdir -i "$esp" ::/EFI/BOOT/BOOTX64.EFI >/dev/null 2>&1 && t_ok "UEFI GRUB: EFI/BOOT/BOOTX64.EFI on the ESP" ||
+		if grep -q -- "--id 'alpha'" "$T_DIR/grub.cfg" && grep -q -- "--id 'beta'" "$T_DIR/grub.cfg"; then
+			t_ok "grub.cfg has an entry for each guest"
+		else
+			t_fail "grub.cfg entries: $(grep -c menuentry "$T_DIR/grub.cfg")"
+		fi
+		if mdir -i "$esp" ::/EFI/BOOT/BOOTX64.EFI >/dev/null 2>&1; then
+			t_ok "UEFI GRUB: EFI/BOOT/BOOTX64.EFI on the ESP"
+		else
 			t_fail "no EFI/BOOT/BOOTX64.EFI on the ESP"
-		mcopy -n -i "$esp" ::/grub/grubenv - 2>/dev/null | grep -aqx "saved_entry=alpha" &&
-			t_ok "grubenv: saved_entry=alpha" || t_fail "grubenv has no saved_entry=alpha"
+		fi
+		if mcopy -n -i "$esp" ::/grub/grubenv - 2>/dev/null | grep -aqx "saved_entry=alpha"; then
+			t_ok "grubenv: saved_entry=alpha"
+		else
+			t_fail "grubenv has no saved_entry=alpha"
+		fi
 	else
 		t_skip "grub.cfg and grubenv on the ESP" "no mtools"
 	fi
-	UA=$(jq -r '.partitiontable.partitions[] | select(.name == "alpha") | .uuid' "$T_DIR/table.json" | tr 'A-Z' 'a-z')
+	UA=$(jq -r '.partitiontable.partitions[] | select(.name == "alpha") | .uuid' "$T_DIR/table.json" | tr '[:upper:]' '[:lower:]')
 else
 	t_skip "the partition table and filesystems" "no sfdisk or jq"
 	UA=
