@@ -314,7 +314,7 @@ static void warnf(const struct fs_install_opts *opts, const char *fmt, ...)
 /* A warning when the installed tree has no kernel in /boot. */
 static void check_kernel(const struct fs_target *t, const struct fs_install_opts *opts, const char *iso)
 {
-	struct fs_guest_info gi;
+	struct fs_guest_info gi = { 0 };
 	struct fs *fs = NULL;
 
 	if (fs_open(t, &fs, NULL) < 0)
@@ -322,6 +322,7 @@ static void check_kernel(const struct fs_target *t, const struct fs_install_opts
 	if (fs_guest_info(fs, &gi, NULL) == 0 && gi.n_kernels == 0)
 		warnf(opts, "%s: the root image of %s has no kernel in /boot; the guest cannot boot from the menu",
 		      t->where, iso);
+	fs_guest_info_release(&gi);
 	fs_free(fs);
 }
 

@@ -367,7 +367,7 @@ static void test_fs_install_tar_holds_everything(void **state)
 {
 	struct fixture *f = *state;
 	struct pb_err err = PB_ERR_INIT;
-	struct fs_guest_info gi;
+	struct fs_guest_info gi = { 0 };
 	struct listing l = { 0 };
 	struct fs *fs;
 	char *data;
@@ -403,6 +403,7 @@ static void test_fs_install_tar_holds_everything(void **state)
 	for (int i = 0; i < l.n; i++)
 		assert_false(!strcmp(l.names[i], FS_MARKER_NAME));
 
+	fs_guest_info_release(&gi);
 	assert_int_equal(fs_guest_info(fs, &gi, &err), 0);
 	assert_true(gi.complete);
 	assert_string_equal(gi.pretty_name, "Test Linux 12 (\"quoted\")");
@@ -425,6 +426,7 @@ static void test_fs_install_tar_holds_everything(void **state)
 	DBG("stat /run/fifo", "Type: FIFO");
 	DBG("stat /usr/lib/os-release", "mtime: 0x5f5e1000");
 	pb_err_clear(&err);
+	fs_guest_info_release(&gi);
 }
 
 /* GNU tar's sparse format, a file larger than 4 GiB, added to an existing guest. */
@@ -461,7 +463,7 @@ static void test_fs_install_truncated_is_incomplete(void **state)
 {
 	struct fixture *f = *state;
 	struct pb_err err = PB_ERR_INIT;
-	struct fs_guest_info gi;
+	struct fs_guest_info gi = { 0 };
 	struct fs *fs;
 
 	write_tar(f->tar, 2 * MiB, true);
@@ -469,6 +471,7 @@ static void test_fs_install_truncated_is_incomplete(void **state)
 	assert_non_null(strstr(pb_err_msg(&err), "var/big"));
 	check_outside(f);
 	assert_int_equal(fs_open(&f->t, &fs, &err), 0);
+	fs_guest_info_release(&gi);
 	assert_int_equal(fs_guest_info(fs, &gi, &err), 0);
 	assert_false(gi.complete);
 	fs_free(fs);
@@ -478,18 +481,20 @@ static void test_fs_install_truncated_is_incomplete(void **state)
 	write_tar(f->tar, 0, false);
 	assert_int_equal(install(f, NULL, &err), 0);
 	assert_int_equal(fs_open(&f->t, &fs, &err), 0);
+	fs_guest_info_release(&gi);
 	assert_int_equal(fs_guest_info(fs, &gi, &err), 0);
 	assert_true(gi.complete);
 	fs_free(fs);
 	check_outside(f);
 	pb_err_clear(&err);
+	fs_guest_info_release(&gi);
 }
 
 static void test_fs_install_out_of_space_says_sizes(void **state)
 {
 	struct fixture *f = *state;
 	struct pb_err err = PB_ERR_INIT;
-	struct fs_guest_info gi;
+	struct fs_guest_info gi = { 0 };
 	struct fs *fs;
 
 	f->t.size = 8 * MiB;
@@ -499,10 +504,12 @@ static void test_fs_install_out_of_space_says_sizes(void **state)
 	assert_non_null(strstr(pb_err_msg(&err), "free"));
 	assert_true(pattern_intact(f->img, 0, PART_OFF));
 	assert_int_equal(fs_open(&f->t, &fs, &err), 0);
+	fs_guest_info_release(&gi);
 	assert_int_equal(fs_guest_info(fs, &gi, &err), 0);
 	assert_false(gi.complete);
 	fs_free(fs);
 	pb_err_clear(&err);
+	fs_guest_info_release(&gi);
 }
 
 static void test_fs_install_missing_source(void **state)
@@ -563,7 +570,7 @@ static void test_fs_install_fd_source_end_decides(void **state)
 {
 	struct fixture *f = *state;
 	struct pb_err err = PB_ERR_INIT;
-	struct fs_guest_info gi;
+	struct fs_guest_info gi = { 0 };
 	struct fs *fs;
 	int calls = 0, marked = 0, fd;
 	struct fs_install_opts o = { .source = "test-stream", .source_is_fd = true, .source_end = source_end_fails,
@@ -581,6 +588,7 @@ static void test_fs_install_fd_source_end_decides(void **state)
 	assert_int_equal(marked, 0); /* no guest was there before */
 	assert_non_null(strstr(pb_err_msg(&err), "mmdebstrap failed"));
 	assert_int_equal(fs_open(&f->t, &fs, &err), 0);
+	fs_guest_info_release(&gi);
 	assert_int_equal(fs_guest_info(fs, &gi, &err), 0);
 	assert_false(gi.complete);
 	fs_free(fs);
@@ -597,6 +605,7 @@ static void test_fs_install_fd_source_end_decides(void **state)
 	DBG("cat /etc/fstab", "^UUID=");
 	DBG("cat /etc/hosts", "127.0.1.1");
 	assert_int_equal(fs_open(&f->t, &fs, &err), 0);
+	fs_guest_info_release(&gi);
 	assert_int_equal(fs_guest_info(fs, &gi, &err), 0);
 	assert_true(gi.complete);
 	assert_string_equal(gi.cmdline, "quiet console=ttyS0"); /* the guest's own, kept */
@@ -610,6 +619,7 @@ static void test_fs_install_fd_source_end_decides(void **state)
 	close(fd);
 	assert_int_equal(marked, 1);
 	assert_int_equal(fs_open(&f->t, &fs, &err), 0);
+	fs_guest_info_release(&gi);
 	assert_int_equal(fs_guest_info(fs, &gi, &err), 0);
 	assert_true(gi.complete);
 	assert_string_equal(gi.cmdline, "ro console=ttyS0");
@@ -617,6 +627,7 @@ static void test_fs_install_fd_source_end_decides(void **state)
 	assert_int_equal(sh("e2fsck -fn '%s?offset=%llu' >/dev/null 2>&1", f->img, (unsigned long long)PART_OFF), 0);
 	check_outside(f);
 	pb_err_clear(&err);
+	fs_guest_info_release(&gi);
 }
 
 static void write_text(const char *dir, const char *name, const char *text)
