@@ -11,16 +11,95 @@
 #include "../common/macros.h"
 #include "boot-private.h"
 
+/*
+ * Quoting for GRUB 2.06's script syntax (grub-core/script/yylex.l): inside
+ * single quotes every character but ' is literal ($, ;, }, # and newline
+ * included), so a value is written as grub-mkconfig's quote() does, ' as
+ * '\''. Control characters become '?': a newline would be legal inside the
+ * quotes but starts a new line of grub.cfg, which no guest should decide.
+ */
 void boot_cfg_quote(struct strbuf *out, const char *s)
 {
 	strbuf_addch(out, '\'');
 	for (; *s; s++) {
-		if (*s == '\'')
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '\'')
 			strbuf_addstr(out, "'\\''");
+		else if (c < 0x20 || c == 0x7f)
+			strbuf_addch(out, '?');
 		else
-			strbuf_addch(out, *s);
+			strbuf_addch(out, (char)c);
 	}
 	strbuf_addch(out, '\'');
+}
+
+/* Words the lexer turns into tokens the parser does not take as an argument. */
+static bool grub_reserved(const char *s)
+{
+	static const char *const words[] = { "time", "case", "do", "done", "elif", "else", "esac", "fi",
+					     "for", "if", "in", "select", "then", "until", "while", "function" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(words); i++)
+		if (!strcmp(s, words[i]))
+			return true;
+	return false;
+}
+
+/* A word written bare: only characters the lexer keeps as they are, outside quotes, escapes and $. */
+static bool grub_plain(const char *s)
+{
+	if (!*s || grub_reserved(s))
+		return false;
+	for (; *s; s++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./,:=+@%~-", *s))
+			return false;
+	return true;
+}
+
+/* One argument of a command: bare when that is safe, else single-quoted. */
+static void cfg_word(struct strbuf *out, const char *s)
+{
+	if (grub_plain(s))
+		strbuf_addstr(out, s);
+	else
+		boot_cfg_quote(out, s);
+}
+
+/*
+ * The guest's kernel command line as arguments of `linux`. The line is split
+ * into the kernel's words (whitespace outside double quotes, as
+ * lib/cmdline.c's next_arg() does) and each word's double quotes dropped:
+ * GRUB's loader joins its arguments with spaces and wraps one that holds a
+ * space in double quotes itself (grub-core/lib/cmdline.c), so `foo="a b"`
+ * reaches the kernel as "foo=a b", as when grub-mkconfig writes it bare.
+ * Every word is then quoted on its own: nothing of the guest's is script.
+ */
+static void cfg_cmdline(struct strbuf *out, const char *cmdline)
+{
+	struct strbuf w = STRBUF_INIT;
+	const char *p = cmdline;
+
+	while (*p) {
+		bool quoted = false;
+
+		while (*p && strchr(" \t\n\v\f\r", *p))
+			p++;
+		if (!*p)
+			break;
+		strbuf_reset(&w);
+		for (; *p && (quoted || !strchr(" \t\n\v\f\r", *p)); p++) {
+			if (*p == '"')
+				quoted = !quoted;
+			else
+				strbuf_addch(&w, *p);
+		}
+		if (!w.len)
+			continue;
+		strbuf_addch(out, ' ');
+		cfg_word(out, w.buf);
+	}
+	strbuf_release(&w);
 }
 
 void boot_menu_render(const struct boot_entry *entries, size_t n, struct strbuf *out)
@@ -49,16 +128,39 @@ void boot_menu_render(const struct boot_entry *entries, size_t n, struct strbuf 
 		const struct boot_entry *e = &entries[i];
 		const char *cmdline = e->cmdline && *e->cmdline ? e->cmdline : "ro quiet";
 
+		const char *title = e->title ? e->title : e->id;
+		struct strbuf root = STRBUF_INIT;
+
 		strbuf_addstr(out, "\nmenuentry ");
-		boot_cfg_quote(out, e->title ? e->title : e->id);
+		/* menuentry takes an argument starting with '-' as an option, even quoted */
+		if (*title == '-') {
+			struct strbuf t = STRBUF_INIT;
+
+			strbuf_addf(&t, " %s", title);
+			boot_cfg_quote(out, t.buf);
+			strbuf_release(&t);
+		} else {
+			boot_cfg_quote(out, title);
+		}
 		strbuf_addstr(out, " --id ");
 		boot_cfg_quote(out, e->id);
 		strbuf_addstr(out, " {\n");
 		/* by filesystem UUID: GRUB 2.06 has no search --part-uuid */
-		strbuf_addf(out, "\tsearch --no-floppy --fs-uuid --set=root %s\n", e->fs_uuid);
-		strbuf_addf(out, "\tlinux %s root=PARTUUID=%s %s\n", e->kernel, e->partuuid, cmdline);
-		if (e->initrd && *e->initrd)
-			strbuf_addf(out, "\tinitrd %s\n", e->initrd);
+		strbuf_addstr(out, "\tsearch --no-floppy --fs-uuid --set=root ");
+		cfg_word(out, e->fs_uuid ? e->fs_uuid : "");
+		strbuf_addstr(out, "\n\tlinux ");
+		cfg_word(out, e->kernel ? e->kernel : "");
+		strbuf_addf(&root, "root=PARTUUID=%s", e->partuuid ? e->partuuid : "");
+		strbuf_addch(out, ' ');
+		cfg_word(out, root.buf);
+		strbuf_release(&root);
+		cfg_cmdline(out, cmdline);
+		strbuf_addch(out, '\n');
+		if (e->initrd && *e->initrd) {
+			strbuf_addstr(out, "\tinitrd ");
+			cfg_word(out, e->initrd);
+			strbuf_addch(out, '\n');
+		}
 		strbuf_addstr(out, "}\n");
 	}
 	strbuf_addstr(out, "\nif [ \"${grub_platform}\" = \"efi\" ]; then\n"

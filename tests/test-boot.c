@@ -116,6 +116,97 @@ static void test_boot_menu_one_entry_per_guest(void **state)
 	strbuf_release(&sb);
 }
 
+/* The line of sb that starts with prefix (a copy, caller frees), or NULL. */
+static char *line_with(const char *sb, const char *prefix)
+{
+	for (const char *l = sb; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (!strncmp(l, prefix, strlen(prefix)))
+			return strndup(l, strcspn(l, "\n"));
+	return NULL;
+}
+
+/* grub-script-check (grub-common) parses the file as GRUB 2.06 does: 0 when it is valid. */
+static int grub_script_check(const struct strbuf *cfg)
+{
+	const char *f = tmp_path("check.cfg");
+	const char *argv[] = { "grub-script-check", f, NULL };
+	int fd = open(f, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, cfg->buf, cfg->len), (ssize_t)cfg->len);
+	close(fd);
+	return run_cmd(argv, NULL);
+}
+
+/*
+ * Defect 1: a guest's /etc/kernel/cmdline went unquoted into grub.cfg, so
+ * "; }; set default=beta; menuentry x {" ran as GRUB commands at menu load.
+ * Every word is quoted on its own now; the entry stays one entry.
+ */
+static void test_boot_menu_quotes_guest_cmdline(void **state)
+{
+	const struct boot_entry e = {
+		.id = "alpha", .title = "alpha (Evil $x ' OS)", .fs_uuid = "1111-fs", .partuuid = "aaaa-part",
+		.kernel = "/boot/vmlinuz-6.1", .initrd = "/boot/initrd.img-6.1",
+		.cmdline = "ro quiet; }; echo X; set default=beta; menuentry x { fi $root foo=\"a b\" it's #c",
+	};
+	struct strbuf sb = STRBUF_INIT;
+	char *linux_line, *title_line;
+	size_t entries = 0;
+
+	boot_menu_render(&e, 1, &sb);
+	linux_line = line_with(sb.buf, "\tlinux ");
+	assert_non_null(linux_line);
+	assert_string_equal(linux_line, "\tlinux /boot/vmlinuz-6.1 root=PARTUUID=aaaa-part ro 'quiet;' '};' echo 'X;' "
+					"set 'default=beta;' menuentry x '{' 'fi' '$root' 'foo=a b' 'it'\\''s' '#c'");
+	title_line = line_with(sb.buf, "menuentry 'alpha");
+	assert_non_null(title_line);
+	assert_string_equal(title_line, "menuentry 'alpha (Evil $x '\\'' OS)' --id 'alpha' {");
+	/* nothing of it at the top level: one set default (the first), two menuentry lines (the guest, fwsetup) */
+	assert_null(line_with(sb.buf, "set default=beta"));
+	assert_null(line_with(sb.buf, "echo"));
+	for (const char *l = sb.buf; l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		entries += !strncmp(l + strspn(l, "\t"), "menuentry ", 10);
+	assert_int_equal(entries, 2);
+	if (pb_have_program("grub-script-check"))
+		assert_int_equal(grub_script_check(&sb), 0);
+	free(linux_line);
+	free(title_line);
+	strbuf_release(&sb);
+}
+
+/*
+ * Defect 2: kernel and initrd names holding a newline or '}' broke out of
+ * the entry. The guest model leaves such kernels out (test-disk, e2e); the
+ * renderer quotes whatever it is given, and a newline never starts a line.
+ */
+static void test_boot_menu_quotes_kernel_names(void **state)
+{
+	const struct boot_entry e = {
+		.id = "-x", .fs_uuid = "1111 fs", .partuuid = "aaaa", .kernel = "/boot/vmlinuz-1\n}\nmenuentry evil {",
+		.initrd = "/boot/initrd'}", .cmdline = "ro",
+	};
+	struct strbuf sb = STRBUF_INIT;
+	char *l;
+
+	boot_menu_render(&e, 1, &sb);
+	l = line_with(sb.buf, "\tlinux ");
+	assert_string_equal(l, "\tlinux '/boot/vmlinuz-1?}?menuentry evil {' root=PARTUUID=aaaa ro");
+	free(l);
+	l = line_with(sb.buf, "\tinitrd ");
+	assert_string_equal(l, "\tinitrd '/boot/initrd'\\''}'");
+	free(l);
+	l = line_with(sb.buf, "\tsearch ");
+	assert_string_equal(l, "\tsearch --no-floppy --fs-uuid --set=root '1111 fs'");
+	free(l);
+	/* a title starting with '-' would be read as an option of menuentry */
+	assert_non_null(strstr(sb.buf, "menuentry ' -x' --id '-x' {\n"));
+	assert_null(line_with(sb.buf, "menuentry evil"));
+	if (pb_have_program("grub-script-check"))
+		assert_int_equal(grub_script_check(&sb), 0);
+	strbuf_release(&sb);
+}
+
 static void test_boot_menu_empty(void **state)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -516,6 +607,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_boot_menu_one_entry_per_guest),
+		cmocka_unit_test(test_boot_menu_quotes_guest_cmdline),
+		cmocka_unit_test(test_boot_menu_quotes_kernel_names),
 		cmocka_unit_test(test_boot_menu_empty),
 		cmocka_unit_test(test_boot_grubenv_edit),
 		cmocka_unit_test(test_boot_grubenv_matches_grub_editenv),
