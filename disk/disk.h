@@ -106,6 +106,12 @@ struct disk_guest {
 	 */
 	struct fs_guest_info info;
 	const char *why;             /* a guest that is not bootable: why ("no kernel in /boot"), or NULL */
+	/*
+	 * Kernels left out of info because the name of their file or of their
+	 * initrd holds characters outside letters, digits and "._+~-" (a file
+	 * name reaches grub.cfg): what was left out, naming the file; or NULL.
+	 */
+	const char *skipped;
 };
 
 struct disk_guests {

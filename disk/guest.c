@@ -8,6 +8,7 @@
  * bootable — it gets a menu entry — when it is complete, has a name (the
  * entry's id) and at least one kernel in /boot. Only reads.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,74 @@ void disk_guest_release(struct disk_guest *g)
 {
 	fs_guest_info_release(&g->info);
 	free((char *)g->why);
+	free((char *)g->skipped);
 	g->why = NULL;
+	g->skipped = NULL;
+}
+
+/*
+ * A kernel or initrd file name the boot menu may carry: letters, digits and
+ * "._+~-" in its base name, what Debian's kernel and initrd names use. A
+ * guest chooses these names; one holding a newline, '}' or a quote is no
+ * kernel partboot offers.
+ */
+static bool boot_name_safe(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	if (!*base)
+		return false;
+	for (; *base; base++)
+		if (!isalnum((unsigned char)*base) && !strchr("._+~-", *base))
+			return false;
+	return true;
+}
+
+/* path for a message: bytes outside printable ASCII as \xNN. */
+static void add_shown(struct strbuf *sb, const char *path)
+{
+	for (; *path; path++) {
+		unsigned char c = (unsigned char)*path;
+
+		if (c < 0x20 || c >= 0x7f || c == '\\')
+			strbuf_addf(sb, "\\x%02x", c);
+		else
+			strbuf_addch(sb, (char)c);
+	}
+}
+
+/* Drop the kernels whose file names are not boot_name_safe(); say which in g->skipped. */
+static void drop_unsafe_kernels(struct disk_guest *g)
+{
+	struct fs_guest_info *gi = &g->info;
+	struct strbuf why = STRBUF_INIT;
+	size_t kept = 0;
+
+	for (size_t i = 0; i < gi->n_kernels; i++) {
+		struct fs_kernel *kn = &gi->kernels[i];
+		const char *bad = !boot_name_safe(kn->kernel) ? kn->kernel
+				  : kn->initrd && !boot_name_safe(kn->initrd) ? kn->initrd
+									      : NULL;
+
+		if (!bad) {
+			gi->kernels[kept++] = *kn;
+			continue;
+		}
+		strbuf_addstr(&why, why.len ? "; " : "");
+		add_shown(&why, bad);
+		free(kn->version);
+		free(kn->kernel);
+		free(kn->initrd);
+	}
+	gi->n_kernels = kept;
+	if (why.len) {
+		strbuf_addstr(&why, ": a file name with characters other than letters, digits and ._+~- cannot go "
+				    "in the boot menu; that kernel is left out");
+		free((char *)g->skipped);
+		g->skipped = strbuf_detach(&why, NULL);
+	}
+	strbuf_release(&why);
 }
 
 int disk_guest_probe(struct disk *k, const struct part_info *p, struct disk_guest *ret)
@@ -57,6 +125,8 @@ int disk_guest_probe(struct disk *k, const struct part_info *p, struct disk_gues
 	if (r >= 0)
 		r = fs_guest_info(fs, &g.info, &err);
 	fs_free(fs);
+	if (r >= 0)
+		drop_unsafe_kernels(&g);
 	if (r < 0) {
 		g.state = DISK_GUEST_UNREADABLE;
 		set_why(&g, pb_err_msg(&err));

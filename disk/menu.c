@@ -42,6 +42,8 @@ static int menu_build(struct disk *k, const struct disk_guests *gs, const char *
 		if (g->state == DISK_GUEST_NONE)
 			continue;
 		disk_part_where(k, &g->part, &where);
+		if (g->skipped && loud)
+			disk_warn(k, "%s: %s", where.buf, g->skipped);
 		if (!g->bootable) {
 			if (!loud || !g->part.name[0])
 				;

@@ -332,6 +332,45 @@ static void test_disk_guest_cmdline_any_length(void **state)
 	pb_err_clear(&err);
 }
 
+/*
+ * Defect 2: a kernel or initrd file name holding a newline or '}' reached
+ * grub.cfg. The model leaves such a kernel out and says which file; the
+ * guest boots the next one (or has no kernel at all).
+ */
+static void test_disk_guest_unsafe_kernel_names_left_out(void **state)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct disk_guests gs = { 0 };
+	const char *tree = make_tree("tree7", "ro\n");
+	char path[256];
+	struct disk *k;
+
+	if (!pb_have_program("mke2fs"))
+		skip();
+	/* newer than both good kernels, so it would be the one the menu boots */
+	snprintf(path, sizeof(path), "%s/boot/vmlinuz-9.9\n}\nmenuentry evil {", tree);
+	write_file(path, "kernel");
+	/* /vmlinuz names 9.8, and /initrd.img an initrd with a quote and a brace in its name */
+	snprintf(path, sizeof(path), "%s/boot/vmlinuz-9.8", tree);
+	write_file(path, "kernel");
+	snprintf(path, sizeof(path), "%s/boot/initrd'}", tree);
+	write_file(path, "initrd");
+	assert_int_equal(sh("ln -s boot/vmlinuz-9.8 '%s/vmlinuz' && ln -s \"boot/initrd'}\" '%s/initrd.img'", tree, tree),
+			 0);
+	k = disk_with_fs("unsafe.img", "ext4", tree);
+	assert_int_equal(disk_guest_scan(k, &gs, &err), 0);
+	assert_true(gs.v[0].bootable);
+	assert_int_equal(gs.v[0].info.n_kernels, 2);
+	assert_string_equal(gs.v[0].info.kernels[0].kernel, "/boot/vmlinuz-6.1.0-10-amd64");
+	assert_string_equal(gs.v[0].info.kernels[1].kernel, "/boot/vmlinuz-6.1.0-9-amd64");
+	assert_non_null(gs.v[0].skipped);
+	assert_non_null(strstr(gs.v[0].skipped, "/boot/vmlinuz-9.9\\x0a}\\x0amenuentry evil {"));
+	assert_non_null(strstr(gs.v[0].skipped, "/boot/initrd'}"));
+	disk_guests_release(&gs);
+	disk_free(k);
+	pb_err_clear(&err);
+}
+
 static void test_disk_guest_incomplete_and_not_guests(void **state)
 {
 	struct pb_err err = PB_ERR_INIT;
@@ -368,6 +407,7 @@ int main(void)
 		cmocka_unit_test(test_disk_plan_rerun_keeps_complete_guest),
 		cmocka_unit_test(test_disk_guest_ext3_is_a_bootable_guest),
 		cmocka_unit_test(test_disk_guest_cmdline_any_length),
+		cmocka_unit_test(test_disk_guest_unsafe_kernel_names_left_out),
 		cmocka_unit_test(test_disk_guest_incomplete_and_not_guests),
 	};
 
