@@ -11,6 +11,13 @@ struct disk {
 	struct disk_diag diag;
 };
 
+/*
+ * The longest kernel command line Linux on x86 keeps: COMMAND_LINE_SIZE
+ * (2048, arch/x86/include/asm/setup.h) less its NUL. GRUB cuts a longer one
+ * silently, the kernel keeps its start; partboot says so.
+ */
+#define DISK_CMDLINE_MAX 2047
+
 /* A warning or a step note through the context's callbacks (formatted; dropped when unset). */
 void disk_warn(const struct disk *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void disk_note(const struct disk *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -58,6 +58,14 @@ static int menu_build(struct disk *k, const struct disk_guests *gs, const char *
 			strbuf_release(&where);
 			continue;
 		}
+		{
+			const char *cl = g->info.cmdline ? g->info.cmdline : "ro quiet";
+			size_t len = strlen("root=PARTUUID= ") + strlen(g->part.uuid) + strlen(cl);
+
+			if (len > DISK_CMDLINE_MAX && loud)
+				disk_warn(k, "%s: the kernel command line is %zu bytes (/etc/kernel/cmdline and root=); "
+					  "Linux keeps the first %d", where.buf, len, DISK_CMDLINE_MAX);
+		}
 		strbuf_release(&where);
 		strbuf_init(&m->titles[m->n]);
 		if (g->info.pretty_name)

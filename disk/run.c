@@ -6,6 +6,7 @@
  * partition).
  */
 #include <errno.h>
+#include <string.h>
 
 #include "disk-private.h"
 
@@ -40,6 +41,13 @@ int disk_vm_prepare(struct disk *k, const char *name, const struct vm_opts *o, s
 	}
 	b.cmdline = g.info.cmdline;
 	r = vm_prepare(k->d, &p, &b, o, ret, err);
+	if (r >= 0) {
+		const char *cl = vm_guest(*ret)->cmdline;
+
+		if (cl && strlen(cl) > DISK_CMDLINE_MAX)
+			disk_warn(k, "%s: the kernel command line is %zu bytes; Linux keeps the first %d", where.buf,
+				  strlen(cl), DISK_CMDLINE_MAX);
+	}
 out:
 	disk_guest_release(&g);
 	strbuf_release(&where);
