@@ -1,0 +1,105 @@
+#!/bin/bash
+# Hostile guests (issue 15): what a guest holds reaches the disk-wide grub.cfg, the VM's
+# command line and partboot's memory. Nothing a guest writes may change how another guest
+# boots, run as GRUB script, or make partboot slow or large. Each check names the defect of
+# issue 15 it guards; every one failed before its fix. Real GRUB booting such a disk:
+# tests/slow/hostile-guest-grub.sh.
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+GUEST_ENV=$PB_TOP/.cache/guest/env
+export MTOOLS_SKIP_CHECK=1
+missing=
+for p in mcopy mkfs.fat sfdisk partx grub-mkimage grub-script-check; do
+	command -v "$p" >/dev/null || missing="$missing $p"
+done
+[ -r "$GUEST_ENV" ] || missing="$missing test-guest(make guest)"
+if [ -n "$missing" ]; then
+	t_skip "hostile guests" "missing:$missing"
+	t_done
+	exit
+fi
+# shellcheck disable=SC1090
+. "$GUEST_ENV"
+export XDG_CACHE_HOME=$T_DIR/cache
+D=$T_DIR/disk.img
+b64() { printf '%s' "$1" | base64 -w0; }
+start_of() { partx -g -o START -n "$2" "$1" | tr -d ' '; }
+grub_cfg() { mcopy -n -i "$D@@$(($(start_of "$D" 1) * 512))" ::/grub/grub.cfg "$1"; }
+
+pb init "$D" --size 400M >/dev/null &&
+	pb add "$D" esp --type esp --size 40M >/dev/null &&
+	pb add "$D" bios --type bios-boot --size 1M >/dev/null &&
+	pb add "$D" alpha --type root --size 64M >/dev/null &&
+	pb add "$D" beta --type root --size 64M >/dev/null &&
+	pb add "$D" gamma --type root --size 64M >/dev/null
+check "a disk with an ESP, a BIOS boot partition and three root partitions" sfdisk --verify "$D"
+
+# alpha: the test guest whose /etc/kernel/cmdline tries to run GRUB commands at menu load
+# (end its entry, make beta the default, open an entry of its own); its pb.run script
+# prints the command line the kernel got.
+# shellcheck disable=SC2016 # GRUB script and the guest's shell: nothing expands here
+evil='x; }; set default=beta; menuentry evil { $root'
+# shellcheck disable=SC2016 # runs in the guest
+run=$(b64 'echo "CMDLINE:$(cat /proc/cmdline)"')
+pb -q install "$D" alpha --from "$GUEST_TAR" --cmdline "$GUEST_CMDLINE pb.run=$run $evil" ||
+	t_fail "install alpha"
+# beta: the test guest plus kernels whose file names would end its menu entry, /vmlinuz
+# naming one of them (the kernel the menu boots)
+if ! { mkdir -p "$T_DIR/beta/boot" && tar -xf "$GUEST_TAR" -C "$T_DIR/beta" &&
+	: >"$T_DIR/beta/boot/vmlinuz-9.9"$'\n''}'$'\n''menuentry evil {' &&
+	: >"$T_DIR/beta/boot/vmlinuz-9.8"\''}' &&
+	ln -sfn "boot/vmlinuz-9.9"$'\n''}'$'\n''menuentry evil {' "$T_DIR/beta/vmlinuz"; }; then
+	t_fail "beta's tree"
+fi
+pb -q install "$D" beta --from "$T_DIR/beta" || t_fail "install beta"
+# gamma: a command line of 1,500 bytes (the 511-byte cut of defect 18)
+long="$GUEST_CMDLINE"
+for i in $(seq 1 140); do long="$long opt$i=yy"; done
+long="$long the-last-word"
+pb -q install "$D" gamma --from "$GUEST_TAR" --cmdline "$long" || t_fail "install gamma"
+
+pb bootloader "$D" >"$T_DIR/out" 2>"$T_DIR/err" || t_fail "bootloader: $(cat "$T_DIR/err")"
+pb default "$D" alpha >/dev/null || t_fail "default alpha"
+grub_cfg "$T_DIR/grub.cfg" || t_fail "grub.cfg read back"
+
+# --- defect 1: the guest's command line is quoted word by word
+check "defect 1: grub.cfg is valid GRUB script (grub-script-check)" grub-script-check "$T_DIR/grub.cfg"
+if ! grep -q '^set default=beta' "$T_DIR/grub.cfg" && ! grep -q '^menuentry evil' "$T_DIR/grub.cfg" &&
+	grep -qF " 'x;' '};' set 'default=beta;' menuentry evil '{' '\$root'" "$T_DIR/grub.cfg"; then
+	t_ok "defect 1: alpha's /etc/kernel/cmdline stays inside its linux line, each word quoted"
+else
+	t_fail "defect 1: alpha's command line escaped its menu entry"
+	grep -n 'default\|menuentry\|linux' "$T_DIR/grub.cfg" | sed 's/^/#   /'
+fi
+check "defect 1: one menu entry per guest, nothing else (3 top-level menuentry lines)" \
+	test "$(grep -c '^menuentry' "$T_DIR/grub.cfg")" = 3
+
+# --- defect 2: kernel names that would end the entry are left out, with a warning naming them
+if grep -q 'vmlinuz-9.9\\x0a}\\x0amenuentry evil {' "$T_DIR/err" && grep -q "vmlinuz-9.8'}" "$T_DIR/err" &&
+	grep -q "partition 'beta'" "$T_DIR/err"; then
+	t_ok "defect 2: the bootloader warns about beta's unsafe kernel names, naming each file"
+else
+	t_fail "defect 2: no warning naming beta's unsafe kernel files"
+	sed 's/^/#   /' "$T_DIR/err"
+fi
+beta_linux=$(awk '/^menuentry .beta/ { on = 1 } on && /linux/ { print; exit }' "$T_DIR/grub.cfg")
+case $beta_linux in
+*"/boot/vmlinuz-$GUEST_KVER "*) t_ok "defect 2: beta's entry boots its real kernel" ;;
+*) t_fail "defect 2: beta's linux line: $beta_linux" ;;
+esac
+
+# --- defect 18: a long command line reaches grub.cfg and the VM whole
+check "defect 18: gamma's 1,500-byte command line is whole in grub.cfg" \
+	grep -q "opt140=yy the-last-word$" "$T_DIR/grub.cfg"
+pb run "$D" gamma --print-cmdline >"$T_DIR/cmd" 2>/dev/null
+check "defect 18: and whole in the VM's -append" grep -q "opt140=yy the-last-word" "$T_DIR/cmd"
+toolong="$long"
+for i in $(seq 1 70); do toolong="$toolong more$i=zzzzzzzzzzz"; done
+pb -q install "$D" gamma --from "$GUEST_TAR" --cmdline "$toolong" 2>"$T_DIR/err2"
+refuses "defect 18: a command line longer than Linux keeps is said, not cut silently" 0 \
+	"partition 'gamma': the kernel command line is [0-9]+ bytes.*Linux keeps the first 2047" \
+	pb run "$D" gamma --print-cmdline
+check "defect 18: install's menu refresh says so too" grep -q "partition 'gamma': the kernel command line is" "$T_DIR/err2"
+
+t_done
