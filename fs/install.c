@@ -11,8 +11,10 @@
  * libext2fs session per step below, through io.c), and the order of writes
  * keeps an interruption always visible:
  *   0. a complete guest already there is marked incomplete first (marker
- *      created and flushed in it) and the caller told (opts->marked: the
- *      CLI drops it from the boot menu), before anything else is written;
+ *      created and flushed in it; with --wipe its superblock cleared
+ *      instead, never trusting its bitmaps) and the caller told
+ *      (opts->marked: the CLI drops it from the boot menu), before anything
+ *      else is written;
  *   1. make the filesystem when there is none, --wipe, or an earlier
  *      install left it incomplete (fs_mkfs(), mke2fs);
  *   2. one libext2fs session: create /.partboot-incomplete and flush it to
@@ -119,48 +121,58 @@ int fs_install(const struct fs_target *t, const struct fs_install_opts *opts, st
 	p.fixed_time = pb_fixed_time(opts->seed != NULL, &p.now);
 	if (!p.fixed_time)
 		p.now = (int64_t)time(NULL);
-	if (kind == FS_KIND_EXT4) {
+	if (kind == FS_KIND_EXT4 && opts->wipe) {
+		/*
+		 * --wipe: the old filesystem is not opened at all (a guest's
+		 * superblock is not to be trusted with its bitmaps). Its superblock
+		 * goes first, so the guest is no guest any more, and the caller is
+		 * told (opts->marked: the boot menu drops it) before mkfs.
+		 */
+		r = fs_io_zero(t, 0, 64 * 1024, err);
+		if (r >= 0 && opts->marked)
+			r = opts->marked(opts->marked_userdata, err);
+		if (r < 0)
+			goto out;
+	} else if (kind == FS_KIND_EXT4) {
 		/*
 		 * A guest already there: an earlier install that did not finish is
 		 * replaced, not continued. A complete one is marked incomplete before
-		 * anything else is written (even before --wipe's mkfs), and the caller
-		 * told (opts->marked: the boot menu drops it), so a kill at any later
-		 * moment never leaves a menu entry pointing at a half-written guest.
+		 * anything else is written, and the caller told (opts->marked: the
+		 * boot menu drops it), so a kill at any later moment never leaves a
+		 * menu entry pointing at a half-written guest. fs_ext2_open() checks
+		 * the superblock's geometry before the bitmaps are read.
 		 */
 		ext2_ino_t ino;
 		bool had_marker;
 
 		r = fs_ext2_open(t, true, &p.e2, err);
-		if (r < 0 && !need_mkfs)
+		if (r < 0)
 			goto out;
-		if (r >= 0) {
-			had_marker = fs_lookup(p.e2, "/" FS_MARKER_NAME, false, &ino) == 0;
-			if (!had_marker) {
-				if (p.fixed_time)
-					p.e2->now = (time_t)p.now;
-				rc = ext2fs_read_bitmaps(p.e2);
-				r = rc ? fs_err_ext2(err, rc, "%s: cannot read the bitmaps", t->where) : fs_marker_create(&p);
-			}
-			{
-				struct pb_err cerr = PB_ERR_INIT;
-				int r2 = fs_ext2_close(p.e2, t, &cerr);
+		had_marker = fs_lookup(p.e2, "/" FS_MARKER_NAME, false, &ino) == 0;
+		if (!had_marker) {
+			if (p.fixed_time)
+				p.e2->now = (time_t)p.now;
+			rc = ext2fs_read_bitmaps(p.e2);
+			r = rc ? fs_err_ext2(err, rc, "%s: cannot read the bitmaps", t->where) : fs_marker_create(&p);
+		}
+		{
+			struct pb_err cerr = PB_ERR_INIT;
+			int r2 = fs_ext2_close(p.e2, t, &cerr);
 
-				if (r2 < 0 && r >= 0)
-					r = pb_err_set(err, r2, "%s", pb_err_msg(&cerr));
-				pb_err_clear(&cerr);
-			}
-			p.e2 = NULL;
+			if (r2 < 0 && r >= 0)
+				r = pb_err_set(err, r2, "%s", pb_err_msg(&cerr));
+			pb_err_clear(&cerr);
+		}
+		p.e2 = NULL;
+		if (r < 0)
+			goto out;
+		if (had_marker)
+			need_mkfs = true;
+		else if (opts->marked) {
+			r = opts->marked(opts->marked_userdata, err);
 			if (r < 0)
 				goto out;
-			if (had_marker)
-				need_mkfs = true;
-			else if (opts->marked) {
-				r = opts->marked(opts->marked_userdata, err);
-				if (r < 0)
-					goto out;
-			}
 		}
-		r = 0;
 	}
 	if (need_mkfs) {
 		struct fs_mkfs_opts mo = { .kind = FS_KIND_EXT4, .label = opts->label, .seed = opts->seed };

@@ -274,8 +274,58 @@ int fs_err_ext2(struct pb_err *err, errcode_t code, const char *fmt, ...)
 	return r;
 }
 
+/*
+ * The superblock's geometry, checked as e2fsck's check_super_block() does
+ * before anything trusts it. libext2fs sizes its bitmaps and walks its
+ * groups from these fields and checks only a few of them: a guest's
+ * superblock with a valid checksum and s_first_data_block = 1024 made
+ * ext2fs_read_bitmaps() write 4 KiB past a heap buffer. What is wrong, or
+ * NULL.
+ */
+static const char *geometry_problem(ext2_filsys fs)
+{
+	struct ext2_super_block *sb = fs->super;
+	uint64_t bs = fs->blocksize, ratio = EXT2FS_CLUSTER_RATIO(fs), isz = EXT2_INODE_SIZE(sb);
+	uint64_t blocks = ext2fs_blocks_count(sb), bpg = sb->s_blocks_per_group, ipg = sb->s_inodes_per_group;
+	uint64_t groups;
+
+	if (sb->s_log_block_size > EXT2_MAX_BLOCK_LOG_SIZE - EXT2_MIN_BLOCK_LOG_SIZE)
+		return "block size";
+	if (sb->s_log_cluster_size < sb->s_log_block_size ||
+	    sb->s_log_cluster_size > EXT2_MAX_CLUSTER_LOG_SIZE - EXT2_MIN_CLUSTER_LOG_SIZE)
+		return "cluster size";
+	/* block 1 after the boot block with 1 KiB blocks, else 0 (e2fsck: PR_0_FIRST_DATA_BLOCK) */
+	if (sb->s_first_data_block != (bs == 1024 && ratio == 1 ? 1u : 0u))
+		return "first data block";
+	if (blocks <= sb->s_first_data_block)
+		return "block count";
+	/* a group's block and inode bitmaps are one block each */
+	if (sb->s_clusters_per_group < 8 || sb->s_clusters_per_group > 8 * bs ||
+	    bpg != (uint64_t)sb->s_clusters_per_group * ratio)
+		return "blocks per group";
+	if (isz < EXT2_GOOD_OLD_INODE_SIZE || isz > bs || (isz & (isz - 1)))
+		return "inode size";
+	if (bpg <= 4 || ipg < bs / isz || ipg > 8 * bs || ipg > (bs / isz) * (bpg - 4) ||
+	    ipg > EXT2_MAX_INODES_PER_GROUP(sb))
+		return "inodes per group";
+	groups = (blocks - sb->s_first_data_block + bpg - 1) / bpg;
+	if (groups * ipg != sb->s_inodes_count)
+		return "inode count";
+	if (sb->s_rev_level > EXT2_GOOD_OLD_REV &&
+	    (sb->s_first_ino < EXT2_GOOD_OLD_FIRST_INO || sb->s_first_ino > sb->s_inodes_count))
+		return "first inode";
+	if (sb->s_reserved_gdt_blocks > bs / sizeof(uint32_t))
+		return "reserved descriptor blocks";
+	if (ext2fs_has_feature_64bit(sb) &&
+	    (sb->s_desc_size < EXT2_MIN_DESC_SIZE_64BIT || sb->s_desc_size > EXT2_MAX_DESC_SIZE ||
+	     (sb->s_desc_size & (sb->s_desc_size - 1))))
+		return "descriptor size";
+	return NULL;
+}
+
 int fs_ext2_open(const struct fs_target *t, bool rw, ext2_filsys *ret, struct pb_err *err)
 {
+	const char *bad;
 	char opts[96];
 	ext2_filsys fs = NULL;
 	errcode_t rc;
@@ -288,6 +338,9 @@ int fs_ext2_open(const struct fs_target *t, bool rw, ext2_filsys *ret, struct pb
 	if (rc) {
 		if (rc == EXT2_ET_BAD_MAGIC || rc == EXT2_ET_SHORT_READ || rc == ERANGE)
 			return pb_err_set(err, -EMEDIUMTYPE, "%s: no ext4 filesystem", t->where);
+		if (rc == EXT2_ET_CORRUPT_SUPERBLOCK)
+			return pb_err_set(err, -EUCLEAN, "%s: the ext4 superblock is corrupt (libext2fs refuses it); "
+					  "'install --wipe' or 'mkfs' makes a new filesystem", t->where);
 		return fs_err_ext2(err, rc, "%s: cannot open the filesystem", t->where);
 	}
 	/* A filesystem claiming more blocks than the partition holds is refused here. */
@@ -297,6 +350,16 @@ int fs_ext2_open(const struct fs_target *t, bool rw, ext2_filsys *ret, struct pb
 				  "%s: the ext4 filesystem there is larger than the partition (left from an earlier, "
 				  "larger partition? 'install --wipe' or 'mkfs' makes a new one)",
 				  t->where);
+	}
+	bad = geometry_problem(fs);
+	/* Writers also need the groups' bitmaps and inode tables inside their groups. */
+	if (!bad && rw && ext2fs_check_desc(fs))
+		bad = "group descriptors";
+	if (bad) {
+		ext2fs_close_free(&fs);
+		return pb_err_set(err, -EUCLEAN,
+				  "%s: the ext4 superblock is corrupt (%s); 'install --wipe' or 'mkfs' makes a new "
+				  "filesystem", t->where, bad);
 	}
 	*ret = fs;
 	return 0;

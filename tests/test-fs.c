@@ -552,6 +552,44 @@ static void test_fs_install_from_directory(void **state)
 	pb_err_clear(&err);
 }
 
+/*
+ * Defect 3: install opened the partition's existing ext4 and trusted its
+ * superblock; s_first_data_block = 1024 (checksum valid, debugfs ssv keeps
+ * it so) made ext2fs_read_bitmaps() write 4 KiB past a heap buffer. The
+ * geometry is checked at every open now, and --wipe does not open the old
+ * filesystem at all.
+ */
+static void test_fs_install_refuses_bad_superblock_geometry(void **state)
+{
+	struct fixture *f = *state;
+	struct pb_err err = PB_ERR_INIT;
+	struct fs_install_opts o = { .source = f->tar, .label = "guest" };
+	struct fs *fs = NULL;
+	/* the first four libext2fs takes (the first crashed, the others left an e2fsck failure marked
+	 * complete), the last one it refuses itself */
+	static const char *const fields[] = { "first_data_block 1024", "first_data_block 1", "reserved_gdt_blocks 5000",
+					      "first_ino 5", "inode_size 100" };
+
+	write_tar(f->tar, 0, false);
+	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+		assert_int_equal(install(f, NULL, &err), 0);
+		assert_int_equal(sh("debugfs -w -R 'ssv %s' '%s?offset=%llu' >/dev/null 2>&1", fields[i], f->img,
+				    (unsigned long long)PART_OFF),
+				 0);
+		assert_int_equal(install(f, NULL, &err), -EUCLEAN);
+		assert_non_null(strstr(pb_err_msg(&err), "the ext4 superblock is corrupt"));
+		assert_int_equal(fs_open(&f->t, &fs, &err), -EUCLEAN);
+		check_outside(f);
+		/* --wipe makes a new one without reading the old one's bitmaps */
+		o.wipe = true;
+		assert_int_equal(fs_install(&f->t, &o, &err), 0);
+		assert_int_equal(sh("e2fsck -fn '%s?offset=%llu' >/dev/null 2>&1", f->img, (unsigned long long)PART_OFF),
+				 0);
+		check_outside(f);
+	}
+	pb_err_clear(&err);
+}
+
 /* --- streams, the after-install steps, the host's mirror ---------------------- */
 
 static int source_end_fails(void *userdata, struct pb_err *err)
@@ -695,6 +733,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fs_install_out_of_space_says_sizes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_install_missing_source, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_install_from_directory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fs_install_refuses_bad_superblock_geometry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_install_fd_source_end_decides, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_apt_mirror_reads_host_sources, setup, teardown),
 	};
