@@ -9,18 +9,26 @@
 #include "../common/endian.h"
 #include "part-private.h"
 
+/* The largest entry array partboot reads: 65536 entries of 128 bytes (a usual one is 16 KiB). */
+#define GPT_ENTRIES_MAX (8u << 20)
+
 /*
  * Check one GPT header at lba and its entry array (UEFI 2.10 §5.3.2: header
  * CRC over HeaderSize bytes with the CRC field zeroed; entries CRC over
- * NumberOfPartitionEntries * SizeOfPartitionEntry). Returns NULL when fine,
- * else what is wrong. *ret_alt gets AlternateLBA when the header is valid.
+ * NumberOfPartitionEntries * SizeOfPartitionEntry). The entry size must be
+ * 128 << n as the spec says (4 KiB at most here), the array at most
+ * GPT_ENTRIES_MAX and inside the disk, and the usable range must leave out
+ * the headers and arrays (partition entries inside it are checked against
+ * it, part_table_check()): a header with valid CRCs is still a guest's or an
+ * attacker's data. Returns NULL when fine, else what is wrong. *ret_alt gets
+ * AlternateLBA when the header is valid.
  */
 static const char *gpt_header_problem(int fd, unsigned ss, uint64_t lba, uint64_t disk_sectors, uint64_t *ret_alt)
 {
 	_cleanup_free_ uint8_t *h = xmalloc(ss);
 	_cleanup_free_ uint8_t *ents = NULL;
 	uint32_t hsize, crc, n, esz;
-	uint64_t ent_lba, len;
+	uint64_t ent_lba, len, ent_end, first, last;
 
 	if (lba >= disk_sectors)
 		return "header missing";
@@ -40,13 +48,20 @@ static const char *gpt_header_problem(int fd, unsigned ss, uint64_t lba, uint64_
 	ent_lba = pb_le64(h + 72);
 	n = pb_le32(h + 80);
 	esz = pb_le32(h + 84);
-	if (esz < 128 || n > 65536 || ent_lba >= disk_sectors)
-		return "entry array invalid";
+	if (esz < 128 || esz > 4096 || (esz & (esz - 1)))
+		return "entry size not a power of two from 128 to 4096 bytes";
 	len = (uint64_t)n * esz;
-	/* Bounded before allocating: 65536 entries of 128 bytes are 8 MiB. */
-	if (len > 64 * MiB)
-		return "entry array invalid";
-	ents = xmalloc(len ? len : 1);
+	if (!n || len > GPT_ENTRIES_MAX)
+		return "entry array size invalid";
+	ent_end = ent_lba + (len + ss - 1) / ss; /* one past the array */
+	first = pb_le64(h + 40);
+	last = pb_le64(h + 48);
+	if (ent_lba < 2 || ent_lba >= disk_sectors || ent_end > disk_sectors)
+		return "entry array outside the disk";
+	if (first < 2 || first > last || last >= disk_sectors - 1 || (lba == 1 && first < ent_end) ||
+	    (lba != 1 && (last >= ent_lba || ent_end > lba)))
+		return "usable range invalid";
+	ents = xmalloc(len);
 	if (pread(fd, ents, len, (off_t)(ent_lba * ss)) != (ssize_t)len)
 		return "entry array unreadable";
 	if (part_crc32(0, ents, len) != pb_le32(h + 88))

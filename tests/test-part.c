@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "common/endian.h"
 #include "common/macros.h"
 #include "part/part.h"
 
@@ -400,6 +401,91 @@ static void test_part_refuses_corrupt_gpt(void **state)
 	strbuf_release(&err.msg);
 }
 
+/* The test's own CRC-32 (bit by bit, as the UEFI spec writes it), not part/'s. */
+static uint32_t crc32_ref(const uint8_t *p, size_t len)
+{
+	uint32_t crc = ~0u;
+
+	while (len--) {
+		crc ^= *p++;
+		for (int k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1)));
+	}
+	return ~crc;
+}
+
+/*
+ * Edit both GPT copies of an image as a crafted disk would be: entry idx's
+ * first and last LBA (when first != UINT64_MAX), and the header's entry
+ * count and size (when non-zero), with every CRC made valid again.
+ */
+static void gpt_craft(const char *path, size_t idx, uint64_t first, uint64_t last, uint32_t count, uint32_t esize)
+{
+	int fd = open(path, O_RDWR);
+	off_t size = lseek(fd, 0, SEEK_END);
+	uint64_t lbas[2] = { 1, (uint64_t)size / 512 - 1 };
+
+	assert_true(fd >= 0);
+	for (int c = 0; c < 2; c++) {
+		uint8_t h[512];
+		uint64_t ent_lba;
+		uint32_t n, esz;
+		uint8_t *ents;
+
+		assert_int_equal(pread(fd, h, 512, (off_t)(lbas[c] * 512)), 512);
+		ent_lba = pb_le64(h + 72);
+		n = pb_le32(h + 80);
+		esz = pb_le32(h + 84);
+		ents = NULL;
+		if (first != UINT64_MAX) {
+			ents = calloc(n, esz);
+			assert_int_equal(pread(fd, ents, (size_t)n * esz, (off_t)(ent_lba * 512)),
+					 (ssize_t)((size_t)n * esz));
+			pb_put_le64(ents + idx * esz + 32, first);
+			pb_put_le64(ents + idx * esz + 40, last);
+			assert_int_equal(pwrite(fd, ents, (size_t)n * esz, (off_t)(ent_lba * 512)),
+					 (ssize_t)((size_t)n * esz));
+			pb_put_le32(h + 88, crc32_ref(ents, (size_t)n * esz));
+		}
+		if (count)
+			pb_put_le32(h + 80, count);
+		if (esize)
+			pb_put_le32(h + 84, esize);
+		pb_put_le32(h + 16, 0);
+		pb_put_le32(h + 16, crc32_ref(h, pb_le32(h + 12)));
+		assert_int_equal(pwrite(fd, h, 512, (off_t)(lbas[c] * 512)), 512);
+		free(ents);
+	}
+	close(fd);
+}
+
+/*
+ * Defect 17: the GPT entry size was unbounded: 65536 entries of 32 KiB had
+ * partboot read and CRC 2 GiB (40 s) before saying anything. The sizes the
+ * UEFI spec allows (128 << n, at most 4 KiB here, 8 MiB of entries) are
+ * checked before a byte of the array is read.
+ */
+static void test_part_refuses_gpt_entry_size(void **state)
+{
+	struct pb_err err = PB_ERR_INIT;
+	const char *path = img_path("esize.img");
+	struct part_disk *d = new_disk("esize.img", 4ull << 30, PART_TABLE_GPT, "esize");
+	static const uint32_t bad[][2] = { { 65536, 32768 }, { 128, 200 }, { 128, 64 }, { 1u << 20, 128 } };
+
+	add_ok(d, "a", PART_TYPE_ROOT, 8 * MiB);
+	assert_int_equal(part_disk_write(d, &err), 0);
+	part_disk_free(d);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		d = NULL;
+		gpt_craft(path, 0, UINT64_MAX, 0, bad[i][0], bad[i][1]);
+		assert_int_equal(part_disk_open(path, PART_OPEN_RDONLY, 0, &d, &err), -EBADMSG);
+		assert_null(d);
+		assert_non_null(strstr(pb_err_msg(&err), i == 3 ? "primary entry array size invalid"
+								 : "primary entry size not a power of two from 128 to 4096"));
+	}
+	strbuf_release(&err.msg);
+}
+
 static void test_part_lock_refuses_second_writer(void **state)
 {
 	struct pb_err err = PB_ERR_INIT;
@@ -440,6 +526,7 @@ int main(void)
 		cmocka_unit_test(test_part_find_by_name_or_number),
 		cmocka_unit_test(test_part_dos_names_round_trip),
 		cmocka_unit_test(test_part_refuses_corrupt_gpt),
+		cmocka_unit_test(test_part_refuses_gpt_entry_size),
 		cmocka_unit_test(test_part_lock_refuses_second_writer),
 	};
 
