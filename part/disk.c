@@ -479,6 +479,12 @@ int part_disk_open(const char *path, unsigned flags, uint64_t create_size, struc
 	r = part_table_load(d, err);
 	if (r < 0)
 		goto out_free;
+	/* Readers may look at a broken table (list shows it); writers only with --force, to replace it. */
+	if (!rdonly && !(flags & PART_OPEN_FORCE)) {
+		r = part_table_check(d, err);
+		if (r < 0)
+			goto out_free;
+	}
 	/* A damaged copy taken with --force is repaired by the next write. */
 	if (d->gpt_damaged && d->table == PART_TABLE_GPT)
 		d->dirty = true;

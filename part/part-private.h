@@ -86,6 +86,14 @@ int part_table_refresh(struct part_disk *d, struct pb_err *err);
 uint64_t part_table_first_usable(const struct part_disk *d);
 uint64_t part_table_end_usable(const struct part_disk *d);
 uint64_t part_table_min_disk_size(enum part_table table, unsigned sector_size);
+/*
+ * Refuse (-EUCLEAN, naming the partitions) a table whose entries lie outside
+ * the usable sectors or overlap: libfdisk takes a GPT entry with valid CRCs
+ * as it is, and one covering LBA 0 or another guest would have every writer
+ * write there. part_disk_open() checks before a writer gets the disk,
+ * part_disk_write() before it writes.
+ */
+int part_table_check(const struct part_disk *d, struct pb_err *err);
 /* libfdisk's type for t on d's label (GPT GUID or dos byte), or NULL. */
 struct fdisk_parttype *part_type_to_fdisk(const struct part_disk *d, enum part_type t);
 /* Name-based identifier: SHA-1 UUID of "SEED/WHAT[/NAME]" in partboot's namespace. */

@@ -354,6 +354,59 @@ int part_disk_find(const struct part_disk *d, const char *name_or_number, struct
 	return 0;
 }
 
+static void describe(const struct part_disk *d, const struct part_info *p, char *buf, size_t len)
+{
+	uint64_t first = p->start / d->sector_size, sectors = p->size / d->sector_size;
+
+	if (p->name[0])
+		snprintf(buf, len, "partition %u '%s' (sectors %" PRIu64 "-%" PRIu64 ")", p->partno, p->name, first,
+			 first + sectors - 1);
+	else
+		snprintf(buf, len, "partition %u (sectors %" PRIu64 "-%" PRIu64 ")", p->partno, first,
+			 first + sectors - 1);
+}
+
+int part_table_check(const struct part_disk *d, struct pb_err *err)
+{
+	uint64_t first, end; /* usable bytes [first, end) */
+	char a[128], b[128];
+
+	if (d->table == PART_TABLE_NONE)
+		return 0;
+	/* GPT: the header's usable range (gpt.c checked that it leaves out the tables); dos: after the MBR */
+	if (d->table == PART_TABLE_GPT) {
+		first = (uint64_t)fdisk_get_first_lba(d->cxt) * d->sector_size;
+		end = part_table_end_usable(d);
+	} else {
+		first = d->sector_size;
+		end = d->size / d->sector_size * d->sector_size;
+	}
+	for (size_t i = 0; i < d->n_parts; i++) {
+		const struct part_info *p = &d->parts[i];
+
+		describe(d, p, a, sizeof(a));
+		/* libfdisk gives an entry that ends before it starts a size of 0 */
+		if (!p->size)
+			return pb_err_set(err, -EUCLEAN, "%s: partition %u ends before it starts; the table is broken "
+					  "(partboot init --force replaces it)", d->display, p->partno);
+		if (p->start < first || p->start + p->size > end || p->start + p->size < p->start)
+			return pb_err_set(err, -EUCLEAN, "%s: %s lies outside the usable sectors %" PRIu64 "-%" PRIu64
+					  " (the partition tables live there); the table is broken (partboot init "
+					  "--force replaces it)", d->display, a, first / d->sector_size,
+					  end / d->sector_size - 1);
+		for (size_t j = 0; j < i; j++) {
+			const struct part_info *q = &d->parts[j];
+
+			if (p->start < q->start + q->size && q->start < p->start + p->size) {
+				describe(d, q, b, sizeof(b));
+				return pb_err_set(err, -EUCLEAN, "%s: %s overlaps %s; the table is broken (partboot "
+						  "init --force replaces it)", d->display, b, a);
+			}
+		}
+	}
+	return 0;
+}
+
 int part_disk_embed_area(const struct part_disk *d, uint64_t *ret_start, uint64_t *ret_size, struct pb_err *err)
 {
 	uint64_t start, end;

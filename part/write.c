@@ -22,7 +22,13 @@ int part_disk_write(struct part_disk *d, struct pb_err *err)
 
 	if (d->rdonly || !d->locked)
 		return pb_err_set(err, -EBADF, "%s: opened read-only", d->display);
-	if (d->table == PART_TABLE_NONE || !d->dirty)
+	if (d->table == PART_TABLE_NONE)
+		return 0;
+	/* Also what --force opened: a table is only written back sound. */
+	r = part_table_check(d, err);
+	if (r < 0)
+		return r;
+	if (!d->dirty)
 		return 0;
 	sector = xcalloc(1, d->sector_size);
 	r = part_record_build(d, sector, &needed, err);

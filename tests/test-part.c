@@ -460,6 +460,67 @@ static void gpt_craft(const char *path, size_t idx, uint64_t first, uint64_t las
 }
 
 /*
+ * Defect 4: GPT entries with valid CRCs were used as they were: one
+ * covering LBA 0 let mkfs destroy the primary GPT, one overlapping another
+ * partition let install overwrite that guest. A writer gets such a table
+ * refused, naming the partitions; a reader sees it; --force may only
+ * replace it.
+ */
+static void test_part_refuses_entries_outside_or_overlapping(void **state)
+{
+	struct pb_err err = PB_ERR_INIT;
+	const char *path = img_path("crafted.img");
+	struct part_disk *d = new_disk("crafted.img", 64 * MiB, PART_TABLE_GPT, "craft");
+	uint8_t *before, *after;
+	size_t lb, la;
+
+	add_ok(d, "a", PART_TYPE_ROOT, 8 * MiB);
+	add_ok(d, "b", PART_TYPE_DATA, 8 * MiB);
+	assert_int_equal(part_disk_write(d, &err), 0);
+	part_disk_free(d);
+
+	/* 'a' from LBA 0: over the protective MBR and the primary GPT */
+	gpt_craft(path, 0, 0, 16383, 0, 0);
+	read_file(path, &before, &lb);
+	d = NULL;
+	assert_int_equal(part_disk_open(path, 0, 0, &d, &err), -EUCLEAN);
+	assert_null(d);
+	assert_non_null(strstr(pb_err_msg(&err), "partition 1 'a' (sectors 0-16383) lies outside the usable sectors"));
+	assert_int_equal(part_disk_open(path, PART_OPEN_RDONLY, 0, &d, &err), 0);
+	assert_int_equal(part_disk_count(d), 2);
+	part_disk_free(d);
+	/* --force opens it, but only a new table is written */
+	assert_int_equal(part_disk_open(path, PART_OPEN_FORCE, 0, &d, &err), 0);
+	assert_int_equal(part_disk_remove(d, "b", &err), 0);
+	assert_int_equal(part_disk_write(d, &err), -EUCLEAN);
+	part_disk_free(d);
+	read_file(path, &after, &la);
+	assert_int_equal(la, lb);
+	assert_memory_equal(before, after, lb);
+	free(after);
+
+	/* 'a' over 'b': both named */
+	gpt_craft(path, 0, 2048, 20479, 0, 0);
+	assert_int_equal(part_disk_open(path, 0, 0, &d, &err), -EUCLEAN);
+	assert_non_null(strstr(pb_err_msg(&err), "partition 1 'a' (sectors 2048-20479) overlaps partition 2 'b' "
+						 "(sectors 18432-34815)"));
+	/* an entry ending before it starts */
+	gpt_craft(path, 0, 2048, 2000, 0, 0);
+	assert_int_equal(part_disk_open(path, 0, 0, &d, &err), -EUCLEAN);
+	assert_non_null(strstr(pb_err_msg(&err), "partition 1 ends before it starts"));
+
+	/* init --force: a new table replaces it */
+	assert_int_equal(part_disk_open(path, PART_OPEN_FORCE, 0, &d, &err), 0);
+	assert_int_equal(part_disk_new_table(d, PART_TABLE_GPT, NULL, &err), 0);
+	assert_int_equal(part_disk_write(d, &err), 0);
+	part_disk_free(d);
+	assert_int_equal(part_disk_open(path, 0, 0, &d, &err), 0);
+	part_disk_free(d);
+	free(before);
+	strbuf_release(&err.msg);
+}
+
+/*
  * Defect 17: the GPT entry size was unbounded: 65536 entries of 32 KiB had
  * partboot read and CRC 2 GiB (40 s) before saying anything. The sizes the
  * UEFI spec allows (128 << n, at most 4 KiB here, 8 MiB of entries) are
@@ -526,6 +587,7 @@ int main(void)
 		cmocka_unit_test(test_part_find_by_name_or_number),
 		cmocka_unit_test(test_part_dos_names_round_trip),
 		cmocka_unit_test(test_part_refuses_corrupt_gpt),
+		cmocka_unit_test(test_part_refuses_entries_outside_or_overlapping),
 		cmocka_unit_test(test_part_refuses_gpt_entry_size),
 		cmocka_unit_test(test_part_lock_refuses_second_writer),
 	};
