@@ -460,6 +460,14 @@ int part_disk_open(const char *path, unsigned flags, uint64_t create_size, struc
 		d->sector_size = 512;
 	}
 
+	/* libfdisk aborts on a device shorter than one sector (an empty mktemp file): say so here. */
+	if (d->size < d->sector_size) {
+		r = pb_err_set(err, -EINVAL, "%s: %" PRIu64 " bytes, smaller than one %u-byte sector: not a disk%s",
+			       d->display, d->size, d->sector_size,
+			       flags & PART_OPEN_CREATE ? " (give --size to make an image of it)" : "");
+		goto out_free;
+	}
+
 	r = part_gpt_check(d, err);
 	if (r < 0 && !(flags & PART_OPEN_FORCE))
 		goto out_free;
@@ -472,6 +480,7 @@ int part_disk_open(const char *path, unsigned flags, uint64_t create_size, struc
 	}
 	fdisk_set_ask(d->cxt, ask_cb, NULL);
 	r = fdisk_assign_device_by_fd(d->cxt, d->fd, path, rdonly);
+	d->assigned = r >= 0;
 	if (r < 0) {
 		r = pb_err_set(err, r, "%s: cannot read: %s", d->display, strerror(-r));
 		goto out_free;
@@ -505,8 +514,9 @@ void part_disk_free(struct part_disk *d)
 	if (!d)
 		return;
 	if (d->cxt) {
-		/* nosync: nothing left to flush, part_disk_write() synced. */
-		fdisk_deassign_device(d->cxt, 1);
+		/* nosync: nothing left to flush, part_disk_write() synced. libfdisk asserts on a device it never took. */
+		if (d->assigned)
+			fdisk_deassign_device(d->cxt, 1);
 		fdisk_unref_context(d->cxt);
 	}
 	if (d->fd >= 0)

@@ -64,6 +64,7 @@ struct part_disk {
 	unsigned sector_size;
 
 	struct fdisk_context *cxt;
+	bool assigned;       /* cxt holds the device (fdisk_assign_device_by_fd() succeeded) */
 	enum part_table table;
 	bool new_table;      /* table created in memory, not yet written */
 	bool dirty;          /* something to write */

@@ -182,6 +182,31 @@ static void test_part_refuses_too_small_disk(void **state)
 	strbuf_release(&err.msg);
 }
 
+/* Defect 12: a file shorter than one sector (an empty mktemp file) made libfdisk abort (SIGABRT). */
+static void test_part_refuses_disk_smaller_than_a_sector(void **state)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct part_disk *d = NULL;
+	const char *path = img_path("empty.img");
+	int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(part_disk_open(path, PART_OPEN_RDONLY, 0, &d, &err), -EINVAL);
+	assert_null(d);
+	assert_non_null(strstr(pb_err_msg(&err), "0 bytes, smaller than one 512-byte sector: not a disk"));
+	assert_int_equal(part_disk_open(path, PART_OPEN_CREATE, 0, &d, &err), -EINVAL);
+	assert_non_null(strstr(pb_err_msg(&err), "give --size"));
+	assert_int_equal(truncate(path, 511), 0);
+	assert_int_equal(part_disk_open(path, 0, 0, &d, &err), -EINVAL);
+	/* with a size to give it, an empty file becomes a disk */
+	assert_int_equal(truncate(path, 0), 0);
+	assert_int_equal(part_disk_open(path, PART_OPEN_CREATE, 8 * MiB, &d, &err), 0);
+	assert_int_equal(part_disk_size(d), 8 * MiB);
+	part_disk_free(d);
+	strbuf_release(&err.msg);
+}
+
 static void read_file(const char *path, uint8_t **ret, size_t *ret_len)
 {
 	FILE *f = fopen(path, "r");
@@ -580,6 +605,7 @@ int main(void)
 		cmocka_unit_test(test_part_refuses_duplicate_name),
 		cmocka_unit_test(test_part_refuses_second_esp),
 		cmocka_unit_test(test_part_refuses_too_small_disk),
+		cmocka_unit_test(test_part_refuses_disk_smaller_than_a_sector),
 		cmocka_unit_test(test_part_seed_is_deterministic),
 		cmocka_unit_test(test_part_seed_uuids_follow_names),
 		cmocka_unit_test(test_part_layout_errors_name_the_line),
