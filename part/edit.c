@@ -160,6 +160,10 @@ int part_disk_add(struct part_disk *d, const struct part_spec *spec, struct part
 		return pb_err_set(err, -ENOSPC, "%s: partition '%s': the %s table is full (%u partitions)", d->display,
 				  spec->name, part_table_to_string(d->table), max);
 
+	/* Before aligning: a size within 1 MiB of 2^64 would wrap to 0, which means "the rest". */
+	if (spec->size > UINT64_MAX - (PART_ALIGN - 1))
+		return pb_err_set(err, -ENOSPC, "%s: partition '%s': %s requested, the disk is %s", d->display,
+				  spec->name, pb_format_size(spec->size, a, sizeof(a)), pb_format_size(d->size, b, sizeof(b)));
 	size = spec->size ? align_up(spec->size) : 0;
 	end = part_table_end_usable(d);
 	if (spec->start) {
@@ -347,6 +351,11 @@ int part_disk_resize(struct part_disk *d, const char *name_or_number, uint64_t s
 			next = &d->parts[i];
 		}
 	max = lim > p.start ? lim - p.start : 0;
+	/* Before aligning: a size within 1 MiB of 2^64 would wrap to 0 and end the entry before it starts. */
+	if (size > UINT64_MAX - (PART_ALIGN - 1))
+		return pb_err_set(err, -ENOSPC, "%s: partition %s: %s requested, the disk is %s", d->display,
+				  pname(&p, c, sizeof(c)), pb_format_size(size, a, sizeof(a)),
+				  pb_format_size(d->size, b, sizeof(b)));
 	if (!size) {
 		/* rest: every whole MiB up to the next partition (or the end). */
 		size = max / PART_ALIGN * PART_ALIGN;

@@ -233,6 +233,9 @@ static int partition_key(struct parser *ps, const char *name, const char *value)
 					 value);
 		if (!p->size)
 			return perror_at(ps, ps->line, -EINVAL, "size 0: a partition needs a size larger than zero");
+		/* aligned to 1 MiB it would wrap to 0, "the rest" */
+		if (p->size > UINT64_MAX - (PART_ALIGN - 1))
+			return perror_at(ps, ps->line, -EINVAL, "size '%s' is larger than any disk", value);
 		return 1;
 	case K_LABEL:
 		if (strlen(value) > PART_LABEL_MAX)

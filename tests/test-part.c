@@ -182,6 +182,32 @@ static void test_part_refuses_too_small_disk(void **state)
 	strbuf_release(&err.msg);
 }
 
+/*
+ * Defect 14: sizes within 1 MiB of 2^64 wrapped to 0 when aligned to 1 MiB:
+ * add took the rest of the disk, resize wrote an entry ending before it
+ * started.
+ */
+static void test_part_refuses_size_near_2_64(void **state)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct part_disk *d = new_disk("wrap.img", 64 * MiB, PART_TABLE_GPT, NULL);
+	static const uint64_t sizes[] = { UINT64_MAX, UINT64_MAX - MiB + 2, 65 * MiB };
+	struct part_info p;
+
+	add_ok(d, "a", PART_TYPE_ROOT, 8 * MiB);
+	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+		struct part_spec spec = { .name = "b", .type = PART_TYPE_DATA, .size = sizes[i] };
+
+		add_refused(d, &spec, -ENOSPC, i < 2 ? "requested, the disk is 64 MiB" : "largest free space is");
+		assert_int_equal(part_disk_resize(d, "a", sizes[i], 0, &err), -ENOSPC);
+		assert_int_equal(part_disk_find(d, "a", &p, &err), 0);
+		assert_int_equal(p.size, 8 * MiB);
+	}
+	assert_int_equal(part_disk_write(d, &err), 0);
+	part_disk_free(d);
+	strbuf_release(&err.msg);
+}
+
 /* Defect 12: a file shorter than one sector (an empty mktemp file) made libfdisk abort (SIGABRT). */
 static void test_part_refuses_disk_smaller_than_a_sector(void **state)
 {
@@ -605,6 +631,7 @@ int main(void)
 		cmocka_unit_test(test_part_refuses_duplicate_name),
 		cmocka_unit_test(test_part_refuses_second_esp),
 		cmocka_unit_test(test_part_refuses_too_small_disk),
+		cmocka_unit_test(test_part_refuses_size_near_2_64),
 		cmocka_unit_test(test_part_refuses_disk_smaller_than_a_sector),
 		cmocka_unit_test(test_part_seed_is_deterministic),
 		cmocka_unit_test(test_part_seed_uuids_follow_names),

@@ -69,6 +69,15 @@ refuse_all "defect 12: an empty file" empty.img "empty.img: 0 bytes, smaller tha
 head -c 100 /dev/zero >short.img
 refuses "defect 12: 100 bytes" 1 "short.img: 100 bytes, smaller than one 512-byte sector" pb list short.img
 
+# --- defect 14: a size within 1 MiB of 2^64 wrapped to 0 when aligned ("the rest")
+check "defect 14: a disk with one partition" \
+	bash -c "'$PARTBOOT' -q init d14.img --size 64M && '$PARTBOOT' -q add d14.img a --type root --size 8M"
+refuse_all "defect 14: a size of 2^64-1 bytes" d14.img "requested, the disk is 64 MiB" \
+	"add d14.img b --type data --size 18446744073709551615" "resize d14.img a 18446744073709551615" \
+	"resize d14.img a 18446744073708551617"
+refuses "defect 14: apply with such a size" 1 "l14.conf:3: size '18446744073709551615' is larger than any disk" \
+	pb apply d14.img "$(printf '[partition a]\ntype = root\nsize = 18446744073709551615\n' >l14.conf; echo l14.conf)" --force
+
 # --- defect 17: an entry size the UEFI spec does not allow is refused before the array is read
 check "defect 17: a 4 GiB disk with one partition" \
 	bash -c "'$PARTBOOT' -q init d17.img --size 4G && '$PARTBOOT' -q add d17.img a --type root --size 8M"
