@@ -132,6 +132,15 @@ static char *reader(char *str, int num, void *stream)
 	}
 	str[n] = 0;
 	ps->line++;
+	/*
+	 * inih reads a line into a buffer of num bytes and parses whatever did
+	 * not fit as a line of its own: a long cmdline's tail could be
+	 * "hostname = ...". A line that does not fit is refused instead.
+	 */
+	if (n && str[n - 1] != '\n' && ps->pos < ps->len) {
+		perror_at(ps, ps->line, -EINVAL, "line longer than %d bytes (the longest a layout line may be)", num - 2);
+		return NULL;
+	}
 	snprintf(copy, sizeof(copy), "%s", str);
 	s = trim(copy);
 	if (*s == '[')

@@ -338,6 +338,39 @@ static void test_part_layout_errors_name_the_line(void **state)
 		     "bad.conf:4: [partition b]: no bios-boot partition on a dos table");
 }
 
+/*
+ * Defect 15: a line over 199 bytes was cut by inih's buffer and its tail
+ * parsed as a line of its own: a long cmdline could smuggle in
+ * "hostname = ...". A line that does not fit is refused; one that does is
+ * read whole.
+ */
+static void test_part_layout_refuses_long_lines(void **state)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct part_layout *l = NULL;
+	const char *path = img_path("long.conf");
+	char text[1024], value[300];
+	FILE *f;
+
+	memset(value, 'x', 188);
+	value[188] = '\0';
+	snprintf(text, sizeof(text), "[partition g]\ntype = root\nsize = 16M\nsource = g.tar\n"
+				     "cmdline = %s hostname = evil\n", value);
+	layout_fails(text, "bad.conf:5: line longer than 198 bytes");
+	/* 198 bytes and the newline: read whole */
+	value[198 - strlen("cmdline = ")] = '\0';
+	memset(value, 'y', strlen(value));
+	snprintf(text, sizeof(text), "[partition g]\ntype = root\nsize = 16M\nsource = g.tar\ncmdline = %s\n", value);
+	f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(part_layout_parse(path, &l, &err), 0);
+	assert_string_equal(l->partitions[0].cmdline, value);
+	assert_null(l->partitions[0].hostname);
+	part_layout_free(l);
+	strbuf_release(&err.msg);
+}
+
 static void test_part_layout_parses_everything(void **state)
 {
 	struct pb_err err = PB_ERR_INIT;
@@ -636,6 +669,7 @@ int main(void)
 		cmocka_unit_test(test_part_seed_is_deterministic),
 		cmocka_unit_test(test_part_seed_uuids_follow_names),
 		cmocka_unit_test(test_part_layout_errors_name_the_line),
+		cmocka_unit_test(test_part_layout_refuses_long_lines),
 		cmocka_unit_test(test_part_layout_parses_everything),
 		cmocka_unit_test(test_part_find_by_name_or_number),
 		cmocka_unit_test(test_part_dos_names_round_trip),

@@ -78,6 +78,13 @@ refuse_all "defect 14: a size of 2^64-1 bytes" d14.img "requested, the disk is 6
 refuses "defect 14: apply with such a size" 1 "l14.conf:3: size '18446744073709551615' is larger than any disk" \
 	pb apply d14.img "$(printf '[partition a]\ntype = root\nsize = 18446744073709551615\n' >l14.conf; echo l14.conf)" --force
 
+# --- defect 15: a layout line longer than inih's buffer was cut, its tail parsed as a key
+mkdir -p t15/boot && : >t15/boot/vmlinuz-1 && tar -C t15 -cf t15.tar .
+printf '[disk]\nsize = 64M\n\n[partition g]\ntype = root\nsize = 16M\nsource = t15.tar\ncmdline = %s hostname = evil\n' \
+	"$(head -c 188 /dev/zero | tr '\0' x)" >l15.conf
+refuses "defect 15: a 214-byte cmdline line" 1 "l15.conf:8: line longer than 198 bytes" pb apply --dry-run n15.img l15.conf
+check "defect 15: nothing made" test ! -e n15.img
+
 # --- defect 17: an entry size the UEFI spec does not allow is refused before the array is read
 check "defect 17: a 4 GiB disk with one partition" \
 	bash -c "'$PARTBOOT' -q init d17.img --size 4G && '$PARTBOOT' -q add d17.img a --type root --size 8M"
