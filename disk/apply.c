@@ -60,6 +60,8 @@ struct disk_plan {
 	unsigned flags;
 	struct disk *k;
 	bool created;        /* this run created the image file (removed again when the table is not written) */
+	dev_t dev;           /* ... and which file that is, so that only it goes */
+	ino_t ino;
 	bool written;
 	struct apply_part *parts;
 	struct step *steps;
@@ -71,9 +73,16 @@ void disk_plan_free(struct disk_plan *plan)
 {
 	if (!plan)
 		return;
-	/* Refused or failed before any write: a disk this run created goes away again. */
-	if (plan->created && !plan->written)
-		unlink(plan->disk);
+	/*
+	 * Refused or failed before any write: a disk this run created goes away
+	 * again, and only that file (the name may have been replaced meanwhile).
+	 */
+	if (plan->created && !plan->written) {
+		struct stat st;
+
+		if (stat(plan->disk, &st) == 0 && st.st_dev == plan->dev && st.st_ino == plan->ino)
+			unlink(plan->disk);
+	}
 	disk_free(plan->k);
 	for (size_t i = 0; plan->parts && i < plan->l->n_partitions; i++)
 		free(plan->parts[i].source);
@@ -476,7 +485,7 @@ static int plan_open(struct disk_plan *a, const struct disk_diag *diag, struct p
 		if (r < 0)
 			return r;
 		strbuf_addf(&tmp, "%s/disk.img", dir);
-		r = part_disk_open(tmp.buf, PART_OPEN_CREATE, a->l->size, &d, err);
+		r = part_disk_open_as(tmp.buf, "a scratch image of its size", PART_OPEN_CREATE, a->l->size, &d, err);
 		unlink(tmp.buf);
 		rmdir(dir);
 		strbuf_release(&tmp);
@@ -484,13 +493,21 @@ static int plan_open(struct disk_plan *a, const struct disk_diag *diag, struct p
 			return pb_err_prefix(err, r, "%s: dry run: ", a->disk);
 		part_disk_set_display(d, a->disk);
 	} else {
+		struct stat dst;
+
 		r = part_disk_open(a->disk, PART_OPEN_CREATE | ((a->flags & DISK_APPLY_FORCE) ? PART_OPEN_FORCE : 0),
 				   a->l->size, &d, err);
 		if (r < 0)
 			return r;
-		a->created = true;
+		/* Another run may have made it since the stat() above: then it is not ours to remove. */
+		a->created = part_disk_created(d) && fstat(part_disk_fd(d), &dst) == 0;
+		if (a->created) {
+			a->dev = dst.st_dev;
+			a->ino = dst.st_ino;
+		}
 	}
-	add_step(a, DISK_STEP_CREATE, 0, "create %s", a->disk);
+	if (dry || a->created)
+		add_step(a, DISK_STEP_CREATE, 0, "create %s", a->disk);
 	return disk_adopt(d, a->disk, diag, &a->k, err);
 }
 

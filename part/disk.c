@@ -327,6 +327,12 @@ static int set_open_error(struct part_disk *d, int r, struct pb_err *err)
 int part_disk_open(const char *path, unsigned flags, uint64_t create_size, struct part_disk **ret,
 		   struct pb_err *err)
 {
+	return part_disk_open_as(path, NULL, flags, create_size, ret, err);
+}
+
+int part_disk_open_as(const char *path, const char *display, unsigned flags, uint64_t create_size,
+		      struct part_disk **ret, struct pb_err *err)
+{
 	struct part_disk *d;
 	bool rdonly = flags & PART_OPEN_RDONLY, created = false;
 	double timeout = lock_timeout(flags);
@@ -341,9 +347,9 @@ int part_disk_open(const char *path, unsigned flags, uint64_t create_size, struc
 	d->path = xstrdup(path);
 	d->display = xstrdup(base_name(path));
 	/* Messages name the disk as the user typed it when short, else its base name. */
-	if (strlen(path) < 40) {
+	if (display || strlen(path) < 40) {
 		free(d->display);
-		d->display = xstrdup(path);
+		d->display = xstrdup(display ? display : path);
 	}
 
 	if (stat(path, &st) < 0) {
@@ -433,6 +439,7 @@ int part_disk_open(const char *path, unsigned flags, uint64_t create_size, struc
 			goto out_free;
 	}
 
+	d->created = created;
 	if (created || (flags & PART_OPEN_CREATE && S_ISREG(st.st_mode) && st.st_size == 0 && create_size)) {
 		/* Sparse: ftruncate allocates nothing. */
 		if (ftruncate(d->fd, (off_t)create_size) < 0) {
@@ -527,6 +534,11 @@ void part_disk_free(struct part_disk *d)
 	free(d->path);
 	free(d->display);
 	free(d);
+}
+
+bool part_disk_created(const struct part_disk *d)
+{
+	return d->created;
 }
 
 const char *part_disk_path(const struct part_disk *d)

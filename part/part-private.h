@@ -57,6 +57,7 @@ struct part_disk {
 	bool rdonly;
 	bool blockdev;
 	bool locked; /* whole-disk lock held (writes allowed) */
+	bool created; /* this open made the image file (O_EXCL) */
 	dev_t rdev;  /* block devices */
 	dev_t dev;   /* image files: st_dev and st_ino of the file */
 	ino_t ino;

@@ -71,6 +71,19 @@ enum {
  */
 int part_disk_open(const char *path, unsigned flags, uint64_t create_size, struct part_disk **ret,
 		   struct pb_err *err);
+/*
+ * part_disk_open() with messages naming the disk as display instead of by
+ * its path (a dry run's scratch image speaks of the user's disk); display
+ * NULL is part_disk_open().
+ */
+int part_disk_open_as(const char *path, const char *display, unsigned flags, uint64_t create_size,
+		      struct part_disk **ret, struct pb_err *err);
+/*
+ * True when part_disk_open() created the image file: it did not exist and
+ * this open made it (O_EXCL). A file another process made in the meantime
+ * is not this open's to remove.
+ */
+bool part_disk_created(const struct part_disk *d);
 /* Closes, unlocks and frees; accepts NULL. Unwritten changes are dropped. */
 void part_disk_free(struct part_disk *d);
 

@@ -208,6 +208,23 @@ static void test_part_refuses_size_near_2_64(void **state)
 	strbuf_release(&err.msg);
 }
 
+/* Defect 5: only the open that made the image says so (apply removes only such a file). */
+static void test_part_created_only_by_this_open(void **state)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct part_disk *d = NULL;
+	const char *path = img_path("made.img");
+
+	unlink(path);
+	assert_int_equal(part_disk_open(path, PART_OPEN_CREATE, 8 * MiB, &d, &err), 0);
+	assert_true(part_disk_created(d));
+	part_disk_free(d);
+	assert_int_equal(part_disk_open(path, PART_OPEN_CREATE, 8 * MiB, &d, &err), 0);
+	assert_false(part_disk_created(d));
+	part_disk_free(d);
+	strbuf_release(&err.msg);
+}
+
 /* Defect 12: a file shorter than one sector (an empty mktemp file) made libfdisk abort (SIGABRT). */
 static void test_part_refuses_disk_smaller_than_a_sector(void **state)
 {
@@ -664,6 +681,7 @@ int main(void)
 		cmocka_unit_test(test_part_refuses_duplicate_name),
 		cmocka_unit_test(test_part_refuses_second_esp),
 		cmocka_unit_test(test_part_refuses_too_small_disk),
+		cmocka_unit_test(test_part_created_only_by_this_open),
 		cmocka_unit_test(test_part_refuses_size_near_2_64),
 		cmocka_unit_test(test_part_refuses_disk_smaller_than_a_sector),
 		cmocka_unit_test(test_part_seed_is_deterministic),

@@ -61,6 +61,69 @@ refuse_all "defect 4: an entry overlapping another" d4.img \
 check "defect 4: init --force replaces the broken table" pb -q init --force d4.img
 check "defect 4: and the disk is usable again" pb -q add d4.img a --type root --size 8M
 
+# --- defect 5: apply to a new path. Another run makes the file between apply's stat() and its
+# O_EXCL open (an LD_PRELOAD shim makes that race happen every time); this run, refused,
+# must not unlink the other run's file. And a dry run names the user's disk, never a scratch file.
+cat >race.c <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+/* The other run: creates RACE_PATH just before this process's O_EXCL open of it. */
+static void other_run(const char *path, int flags)
+{
+	const char *want = getenv("RACE_PATH");
+	int (*next)(const char *, int, ...) = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, "open");
+	int fd;
+
+	if (!want || strcmp(path, want) || !(flags & O_CREAT) || !(flags & O_EXCL))
+		return;
+	fd = next(path, O_CREAT | O_EXCL | O_WRONLY, 0644);
+	if (fd < 0)
+		return;
+	if (write(fd, "the other run's disk\n", 21) != 21 || ftruncate(fd, 64 << 20) < 0)
+		abort();
+	close(fd);
+}
+#define SHIM(name)                                                                             \
+	int name(const char *path, int flags, ...)                                             \
+	{                                                                                      \
+		int (*next)(const char *, int, ...) = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, #name); \
+		va_list ap;                                                                    \
+		mode_t mode;                                                                   \
+		va_start(ap, flags);                                                           \
+		mode = va_arg(ap, mode_t);                                                     \
+		va_end(ap);                                                                    \
+		other_run(path, flags);                                                        \
+		return next(path, flags, mode);                                                \
+	}
+SHIM(open)
+SHIM(open64)
+EOF
+if cc -shared -fPIC -o race.so race.c -ldl 2>race.err; then
+	printf '[disk]\nsize = 128M\n\n[partition a]\ntype = data\nsize = 8M\n' >l5.conf
+	refuses "defect 5: the other run's 64 MiB file is refused" 1 "size 128 MiB, but .*new5.img is 64 MiB" \
+		env RACE_PATH="$T_DIR/new5.img" LD_PRELOAD="$T_DIR/race.so" "$PARTBOOT" apply "$T_DIR/new5.img" l5.conf
+	if [ -f new5.img ] && grep -q "the other run's disk" new5.img; then
+		t_ok "defect 5: the refused run left the other run's file alone"
+	else
+		t_fail "defect 5: the refused run removed the other run's file"
+	fi
+	rm -f new5.img
+	printf '[disk]\nsize = 64M\n\n[partition a]\ntype = data\nsize = 80M\n' >l5b.conf
+	refuses "defect 5: a refused run removes the file it made itself" 1 "l5b.conf:" pb apply new5.img l5b.conf
+	check "defect 5: and it is gone" test ! -e new5.img
+else
+	t_skip "defect 5: the race" "cannot build the LD_PRELOAD shim: $(head -n 1 race.err)"
+fi
+printf '[disk]\nsize = 17T\n\n[partition a]\ntype = data\nsize = 1M\n' >l5c.conf
+refuses "defect 5: a dry run names the user's disk" 1 "^partboot: dry5.img: dry run: a scratch image of its size: cannot set size" \
+	pb apply --dry-run dry5.img l5c.conf
+check "defect 5: no scratch file named" bash -c "! grep -q partboot-dry-run '$T_DIR/err'"
+
 # --- defect 12: a disk smaller than one sector (an empty mktemp file) is no disk, said in one line
 : >empty.img
 printf '[partition a]\ntype = data\nsize = 1M\n' >one.conf
