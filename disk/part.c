@@ -84,6 +84,9 @@ int disk_resize(struct disk *k, const char *name, uint64_t size, struct part_inf
 	int r;
 
 	r = part_disk_find(k->d, name, &p, err);
+	/* a guest running in a VM is neither read nor resized */
+	if (r >= 0)
+		r = part_disk_check_unlocked(k->d, &p, err);
 	if (r >= 0)
 		r = fs_size_of(k, &p, &min_size, err);
 	if (r >= 0)

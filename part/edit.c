@@ -271,6 +271,8 @@ int part_disk_remove(struct part_disk *d, const char *name_or_number, struct pb_
 	if (r < 0)
 		return r;
 	r = part_disk_check_unused(d, &p, err);
+	if (r >= 0)
+		r = part_disk_check_unlocked(d, &p, err);
 	if (r < 0)
 		return r;
 	r = fdisk_delete_partition(d->cxt, p.partno - 1);
@@ -342,6 +344,8 @@ int part_disk_resize(struct part_disk *d, const char *name_or_number, uint64_t s
 	if (r < 0)
 		return r;
 	r = part_disk_find(d, name_or_number, &p, err);
+	if (r >= 0)
+		r = part_disk_check_unlocked(d, &p, err);
 	if (r < 0)
 		return r;
 	lim = part_table_end_usable(d);
@@ -406,6 +410,9 @@ int part_table_set_type(struct part_disk *d, const struct part_info *p, enum par
 	if (!ft || (type == PART_TYPE_BIOS_BOOT && d->table == PART_TABLE_DOS))
 		return pb_err_set(err, -EINVAL, "%s: partition %u: type %s not possible on a %s table", d->display,
 				  p->partno, part_type_to_string(type), part_table_to_string(d->table));
+	r = part_disk_check_unlocked(d, p, err);
+	if (r < 0)
+		return r;
 	pa = fdisk_new_partition();
 	if (!pa)
 		return pb_err_set(err, -ENOMEM, "out of memory");

@@ -166,6 +166,16 @@ int part_disk_check_unused(const struct part_disk *d, const struct part_info *p,
  */
 int part_disk_lock_partition(struct part_disk *d, const struct part_info *p, struct pb_err *err);
 
+/*
+ * Refuse (-EBUSY, naming the holder: "partboot run (pid 1234)") a change of
+ * partition p's range, or of the whole table when p is NULL, while another
+ * open of the disk holds a partition lock there (part_disk_lock_partition():
+ * a VM runner keeps its partition locked after it let go of the disk).
+ * Tested with F_OFD_GETLK, which does not see the caller's own locks.
+ * remove, resize, the type change and a new table test it themselves.
+ */
+int part_disk_check_unlocked(const struct part_disk *d, const struct part_info *p, struct pb_err *err);
+
 /* Let go of a lock part_disk_lock_partition() took on p. */
 void part_disk_unlock_partition(struct part_disk *d, const struct part_info *p);
 

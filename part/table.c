@@ -285,6 +285,12 @@ int part_disk_new_table(struct part_disk *d, enum part_table table, const char *
 		return pb_err_set(err, -ENOSPC, "%s: %s is too small for a %s table (needs at least %s)", d->display,
 				  pb_format_size(d->size, a, sizeof(a)), table == PART_TABLE_GPT ? "GPT" : "dos",
 				  pb_format_size(need, b, sizeof(b)));
+	/* A new table gives away every partition: none may be in use by a VM meanwhile. */
+	if (d->table != PART_TABLE_NONE) {
+		r = part_disk_check_unlocked(d, NULL, err);
+		if (r < 0)
+			return r;
+	}
 	if (table == PART_TABLE_DOS && d->size / d->sector_size > UINT32_MAX)
 		return pb_err_set(err, -EFBIG, "%s: %s is too large for a dos table (2 TiB at most); use gpt",
 				  d->display, pb_format_size(d->size, a, sizeof(a)));

@@ -671,6 +671,46 @@ static void test_part_lock_refuses_second_writer(void **state)
 	strbuf_release(&err.msg);
 }
 
+/*
+ * Defect 7: remove, resize, init --force and apply succeeded while a VM
+ * runner held the partition (it keeps only its partition lock): the VM kept
+ * writing a range the table gave away. Table changes test for such locks
+ * and name the holder.
+ */
+static void test_part_table_changes_refused_while_a_partition_is_locked(void **state)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct part_disk *d = new_disk("held.img", 64 * MiB, PART_TABLE_GPT, NULL), *d2 = NULL;
+	struct part_info p;
+
+	add_ok(d, "a", PART_TYPE_ROOT, 8 * MiB);
+	add_ok(d, "b", PART_TYPE_DATA, 8 * MiB);
+	assert_int_equal(part_disk_write(d, &err), 0);
+	assert_int_equal(part_disk_find(d, "a", &p, &err), 0);
+	/* what vm_prepare() does: lock the partition, let go of the disk */
+	assert_int_equal(part_disk_lock_partition(d, &p, &err), 0);
+	assert_int_equal(part_disk_unlock(d), 0);
+
+	assert_int_equal(part_disk_open(img_path("held.img"), PART_OPEN_NOWAIT, 0, &d2, &err), 0);
+	assert_int_equal(part_disk_remove(d2, "a", &err), -EBUSY);
+	assert_non_null(strstr(pb_err_msg(&err), "partition 1 'a' is in use by test-part (pid "));
+	assert_int_equal(part_disk_resize(d2, "a", 4 * MiB, 0, &err), -EBUSY);
+	assert_int_equal(part_disk_new_table(d2, PART_TABLE_GPT, NULL, &err), -EBUSY);
+	assert_non_null(strstr(pb_err_msg(&err), "a partition of it is in use by test-part"));
+	/* the other partition is free to change */
+	assert_int_equal(part_disk_resize(d2, "b", 16 * MiB, 0, &err), 0);
+	assert_int_equal(part_disk_count(d2), 2);
+	part_disk_free(d2);
+
+	/* the lock gone, the same changes go through */
+	part_disk_unlock_partition(d, &p);
+	assert_int_equal(part_disk_open(img_path("held.img"), PART_OPEN_NOWAIT, 0, &d2, &err), 0);
+	assert_int_equal(part_disk_remove(d2, "a", &err), 0);
+	part_disk_free(d2);
+	part_disk_free(d);
+	strbuf_release(&err.msg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -695,6 +735,7 @@ int main(void)
 		cmocka_unit_test(test_part_refuses_entries_outside_or_overlapping),
 		cmocka_unit_test(test_part_refuses_gpt_entry_size),
 		cmocka_unit_test(test_part_lock_refuses_second_writer),
+		cmocka_unit_test(test_part_table_changes_refused_while_a_partition_is_locked),
 	};
 
 	return cmocka_run_group_tests_name("part", tests, setup_dir, teardown_dir);

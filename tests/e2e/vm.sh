@@ -186,6 +186,17 @@ else
 fi
 refuses "refuses a guest already running in another VM" 1 "in use" pb run "$D" g1 --print-cmdline
 check "another guest of the same disk stays usable meanwhile" pb run "$D" g2 --print-cmdline
+# issue 15, defect 7: the table may not give the running guest's range away meanwhile
+sum_run=$(sum "$D")
+held="partition 3 'g1' is in use by partboot run \(pid $vm_pid\); stop it first"
+refuses "defect 7: remove refuses the running guest, naming partboot run" 1 "$held" pb remove "$D" g1
+refuses "defect 7: resize refuses it" 1 "$held" pb resize "$D" g1 100M
+refuses "defect 7: init --force refuses the disk" 1 \
+	"a partition of it is in use by partboot run \(pid $vm_pid\)" pb init --force "$D"
+printf '[disk]\ntable = dos\n\n[partition g1]\ntype = root\nsize = 100M\n' >"$T_DIR/dos.conf"
+refuses "defect 7: apply --force (a new table) refuses it" 1 "in use by partboot run" \
+	pb apply --force "$D" "$T_DIR/dos.conf"
+check "defect 7: the refusals left the disk byte-identical" test "$(sum "$D")" = "$sum_run"
 kill -TERM "$vm_pid"
 wait "$vm_pid"
 rc=$?
