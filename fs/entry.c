@@ -110,6 +110,27 @@ int fs_entry_add(struct populate *p, struct archive_entry *e)
 	if (r < 0)
 		return r;
 
+	/*
+	 * A hard link to itself ("x" after "x"): replacing x first would free
+	 * its inode and then link the name to the freed inode, which the next
+	 * file reuses. tar -x cannot make it either; it changes nothing.
+	 */
+	if (hardlink) {
+		struct strbuf target = STRBUF_INIT;
+		const char *h = hardlink;
+		bool self;
+
+		if (p->from_dir)
+			h = strlen(h) >= p->strip_len ? h + p->strip_len : "";
+		fs_path_normalize(h, &target);
+		self = !strcmp(target.buf, p->path.buf);
+		strbuf_release(&target);
+		if (self) {
+			warn(p, "%s: '%s': skipped a hard link to itself", p->t->where, raw);
+			return 0;
+		}
+	}
+
 	rc = fs_dir_lookup_child(p, parent, pfresh, p->path.buf, name, &old);
 	if (rc && rc != EXT2_ET_FILE_NOT_FOUND)
 		return fs_populate_fail(p, rc, "cannot look up");

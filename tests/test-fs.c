@@ -590,6 +590,61 @@ static void test_fs_install_refuses_bad_superblock_geometry(void **state)
 	pb_err_clear(&err);
 }
 
+static void t_self_link(struct archive_entry *e)
+{
+	archive_entry_set_hardlink(e, "./x");
+	archive_entry_set_size(e, 0);
+}
+static void t_self_link_dotdot(struct archive_entry *e)
+{
+	archive_entry_set_hardlink(e, "d/../d/y");
+	archive_entry_set_size(e, 0);
+}
+
+/*
+ * Defect 8: "x", then a hard link "x" -> "x": the second entry replaced x
+ * (freeing its inode) and linked the name to the freed inode, which the
+ * next file reused; e2fsck failed but the guest was marked complete. A
+ * hard link to itself is skipped, with a warning.
+ */
+static void test_fs_install_skips_hard_link_to_itself(void **state)
+{
+	struct fixture *f = *state;
+	struct pb_err err = PB_ERR_INIT;
+	struct archive *a = archive_write_new();
+	struct fs *fs;
+	char *data;
+	size_t len;
+
+	archive_write_set_format_pax(a);
+	assert_int_equal(archive_write_open_filename(a, f->tar), ARCHIVE_OK);
+	add(a, "./", AE_IFDIR, 0755, NULL, 0, NULL);
+	add(a, "./x", AE_IFREG, 0644, "x data\n", 7, NULL);
+	add(a, "./x", AE_IFREG, 0644, NULL, 0, t_self_link);
+	add(a, "./d/y", AE_IFREG, 0644, "y data\n", 7, NULL);
+	add(a, "./d/y", AE_IFREG, 0644, NULL, 0, t_self_link_dotdot);
+	add(a, "./next", AE_IFREG, 0644, "next\n", 5, NULL); /* would get the freed inode */
+	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+	archive_write_free(a);
+	warnings = 0;
+	assert_int_equal(install(f, NULL, &err), 0);
+	assert_int_equal(sh("e2fsck -fn '%s?offset=%llu' >/dev/null 2>&1", f->img, (unsigned long long)PART_OFF), 0);
+	assert_int_equal(fs_open(&f->t, &fs, &err), 0);
+	assert_int_equal(fs_read_file(fs, "/x", &data, &len, &err), 0);
+	assert_string_equal(data, "x data\n");
+	free(data);
+	assert_int_equal(fs_read_file(fs, "/d/y", &data, &len, &err), 0);
+	assert_string_equal(data, "y data\n");
+	free(data);
+	assert_int_equal(fs_read_file(fs, "/next", &data, &len, &err), 0);
+	assert_string_equal(data, "next\n");
+	free(data);
+	fs_free(fs);
+	DBG("stat /x", "Links: 1");
+	check_outside(f);
+	pb_err_clear(&err);
+}
+
 /* --- streams, the after-install steps, the host's mirror ---------------------- */
 
 static int source_end_fails(void *userdata, struct pb_err *err)
@@ -734,6 +789,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fs_install_missing_source, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_install_from_directory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_install_refuses_bad_superblock_geometry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fs_install_skips_hard_link_to_itself, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_install_fd_source_end_decides, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_apt_mirror_reads_host_sources, setup, teardown),
 	};
