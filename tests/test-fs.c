@@ -645,6 +645,45 @@ static void test_fs_install_skips_hard_link_to_itself(void **state)
 	pb_err_clear(&err);
 }
 
+/* "./" and then n components "a/" and a file "f". */
+static void write_deep_tar(const char *path, size_t n)
+{
+	struct archive *a = archive_write_new();
+	char *name = malloc(2 * n + 4);
+
+	memcpy(name, "./", 2);
+	for (size_t i = 0; i < n; i++)
+		memcpy(name + 2 + 2 * i, "a/", 2);
+	memcpy(name + 2 + 2 * n, "f", 2);
+	archive_write_set_format_pax(a);
+	assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
+	add(a, name, AE_IFREG, 0644, "deep\n", 5, NULL);
+	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+	archive_write_free(a);
+	free(name);
+}
+
+/*
+ * Defect 13: a tar path of 40,000 components crashed install by recursion
+ * (one level per missing parent) after 1.5 GB. A path longer than PATH_MAX
+ * allows is refused with a message; one that fits is made.
+ */
+static void test_fs_install_refuses_paths_longer_than_path_max(void **state)
+{
+	struct fixture *f = *state;
+	struct pb_err err = PB_ERR_INIT;
+
+	write_deep_tar(f->tar, 40000);
+	assert_int_equal(install(f, NULL, &err), -ENAMETOOLONG);
+	assert_non_null(strstr(pb_err_msg(&err), "path longer than 4095 bytes"));
+	check_outside(f);
+	write_deep_tar(f->tar, 2046); /* 4093 bytes: fits */
+	assert_int_equal(install(f, NULL, &err), 0);
+	assert_int_equal(sh("e2fsck -fn '%s?offset=%llu' >/dev/null 2>&1", f->img, (unsigned long long)PART_OFF), 0);
+	check_outside(f);
+	pb_err_clear(&err);
+}
+
 /* --- streams, the after-install steps, the host's mirror ---------------------- */
 
 static int source_end_fails(void *userdata, struct pb_err *err)
@@ -790,6 +829,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fs_install_from_directory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_install_refuses_bad_superblock_geometry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_install_skips_hard_link_to_itself, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fs_install_refuses_paths_longer_than_path_max, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_install_fd_source_end_decides, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_apt_mirror_reads_host_sources, setup, teardown),
 	};
