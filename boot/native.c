@@ -163,9 +163,9 @@ static int kexec_load_guest(struct part_disk *d, const struct boot_entry *e, str
 		r = pb_err_set(err, -ENOENT, "%s: no kernel in /boot", where.buf);
 		goto out;
 	}
-	r = fs_read_file(fs, e->kernel, &kernel, &klen, err);
+	r = fs_read_file_max(fs, e->kernel, FS_KERNEL_MAX, &kernel, &klen, err);
 	if (r >= 0 && e->initrd && *e->initrd)
-		r = fs_read_file(fs, e->initrd, &initrd, &ilen, err);
+		r = fs_read_file_max(fs, e->initrd, FS_INITRD_MAX, &initrd, &ilen, err);
 	if (r < 0)
 		goto out;
 	strbuf_addf(&cmdline, "root=PARTUUID=%s %s", p.uuid, e->cmdline && *e->cmdline ? e->cmdline : "ro quiet");

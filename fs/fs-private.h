@@ -53,8 +53,12 @@ void fs_seed_uuid(const struct fs_target *t, const char *seed, const char *what,
 errcode_t fs_lookup(ext2_filsys e2, const char *path, bool follow, ext2_ino_t *ret);
 /* Read a symlink's target into sb. */
 errcode_t fs_read_link(ext2_filsys e2, ext2_ino_t ino, struct ext2_inode *inode, struct strbuf *sb);
-/* Read a whole regular file by inode; returns errcode_t, -1-ish never. */
-errcode_t fs_read_ino(ext2_filsys e2, ext2_ino_t ino, char **ret_data, size_t *ret_len);
+/*
+ * Read a whole regular file by inode; returns errcode_t. A file larger than
+ * max bytes is EXT2_ET_FILE_TOO_BIG, found from its inode before anything
+ * is allocated or read (a guest's sparse file may claim terabytes).
+ */
+errcode_t fs_read_ino(ext2_filsys e2, ext2_ino_t ino, uint64_t max, char **ret_data, size_t *ret_len);
 
 /*
  * The install session: fs_install() (install.c) fills a filesystem from a

@@ -147,6 +147,18 @@ void fs_free(struct fs *fs);
  * *ret_data is malloc'ed, owned by the caller, NUL-terminated beyond len.
  */
 int fs_read_file(struct fs *fs, const char *path, char **ret_data, size_t *ret_len, struct pb_err *err);
+/*
+ * fs_read_file() of a file that is at most max bytes: a larger one is
+ * -EFBIG ("PATH is larger than MAX"), told from its inode before anything
+ * is read. For what partboot reads on its own from a guest (a kernel, an
+ * initrd), whose sizes the guest chooses.
+ */
+int fs_read_file_max(struct fs *fs, const char *path, uint64_t max, char **ret_data, size_t *ret_len,
+		     struct pb_err *err);
+
+/* The most partboot reads of a guest's kernel and of its initrd (VM runner, kexec). */
+#define FS_KERNEL_MAX (256ull << 20)
+#define FS_INITRD_MAX (2ull << 30)
 
 struct fs_dirent {
 	const char *name;

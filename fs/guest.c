@@ -11,16 +11,18 @@
 #include "common/macros.h"
 #include "fs-private.h"
 
-/* Read a small file of the guest into a strbuf; false when absent or unreadable. */
+/*
+ * Read a small file of the guest (at most 1 MiB) into a strbuf; false when
+ * absent, unreadable or larger. The size is the inode's, checked before a
+ * byte is read: a 3 GiB sparse os-release costs nothing.
+ */
 static bool read_small(struct fs *fs, const char *path, struct strbuf *sb)
 {
 	_cleanup_free_ char *data = NULL;
 	ext2_ino_t ino;
 	size_t len;
 
-	if (fs_lookup(fs->e2, path, true, &ino) || fs_read_ino(fs->e2, ino, &data, &len))
-		return false;
-	if (len > 1 << 20)
+	if (fs_lookup(fs->e2, path, true, &ino) || fs_read_ino(fs->e2, ino, 1 << 20, &data, &len))
 		return false;
 	strbuf_add(sb, data, len);
 	return true;

@@ -10,6 +10,7 @@
 
 #include "common/alloc.h"
 #include "common/macros.h"
+#include "common/util.h"
 #include "fs-private.h"
 
 int fs_open(const struct fs_target *t, struct fs **ret, struct pb_err *err)
@@ -96,7 +97,7 @@ errcode_t fs_read_link(ext2_filsys e2, ext2_ino_t ino, struct ext2_inode *inode,
 	return 0;
 }
 
-errcode_t fs_read_ino(ext2_filsys e2, ext2_ino_t ino, char **ret_data, size_t *ret_len)
+errcode_t fs_read_ino(ext2_filsys e2, ext2_ino_t ino, uint64_t max, char **ret_data, size_t *ret_len)
 {
 	struct ext2_inode inode;
 	uint64_t size;
@@ -111,7 +112,7 @@ errcode_t fs_read_ino(ext2_filsys e2, ext2_ino_t ino, char **ret_data, size_t *r
 	if (!LINUX_S_ISREG(inode.i_mode))
 		return EINVAL;
 	size = EXT2_I_SIZE(&inode);
-	if (size >= SIZE_MAX)
+	if (size > max || size >= SIZE_MAX)
 		return EXT2_ET_FILE_TOO_BIG;
 	/*
 	 * Not xmalloc(): the size is the guest's (untrusted, a sparse file may
@@ -134,6 +135,12 @@ errcode_t fs_read_ino(ext2_filsys e2, ext2_ino_t ino, char **ret_data, size_t *r
 
 int fs_read_file(struct fs *fs, const char *path, char **ret_data, size_t *ret_len, struct pb_err *err)
 {
+	return fs_read_file_max(fs, path, UINT64_MAX, ret_data, ret_len, err);
+}
+
+int fs_read_file_max(struct fs *fs, const char *path, uint64_t max, char **ret_data, size_t *ret_len,
+		     struct pb_err *err)
+{
 	ext2_ino_t ino;
 	char *data;
 	size_t len;
@@ -144,7 +151,13 @@ int fs_read_file(struct fs *fs, const char *path, char **ret_data, size_t *ret_l
 		return pb_err_set(err, -ENOENT, "%s: %s: no such file in the guest", fs->where, path);
 	if (rc)
 		return fs_err_ext2(err, rc, "%s: %s", fs->where, path);
-	rc = fs_read_ino(fs->e2, ino, &data, &len);
+	rc = fs_read_ino(fs->e2, ino, max, &data, &len);
+	if (rc == EXT2_ET_FILE_TOO_BIG && max != UINT64_MAX) {
+		char a[32];
+
+		return pb_err_set(err, -EFBIG, "%s: %s is larger than %s, more than partboot reads of it", fs->where, path,
+				  pb_format_size(max, a, sizeof(a)));
+	}
 	if (rc == EISDIR)
 		return pb_err_set(err, -EISDIR, "%s: %s is a directory", fs->where, path);
 	if (rc == EINVAL)

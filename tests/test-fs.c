@@ -645,6 +645,41 @@ static void test_fs_install_skips_hard_link_to_itself(void **state)
 	pb_err_clear(&err);
 }
 
+/*
+ * Defect 9: a guest's small files were read whole before the 1 MiB limit
+ * applied (a 3 GiB sparse os-release made list take 6 s and 3 GB). Sizes
+ * are checked from the inode first: fs_guest_info() skips such a file,
+ * fs_read_file_max() refuses it.
+ */
+static void test_fs_guest_small_files_sized_before_read(void **state)
+{
+	struct fixture *f = *state;
+	struct pb_err err = PB_ERR_INIT;
+	struct fs_guest_info gi;
+	struct fs *fs;
+	char *data = NULL;
+	size_t len;
+
+	assert_int_equal(sh("mkdir -p '%s/tree/etc/kernel' '%s/tree/boot' && printf 'PRETTY_NAME=\"Huge\"\\n' "
+			    ">'%s/tree/etc/os-release' && truncate -s 3G '%s/tree/etc/os-release' && "
+			    "printf 'ro\\n' >'%s/tree/etc/kernel/cmdline' && truncate -s 3G '%s/tree/etc/kernel/cmdline' && "
+			    ": >'%s/tree/boot/vmlinuz-1'",
+			    f->dir, f->dir, f->dir, f->dir, f->dir, f->dir, f->dir),
+			 0);
+	snprintf(f->tar, sizeof(f->tar), "%s/tree/", f->dir);
+	assert_int_equal(install(f, NULL, &err), 0);
+	assert_int_equal(fs_open(&f->t, &fs, &err), 0);
+	assert_int_equal(fs_guest_info(fs, &gi, &err), 0);
+	assert_null(gi.pretty_name);
+	assert_int_equal(gi.n_kernels, 1);
+	fs_guest_info_release(&gi);
+	assert_int_equal(fs_read_file_max(fs, "/etc/os-release", 1 << 20, &data, &len, &err), -EFBIG);
+	assert_null(data);
+	assert_non_null(strstr(pb_err_msg(&err), "/etc/os-release is larger than 1 MiB"));
+	fs_free(fs);
+	pb_err_clear(&err);
+}
+
 /* "./" and then n components "a/" and a file "f". */
 static void write_deep_tar(const char *path, size_t n)
 {
@@ -830,6 +865,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fs_install_refuses_bad_superblock_geometry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_install_skips_hard_link_to_itself, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_install_refuses_paths_longer_than_path_max, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fs_guest_small_files_sized_before_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_install_fd_source_end_decides, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_apt_mirror_reads_host_sources, setup, teardown),
 	};

@@ -211,11 +211,11 @@ static int prepare_direct(struct vm *vm, struct fs *fs, const struct vm_boot *b,
 			    " initrd=%s:%" PRIu64 ":%" PRId64, !vm->o.no_pvh, probe.uuid, b->kernel, ksize, kmtime,
 			    initrd ? initrd : "", isize, imtime);
 	if (!key.len || vm_boot_files_lookup(cache, key.buf, &vm->kernel, &pvh, &vm->initrd) < 0) {
-		r = fs_read_file(fs, b->kernel, &kdata, &klen, err);
+		r = fs_read_file_max(fs, b->kernel, FS_KERNEL_MAX, &kdata, &klen, err);
 		if (r < 0)
 			return pb_err_prefix(err, r, "%s: ", where);
 		if (initrd) {
-			r = fs_read_file(fs, initrd, &idata, &ilen, err);
+			r = fs_read_file_max(fs, initrd, FS_INITRD_MAX, &idata, &ilen, err);
 			if (r < 0)
 				return pb_err_prefix(err, r, "%s: ", where);
 		}

@@ -32,7 +32,8 @@ pb init "$D" --size 400M >/dev/null &&
 	pb add "$D" bios --type bios-boot --size 1M >/dev/null &&
 	pb add "$D" alpha --type root --size 64M >/dev/null &&
 	pb add "$D" beta --type root --size 64M >/dev/null &&
-	pb add "$D" gamma --type root --size 64M >/dev/null
+	pb add "$D" gamma --type root --size 64M >/dev/null &&
+	pb add "$D" delta --type root --size 32M >/dev/null
 check "a disk with an ESP, a BIOS boot partition and three root partitions" sfdisk --verify "$D"
 
 # alpha: the test guest whose /etc/kernel/cmdline tries to run GRUB commands at menu load
@@ -101,5 +102,21 @@ refuses "defect 18: a command line longer than Linux keeps is said, not cut sile
 	"partition 'gamma': the kernel command line is [0-9]+ bytes.*Linux keeps the first 2047" \
 	pb run "$D" gamma --print-cmdline
 check "defect 18: install's menu refresh says so too" grep -q "partition 'gamma': the kernel command line is" "$T_DIR/err2"
+
+# --- defect 9: a guest's small files are read only when small: 3 GiB sparse os-release and
+# kernel/cmdline cost list nothing; a 3 GiB sparse kernel is refused before it is read
+mkdir -p "$T_DIR/delta/etc/kernel" "$T_DIR/delta/boot" &&
+	printf 'PRETTY_NAME="Huge"\n' >"$T_DIR/delta/etc/os-release" && truncate -s 3G "$T_DIR/delta/etc/os-release" &&
+	printf 'ro\n' >"$T_DIR/delta/etc/kernel/cmdline" && truncate -s 3G "$T_DIR/delta/etc/kernel/cmdline" &&
+	printf 'kernel' >"$T_DIR/delta/boot/vmlinuz-9" && truncate -s 3G "$T_DIR/delta/boot/vmlinuz-9"
+check "defect 9: delta installed from a tree with 3 GiB sparse files" pb -q install "$D" delta --from "$T_DIR/delta"
+# the largest resident size of `partboot list`, in KiB (getrusage of the child)
+rss=$(python3 -c 'import resource, subprocess, sys
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$PARTBOOT" list "$D")
+echo "# partboot list: $rss KiB at most resident"
+check "defect 9: list reads none of the 3 GiB (at most 100 MiB resident, was 3 GB)" test "$rss" -lt 102400
+refuses "defect 9: a 3 GiB kernel is refused before it is read" 1 \
+	"partition 'delta': /boot/vmlinuz-9 is larger than 256 MiB" pb run "$D" delta --print-cmdline
 
 t_done
