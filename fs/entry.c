@@ -78,6 +78,8 @@ int fs_entry_add(struct populate *p, struct archive_entry *e)
 	if (p->path.len >= PATH_MAX)
 		return pb_err_set(p->err, -ENAMETOOLONG, "%s: '%.64s...': path longer than %d bytes", p->t->where,
 				  raw, PATH_MAX - 1);
+	if (p->from_dir && !p->synthetic)
+		fs_test_pause_at("read", p->path.buf);
 	if (type == AE_IFSOCK) {
 		warn(p, "%s: '%s': skipped a socket (sockets cannot be stored)", p->t->where, raw);
 		return 0;

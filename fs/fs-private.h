@@ -220,6 +220,8 @@ void fs_source_close(struct populate *p);
  * "setup"), stop the process (SIGSTOP) so a test can kill -9 it there.
  */
 void fs_test_pause(const char *stage);
+/* The same for one entry: PARTBOOT_TEST_PAUSE=STAGE:PATH ("read:etc/passwd"). */
+void fs_test_pause_at(const char *stage, const char *path);
 
 /* setup.c */
 /*
