@@ -7,10 +7,12 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "common/alloc.h"
 #include "fs-private.h"
 
 static bool block_is_zero(const char *b, size_t n)
@@ -77,6 +79,46 @@ static errcode_t flush_stage(struct populate *p, ext2_ino_t ino, blk64_t lblk, b
 	return 0;
 }
 
+/*
+ * The next run of data of a directory source's file, from the descriptor
+ * its metadata was checked on (source.c): holes skipped with SEEK_DATA, at
+ * most 1 MiB at a time, nothing past the size libarchive saw. Returns 1
+ * with *buf, *len, *off, 0 at the end, or -errno.
+ */
+static int fd_data_block(struct populate *p, uint64_t size, uint64_t *pos, const void **buf, size_t *len,
+			 int64_t *off)
+{
+	off_t d, h;
+	ssize_t n;
+	size_t want;
+
+	if (*pos >= size)
+		return 0;
+	d = lseek(p->data_fd, (off_t)*pos, SEEK_DATA);
+	if (d < 0)
+		return errno == ENXIO ? 0 : -errno; /* only a hole up to the end */
+	if ((uint64_t)d >= size)
+		return 0;
+	h = lseek(p->data_fd, d, SEEK_HOLE);
+	want = 1 << 20;
+	if (h > d && (uint64_t)(h - d) < want)
+		want = (size_t)(h - d);
+	if (size - (uint64_t)d < want)
+		want = (size_t)(size - (uint64_t)d);
+	if (!p->fd_buf)
+		p->fd_buf = xmalloc(1 << 20);
+	n = pread(p->data_fd, p->fd_buf, want, d);
+	if (n < 0)
+		return -errno;
+	if (!n)
+		return -ESTALE; /* shorter than it was: changed while read */
+	*buf = p->fd_buf;
+	*len = (size_t)n;
+	*off = d;
+	*pos = (uint64_t)d + (uint64_t)n;
+	return 1;
+}
+
 static int archive_fail(struct populate *p, const char *what)
 {
 	const char *msg = archive_error_string(p->a);
@@ -90,8 +132,18 @@ int fs_data_write(struct populate *p, ext2_ino_t ino)
 {
 	const size_t bs = p->e2->blocksize;
 	uint64_t stage_start = 0, stage_len = 0; /* bytes; stage_start is block aligned */
+	uint64_t ino_size = 0;
 	errcode_t rc;
 
+	if (p->data_fd >= 0) {
+		struct ext2_inode inode;
+
+		/* the size entry.c set from what libarchive saw: no byte past it is read */
+		rc = ext2fs_read_inode(p->e2, ino, &inode);
+		if (rc)
+			return fs_populate_fail(p, rc, "cannot read");
+		ino_size = EXT2_I_SIZE(&inode);
+	}
 	if (p->synthetic) {
 		/* Small files partboot writes itself (fstab, hostname): one staged run. */
 		size_t pad;
@@ -106,16 +158,29 @@ int fs_data_write(struct populate *p, ext2_ino_t ino)
 		rc = flush_stage(p, ino, 0, (p->mem_len + pad) / bs);
 		return rc ? fs_populate_fail(p, rc, "cannot write") : 0;
 	}
-	for (;;) {
+	for (uint64_t fd_pos = 0;;) {
 		const void *buf;
 		size_t len;
 		la_int64_t off;
-		int ar = archive_read_data_block(p->a, &buf, &len, &off);
 
-		if (ar == ARCHIVE_EOF)
-			break;
-		if (ar < ARCHIVE_WARN)
-			return archive_fail(p, "cannot read");
+		if (p->data_fd >= 0) {
+			int64_t o = 0;
+			int r = fd_data_block(p, ino_size, &fd_pos, &buf, &len, &o);
+
+			if (r == 0)
+				break;
+			if (r < 0)
+				return pb_err_set(p->err, r, "%s: '%s': %s", p->t->where, p->entry,
+						  r == -ESTALE ? "changed while it was read (shorter now)" : strerror(-r));
+			off = o;
+		} else {
+			int ar = archive_read_data_block(p->a, &buf, &len, &off);
+
+			if (ar == ARCHIVE_EOF)
+				break;
+			if (ar < ARCHIVE_WARN)
+				return archive_fail(p, "cannot read");
+		}
 		if (off < 0 || (uint64_t)off < stage_start + stage_len)
 			return pb_err_set(p->err, -EIO, "%s: '%s': data out of order in the archive", p->t->where,
 					  p->entry);

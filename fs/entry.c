@@ -78,8 +78,15 @@ int fs_entry_add(struct populate *p, struct archive_entry *e)
 	if (p->path.len >= PATH_MAX)
 		return pb_err_set(p->err, -ENAMETOOLONG, "%s: '%.64s...': path longer than %d bytes", p->t->where,
 				  raw, PATH_MAX - 1);
-	if (p->from_dir && !p->synthetic)
+	if (p->from_dir && !p->synthetic) {
 		fs_test_pause_at("read", p->path.buf);
+		/* before anything of it is written: still the file libarchive saw? */
+		if (type != AE_IFSOCK) {
+			r = fs_source_check_entry(p, e);
+			if (r < 0)
+				return r;
+		}
+	}
 	if (type == AE_IFSOCK) {
 		warn(p, "%s: '%s': skipped a socket (sockets cannot be stored)", p->t->where, raw);
 		return 0;
@@ -309,6 +316,7 @@ int fs_entry_add(struct populate *p, struct archive_entry *e)
 			return fs_populate_fail(p, rc, "cannot create");
 		if (type == AE_IFREG) {
 			r = fs_data_write(p, ino);
+			fs_source_close_entry(p);
 			if (r < 0)
 				return r;
 			/* fallocate changed i_blocks and the extent tree: re-read, then stamp. */

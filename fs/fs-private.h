@@ -101,6 +101,9 @@ struct populate {
 	struct archive_entry_linkresolver *lr;
 	struct archive_entry *disk_entry, *spare; /* directory source: the entry read into, linkify's spare */
 	struct archive_entry *first; /* read before the disk is touched: is it an archive at all? */
+	/* directory source: the source's root, the last parent checked, the current file's data */
+	int src_root_fd, src_dir_fd, data_fd;
+	struct strbuf src_dir;
 	int first_ar;
 	uint64_t total, last_progress, data_written;
 	/* dir.c */
@@ -110,6 +113,7 @@ struct populate {
 	int64_t now;
 	/* data.c */
 	char *stage;
+	char *fd_buf; /* a directory source's file read into (1 MiB) */
 	/* entry.c; install.c for the ENOSPC message */
 	const char *entry; /* current entry, for messages */
 	blk64_t free_at_start, free_before_entry;
@@ -206,6 +210,17 @@ int fs_data_write(struct populate *p, ext2_ino_t ino);
  * touched. Returns 0 or -errno with p->err set.
  */
 int fs_source_open(struct populate *p);
+/*
+ * A directory source: check that entry e is still what libarchive saw, on
+ * the disk now, through descriptors opened from the source's root without
+ * following symlinks (its parent walked one component at a time, then the
+ * entry compared by device and inode), and for a regular file open it so
+ * that its data comes from that very file (p->data_fd, data.c). Returns 0
+ * or -ESTALE with "WHERE: 'PATH' changed while it was read" in p->err.
+ */
+int fs_source_check_entry(struct populate *p, struct archive_entry *e);
+/* Close p->data_fd (a no-op when none is open). */
+void fs_source_close_entry(struct populate *p);
 /* The next entry to write (owned by the source): 1, 0 at the end, or -errno with p->err set. */
 int fs_source_next(struct populate *p, struct archive_entry **ret);
 /* After running out of space: what the rest of the source would take, in bytes. */

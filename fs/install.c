@@ -86,7 +86,8 @@ static int fill(struct populate *p)
 int fs_install(const struct fs_target *t, const struct fs_install_opts *opts, struct pb_err *err)
 {
 	struct pb_err local = PB_ERR_INIT;
-	struct populate p = { .t = t, .opts = opts, .path = STRBUF_INIT, .parent_path = STRBUF_INIT };
+	struct populate p = { .t = t, .opts = opts, .path = STRBUF_INIT, .parent_path = STRBUF_INIT,
+			      .src_root_fd = -1, .src_dir_fd = -1, .data_fd = -1, .src_dir = STRBUF_INIT };
 	bool need_mkfs = opts->wipe;
 	enum fs_kind kind;
 	char type[32];
@@ -232,6 +233,7 @@ out:
 	fs_source_close(&p);
 	fs_path_map_free(&p.map);
 	free(p.stage);
+	free(p.fd_buf);
 	strbuf_release(&p.path);
 	strbuf_release(&p.parent_path);
 	pb_err_clear(&local);

@@ -9,8 +9,10 @@
  * ENOSPC what the rest of it would take.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -36,6 +38,10 @@ int fs_source_open(struct populate *p)
 	if (p->from_dir) {
 		size_t n = strlen(src);
 
+		/* The root as the user named it (a symlink to it is theirs); below it nothing is followed. */
+		p->src_root_fd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (p->src_root_fd < 0)
+			return pb_err_set(p->err, -errno, "%s: %s", src, strerror(errno));
 		p->a = archive_read_disk_new();
 		if (!p->a)
 			return pb_err_set(p->err, -ENOMEM, "out of memory");
@@ -121,6 +127,89 @@ int fs_source_next(struct populate *p, struct archive_entry **ret)
 	}
 }
 
+/*
+ * libarchive's disk reader lstat()s an entry and reads its data, or walks
+ * into a directory, later and by name: swapped in between for a symlink to
+ * a host file or folder, that host file would be copied into the guest.
+ * So each entry is looked at again here, on the disk now.
+ */
+static int changed(struct populate *p, const char *why)
+{
+	return pb_err_set(p->err, -ESTALE, "%s: '%s' changed while it was read (%s); nothing of it was copied",
+			  p->t->where, p->path.buf, why);
+}
+
+/* The parent directory of p->path, opened from the root one component at a time, never following a symlink. */
+static int open_parent(struct populate *p)
+{
+	const char *slash = strrchr(p->path.buf, '/');
+	size_t plen = slash ? (size_t)(slash - p->path.buf) : 0;
+	const char *c = p->path.buf;
+	int fd;
+
+	if (p->src_dir_fd >= 0 && p->src_dir.len == plen && !memcmp(p->src_dir.buf, p->path.buf, plen))
+		return p->src_dir_fd; /* the same parent as the entry before (the walk goes folder by folder) */
+	if (p->src_dir_fd >= 0 && p->src_dir_fd != p->src_root_fd)
+		close(p->src_dir_fd);
+	p->src_dir_fd = -1;
+	strbuf_reset(&p->src_dir);
+	fd = p->src_root_fd;
+	while (c < p->path.buf + plen) {
+		size_t n = strcspn(c, "/");
+		char name[256];
+		int next;
+
+		snprintf(name, sizeof(name), "%.*s", (int)n, c);
+		next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd != p->src_root_fd)
+			close(fd);
+		if (next < 0)
+			return changed(p, "a folder above it is not a folder any more");
+		fd = next;
+		c += n + (c[n] == '/');
+	}
+	strbuf_add(&p->src_dir, p->path.buf, plen);
+	p->src_dir_fd = fd;
+	return fd;
+}
+
+int fs_source_check_entry(struct populate *p, struct archive_entry *e)
+{
+	const char *name = strrchr(p->path.buf, '/') ? strrchr(p->path.buf, '/') + 1 : p->path.buf;
+	struct stat st;
+	int dfd;
+
+	fs_source_close_entry(p);
+	if (!p->path.len) {
+		/* the root itself */
+		if (fstat(p->src_root_fd, &st) < 0 || st.st_dev != archive_entry_dev(e) ||
+		    (int64_t)st.st_ino != archive_entry_ino64(e))
+			return changed(p, "the source folder is another one now");
+		return 0;
+	}
+	dfd = open_parent(p);
+	if (dfd < 0)
+		return dfd;
+	if (archive_entry_filetype(e) == AE_IFREG && !archive_entry_hardlink(e)) {
+		p->data_fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		if (p->data_fd < 0 || fstat(p->data_fd, &st) < 0)
+			return changed(p, "it is not a file any more");
+	} else if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		return changed(p, "it is gone");
+	}
+	if (st.st_dev != archive_entry_dev(e) || (int64_t)st.st_ino != archive_entry_ino64(e) ||
+	    (st.st_mode & S_IFMT) != (archive_entry_filetype(e) & S_IFMT))
+		return changed(p, "it is another file now");
+	return 0;
+}
+
+void fs_source_close_entry(struct populate *p)
+{
+	if (p->data_fd >= 0)
+		close(p->data_fd);
+	p->data_fd = -1;
+}
+
 /* After running out of space: what the rest of the source would take. */
 uint64_t fs_source_remaining(struct populate *p, struct archive_entry *cur)
 {
@@ -167,4 +256,10 @@ void fs_source_close(struct populate *p)
 		archive_entry_linkresolver_free(p->lr);
 	if (p->disk_entry)
 		archive_entry_free(p->disk_entry);
+	fs_source_close_entry(p);
+	if (p->src_dir_fd >= 0 && p->src_dir_fd != p->src_root_fd)
+		close(p->src_dir_fd);
+	if (p->src_root_fd >= 0)
+		close(p->src_root_fd);
+	strbuf_release(&p->src_dir);
 }

@@ -33,7 +33,8 @@ pb init "$D" --size 400M >/dev/null &&
 	pb add "$D" alpha --type root --size 64M >/dev/null &&
 	pb add "$D" beta --type root --size 64M >/dev/null &&
 	pb add "$D" gamma --type root --size 64M >/dev/null &&
-	pb add "$D" delta --type root --size 32M >/dev/null
+	pb add "$D" delta --type root --size 32M >/dev/null &&
+	pb add "$D" epsilon --type root --size 16M >/dev/null
 check "a disk with an ESP, a BIOS boot partition and three root partitions" sfdisk --verify "$D"
 
 # alpha: the test guest whose /etc/kernel/cmdline tries to run GRUB commands at menu load
@@ -118,5 +119,65 @@ echo "# partboot list: $rss KiB at most resident"
 check "defect 9: list reads none of the 3 GiB (at most 100 MiB resident, was 3 GB)" test "$rss" -lt 102400
 refuses "defect 9: a 3 GiB kernel is refused before it is read" 1 \
 	"partition 'delta': /boot/vmlinuz-9 is larger than 256 MiB" pb run "$D" delta --print-cmdline
+
+# --- defect 6: install --from DIR read a file's data again by name after its metadata: a file
+# swapped for a symlink (or a directory for a symlink to a host folder) in between copied a
+# host file into the guest. The test stops partboot at that moment (PARTBOOT_TEST_PAUSE).
+# wait_stopped PID: true once PID is stopped (SIGSTOP), false if it ended first
+wait_stopped() {
+	for _ in $(seq 200); do
+		case $(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) in
+		T) return 0 ;;
+		'') return 1 ;;
+		esac
+		sleep 0.05
+	done
+	return 1
+}
+# swap_at PATH WHAT: install the tree into epsilon, stopped at PATH, WHAT done meanwhile
+swap_at() {
+	rm -rf "$T_DIR/eps" && mkdir -p "$T_DIR/eps/boot" "$T_DIR/eps/sub" && : >"$T_DIR/eps/boot/vmlinuz-1" &&
+		echo innocent >"$T_DIR/eps/victim" && echo innocent >"$T_DIR/eps/sub/inner" || return 1
+	PARTBOOT_TEST_PAUSE="read:$1" "$PARTBOOT" -q install "$D" epsilon --from "$T_DIR/eps" --wipe \
+		2>"$T_DIR/err6" &
+	local pid=$!
+	if ! wait_stopped $pid; then
+		wait $pid
+		return 1
+	fi
+	eval "$2"
+	kill -CONT $pid
+	wait $pid
+}
+mkdir -p "$T_DIR/host" && echo HOST-SECRET >"$T_DIR/host/secret" && echo HOST-SECRET >"$T_DIR/host/inner"
+# shellcheck disable=SC2016 # swap_at evals it while partboot is stopped
+swap_at victim 'rm "$T_DIR/eps/victim" && ln -s "$T_DIR/host/secret" "$T_DIR/eps/victim"'
+rc=$?
+if [ $rc -eq 1 ] && grep -q "partition 'epsilon': 'victim' changed while it was read" "$T_DIR/err6" &&
+	! pb cat "$D" epsilon /victim 2>/dev/null | grep -q HOST-SECRET; then
+	t_ok "defect 6: a file swapped for a symlink to a host file is refused, nothing of the host file copied"
+else
+	t_fail "defect 6: file swapped for a symlink (exit $rc): $(cat "$T_DIR/err6")"
+fi
+# shellcheck disable=SC2016 # swap_at evals it while partboot is stopped
+swap_at sub 'mv "$T_DIR/eps/sub" "$T_DIR/eps/sub.old" && ln -s "$T_DIR/host" "$T_DIR/eps/sub"'
+rc=$?
+if [ $rc -eq 1 ] && grep -q "partition 'epsilon': 'sub[^']*' changed while it was read" "$T_DIR/err6" &&
+	! pb cat "$D" epsilon /sub/inner 2>/dev/null | grep -q HOST-SECRET &&
+	! pb cat "$D" epsilon /sub/secret >/dev/null 2>&1; then
+	t_ok "defect 6: a directory swapped for a symlink to a host folder is refused, nothing of it copied"
+else
+	t_fail "defect 6: directory swapped for a symlink (exit $rc): $(cat "$T_DIR/err6")"
+fi
+# shellcheck disable=SC2016 # swap_at evals it while partboot is stopped
+swap_at victim 'echo changed >"$T_DIR/eps/victim.new" && mv "$T_DIR/eps/victim.new" "$T_DIR/eps/victim"'
+rc=$?
+if [ $rc -eq 1 ] && grep -q "'victim' changed while it was read" "$T_DIR/err6"; then
+	t_ok "defect 6: a file replaced by another file is refused too"
+else
+	t_fail "defect 6: file replaced (exit $rc): $(cat "$T_DIR/err6")"
+fi
+check "defect 6: an unchanged tree installs" swap_at victim ':'
+check "defect 6: and its file is there" bash -c "'$PARTBOOT' cat '$D' epsilon /victim | grep -q innocent"
 
 t_done
