@@ -69,6 +69,15 @@ static int parse_bpb(struct esp *e, struct pb_err *err)
 	if ((e->bps != 512 && e->bps != 1024 && e->bps != 2048 && e->bps != 4096) || !e->spc ||
 	    (e->spc & (e->spc - 1)) || !e->reserved || !e->nfats || !fatsz || !total)
 		return 0;
+	/*
+	 * Every field below decides where the walker reads and grubenv.c
+	 * writes: a crafted ESP must not send either outside its partition.
+	 * fatgen103 §3.5: at most 32 KiB per cluster (64 KiB taken), FATs
+	 * holding an entry for every cluster, FAT16 with a root directory,
+	 * FAT32 without one but with a root cluster.
+	 */
+	if ((uint32_t)e->spc * e->bps > 64 * 1024 || e->nfats > 4)
+		return pb_err_set(err, -EUCLEAN, "%s: FAT geometry invalid (cluster size or number of FATs)", e->where);
 	e->fat_sectors = fatsz;
 	e->root_sectors = (root_entries * 32 + e->bps - 1) / e->bps;
 	e->data_sector = (uint64_t)e->reserved + (uint64_t)e->nfats * fatsz + e->root_sectors;
@@ -85,12 +94,19 @@ static int parse_bpb(struct esp *e, struct pb_err *err)
 	} else if (e->n_clusters < 65525) {
 		e->fat_bits = 16;
 		e->root_cluster = 0;
+		if (!root_entries)
+			return pb_err_set(err, -EUCLEAN, "%s: FAT16 filesystem without a root directory", e->where);
 		snprintf(e->volid, sizeof(e->volid), "%04X-%04X", pb_le16(b + 0x29), pb_le16(b + 0x27));
 	} else {
 		e->fat_bits = 32;
 		e->root_cluster = pb_le32(b + 0x2c);
+		if (root_entries || e->root_cluster < 2 || e->root_cluster >= e->n_clusters + 2)
+			return pb_err_set(err, -EUCLEAN, "%s: FAT32 root directory cluster %u outside the filesystem",
+					  e->where, e->root_cluster);
 		snprintf(e->volid, sizeof(e->volid), "%04X-%04X", pb_le16(b + 0x45), pb_le16(b + 0x43));
 	}
+	if ((uint64_t)fatsz * e->bps * 8 / e->fat_bits < (uint64_t)e->n_clusters + 2)
+		return pb_err_set(err, -EUCLEAN, "%s: FAT too small for the clusters the filesystem claims", e->where);
 	e->has_fat = true;
 	return 0;
 }
@@ -113,6 +129,12 @@ int esp_open(struct part_disk *d, struct esp *ret, struct pb_err *err)
 	return pb_err_set(err, -ENOENT,
 			  "%s: no ESP: add one for grub.cfg and grubenv (partboot add %s esp --type esp --size 64M)",
 			  part_disk_path(d), part_disk_path(d));
+}
+
+/* A cluster number that names a data cluster of this FAT (2 .. n_clusters + 1). */
+static bool cluster_valid(const struct esp *e, uint32_t c)
+{
+	return c >= 2 && c < e->n_clusters + 2;
 }
 
 static uint64_t cluster_offset(const struct esp *e, uint32_t c)
@@ -214,6 +236,9 @@ static int find_in_dir(struct esp *e, uint32_t dir_cluster, const char name[11],
 	}
 	buf = xmalloc(cluster_bytes(e));
 	while (c) {
+		/* a directory entry's first cluster is the disk's word: bounded like the chain */
+		if (!cluster_valid(e, c))
+			return pb_err_set(err, -EUCLEAN, "%s: directory cluster %u outside the filesystem", e->where, c);
 		if (++steps > e->n_clusters)
 			return pb_err_set(err, -EUCLEAN, "%s: FAT cluster chain loops", e->where);
 		r = read_at(e, cluster_offset(e, c), buf, cluster_bytes(e), err);
@@ -271,8 +296,8 @@ int esp_lookup(struct esp *e, const char *path, uint32_t *ret_size, uint64_t max
 		uint64_t len = want < cluster_bytes(e) ? want : cluster_bytes(e);
 		uint64_t off;
 
-		if (c < 2 || ++steps > e->n_clusters)
-			return pb_err_set(err, -EUCLEAN, "%s: %s: broken cluster chain", e->where, path);
+		if (!cluster_valid(e, c) || ++steps > e->n_clusters)
+			return pb_err_set(err, -EUCLEAN, "%s: %s: broken cluster chain (cluster %u)", e->where, path, c);
 		off = cluster_offset(e, c);
 		if (n && ext[n - 1].offset + ext[n - 1].len == off) {
 			ext[n - 1].len += len;

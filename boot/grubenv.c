@@ -187,9 +187,13 @@ static int envfile_open(struct part_disk *d, struct envfile *f, struct pb_err *e
 	int r;
 
 	memset(f, 0, sizeof(*f));
-	r = esp_open(d, &f->esp, NULL);
-	if (r < 0 || !f->esp.has_fat)
+	r = esp_open(d, &f->esp, err);
+	if (r == -ENOENT || (r >= 0 && !f->esp.has_fat)) {
+		pb_err_clear(err);
 		return -ENOENT;
+	}
+	if (r < 0)
+		return r; /* a FAT that is there but broken is no "not installed" */
 	r = esp_lookup(&f->esp, BOOT_GRUBENV, &size, BOOT_GRUBENV_SIZE, &f->ext, &f->n_ext, err);
 	if (r == -ENOENT)
 		return -ENOENT;

@@ -569,6 +569,125 @@ static void test_boot_grubenv_in_place_on_fat(void **state)
 	pb_err_clear(&err);
 }
 
+/* Offset in the image of the 32-byte directory entry named name83 ("GRUBENV    ") inside the ESP. */
+static off_t find_dirent(const char *img, const struct part_info *esp, const char *name83)
+{
+	int fd = open(img, O_RDONLY);
+	uint8_t *buf = malloc(esp->size);
+	off_t at = -1;
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, buf, esp->size, (off_t)esp->start), (ssize_t)esp->size);
+	for (uint64_t i = 0; i + 32 <= esp->size && at < 0; i += 32)
+		if (!memcmp(buf + i, name83, 11) && buf[i + 11] != 0x0f && !(buf[i + 11] & 0x08))
+			at = (off_t)(esp->start + i);
+	close(fd);
+	free(buf);
+	assert_true(at >= 0);
+	return at;
+}
+
+static void poke(const char *img, off_t at, const void *bytes, size_t n)
+{
+	int fd = open(img, O_RDWR);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, bytes, n, at), (ssize_t)n);
+	close(fd);
+}
+
+/* A disk whose UEFI GRUB menu has an entry for 'a' (which has no filesystem: none needed here). */
+static struct part_disk *esp_disk_with_menu(const char *name, uint64_t esp_size, struct part_info *ret_esp)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct part_disk *d = esp_disk(name, esp_size);
+	const struct boot_entry e = { .id = "a", .fs_uuid = "x", .partuuid = "y", .kernel = "/vmlinuz" };
+
+	assert_int_equal(part_disk_find(d, "esp", ret_esp, &err), 0);
+	assert_int_equal(boot_install(d, BOOT_INSTALL_UEFI, &e, 1, &err), 0);
+	pb_err_clear(&err);
+	return d;
+}
+
+/*
+ * Defect 11: the ESP walker did not bound a directory entry's first
+ * cluster, so a crafted grubenv entry made `default` write 1 KiB outside
+ * the ESP. Every cluster is checked against the filesystem's, every FAT
+ * geometry field against the partition; a refusal writes nothing.
+ */
+static void test_boot_esp_bounds_clusters_and_geometry(void **state)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct part_info esp;
+	struct part_disk *d;
+	char img[160], copy[160];
+	uint64_t first = 0, last = 0;
+	off_t at;
+
+	if (!pb_have_program("grub-mkimage") || !pb_have_program("mcopy") || !pb_have_program("mkfs.fat"))
+		skip();
+	/* FAT16: grubenv's first cluster far past the filesystem's last */
+	d = esp_disk_with_menu("oob.img", 8 * MiB, &esp);
+	snprintf(img, sizeof(img), "%s", part_disk_path(d));
+	part_disk_free(d);
+	at = find_dirent(img, &esp, "GRUBENV    ");
+	{
+		/* where cluster 65519 would be: a valid environment block waits there, as a guest can place one */
+		uint8_t bpb[512];
+		char block[BOOT_GRUBENV_SIZE];
+		uint64_t data, off;
+		int fd = open(img, O_RDONLY);
+
+		assert_int_equal(pread(fd, bpb, sizeof(bpb), (off_t)esp.start), 512);
+		close(fd);
+		data = (uint64_t)(bpb[0x0e] | bpb[0x0f] << 8) + (uint64_t)bpb[0x10] * (bpb[0x16] | bpb[0x17] << 8) +
+		       (uint64_t)(bpb[0x11] | bpb[0x12] << 8) * 32 / 512;
+		off = esp.start + (data + (65519 - 2) * bpb[0x0d]) * 512;
+		assert_true(off > esp.start + esp.size && off + sizeof(block) < 64 * MiB);
+		boot_grubenv_init(block);
+		poke(img, (off_t)off, block, sizeof(block));
+	}
+	poke(img, at + 0x1a, "\xef\xff", 2);
+	snprintf(copy, sizeof(copy), "%s/oob-before.img", tmpdir);
+	copy_file(img, copy);
+	assert_int_equal(part_disk_open(img, 0, 0, &d, &err), 0);
+	assert_int_equal(boot_set_default(d, "a", &err), -EUCLEAN);
+	assert_non_null(strstr(pb_err_msg(&err), "/grub/grubenv: broken cluster chain (cluster 65519)"));
+	assert_int_equal(boot_set_next(d, "a", &err), -EUCLEAN);
+	part_disk_free(d);
+	assert_int_equal(count_diff(copy, img, &first, &last), 0);
+
+	/* the /grub directory's cluster out of range */
+	poke(img, at + 0x1a, "\x00\x00", 2); /* back to something harmless: cluster 0 */
+	at = find_dirent(img, &esp, "GRUB       ");
+	poke(img, at + 0x1a, "\xf0\xfe", 2);
+	copy_file(img, copy);
+	assert_int_equal(part_disk_open(img, 0, 0, &d, &err), 0);
+	assert_int_equal(boot_set_default(d, "a", &err), -EUCLEAN);
+	assert_non_null(strstr(pb_err_msg(&err), "directory cluster 65264 outside the filesystem"));
+	part_disk_free(d);
+	assert_int_equal(count_diff(copy, img, &first, &last), 0);
+
+	/* FAT32: a root cluster outside the filesystem, and a FAT too small for its clusters */
+	d = esp_disk_with_menu("oob32.img", 40 * MiB, &esp);
+	snprintf(img, sizeof(img), "%s", part_disk_path(d));
+	part_disk_free(d);
+	poke(img, (off_t)esp.start + 0x2c, "\x00\x00\x00\x0f", 4);
+	copy_file(img, copy);
+	assert_int_equal(part_disk_open(img, 0, 0, &d, &err), 0);
+	assert_int_equal(boot_set_default(d, "a", &err), -EUCLEAN);
+	assert_non_null(strstr(pb_err_msg(&err), "FAT32 root directory cluster 251658240 outside the filesystem"));
+	part_disk_free(d);
+	assert_int_equal(count_diff(copy, img, &first, &last), 0);
+	poke(img, (off_t)esp.start + 0x2c, "\x02\x00\x00\x00", 4);
+	poke(img, (off_t)esp.start + 0x24, "\x10\x00\x00\x00", 4); /* 16 sectors of FAT for ~80,000 clusters */
+	assert_int_equal(part_disk_open(img, 0, 0, &d, &err), 0);
+	assert_int_equal(boot_set_default(d, "a", &err), -EUCLEAN);
+	assert_non_null(strstr(pb_err_msg(&err), "FAT too small for the clusters"));
+	part_disk_free(d);
+	pb_err_clear(&err);
+}
+
 static void test_boot_install_refusals(void **state)
 {
 	struct pb_err err = PB_ERR_INIT;
@@ -617,6 +736,7 @@ int main(void)
 		cmocka_unit_test(test_boot_bios_real_images),
 		cmocka_unit_test(test_boot_grubenv_in_place_on_fat),
 		cmocka_unit_test(test_boot_install_refusals),
+		cmocka_unit_test(test_boot_esp_bounds_clusters_and_geometry),
 	};
 
 	return cmocka_run_group_tests_name("boot", tests, setup_dir, teardown_dir);
