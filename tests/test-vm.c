@@ -112,6 +112,40 @@ static void test_vm_argv_direct_is_microvm_with_the_partition_alone(void **state
 	vm_strv_free(argv);
 }
 
+/*
+ * Defect 16: the partition's name reached QEMU's -name with its commas as
+ * they were, so "a,process=x" set QEMU's process name. The key is given and
+ * commas doubled; real QEMU (query-name over QMP) says which name it took.
+ */
+static void test_vm_argv_name_is_quoted_for_qemu(void **state)
+{
+	struct vm_guest g = direct_guest;
+	struct vm_opts o = { 0 };
+	char **argv;
+
+	g.name = "a,process=x=y";
+	argv = build(&o, &g, VM_ACCEL_TCG, 3);
+	assert_string_equal(arg_after(argv, "-name", 0), "guest=partboot-a,,process=x=y");
+	if (access("/usr/bin/qemu-system-x86_64", X_OK) == 0) {
+		char cmd[512], out[4096] = "";
+		size_t n;
+		FILE *f;
+
+		snprintf(cmd, sizeof(cmd),
+			 "printf '%%s\\n' '{\"execute\":\"qmp_capabilities\"}' '{\"execute\":\"query-name\"}' "
+			 "'{\"execute\":\"quit\"}' | timeout 60 qemu-system-x86_64 -name '%s' -machine none -nodefaults "
+			 "-display none -qmp stdio 2>&1",
+			 arg_after(argv, "-name", 0));
+		f = popen(cmd, "r");
+		assert_non_null(f);
+		n = fread(out, 1, sizeof(out) - 1, f);
+		out[n] = '\0';
+		pclose(f);
+		assert_non_null(strstr(out, "{\"return\": {\"name\": \"partboot-a,process=x=y\"}}"));
+	}
+	vm_strv_free(argv);
+}
+
 static void test_vm_argv_block_device_uses_host_device(void **state)
 {
 	struct vm_guest g = direct_guest;
@@ -654,6 +688,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vm_argv_direct_is_microvm_with_the_partition_alone),
+		cmocka_unit_test(test_vm_argv_name_is_quoted_for_qemu),
 		cmocka_unit_test(test_vm_argv_block_device_uses_host_device),
 		cmocka_unit_test(test_vm_argv_bios_boots_the_view_on_q35),
 		cmocka_unit_test(test_vm_argv_uefi_adds_ovmf_with_private_vars),

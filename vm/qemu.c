@@ -148,8 +148,16 @@ int vm_argv_build(const struct vm_opts *o, const struct vm_guest *g, const struc
 		return pb_err_set(err, -EINVAL, "network boot needs a boot file");
 
 	strv_add(&a, o->qemu ? o->qemu : VM_DEFAULT_QEMU);
+	/*
+	 * The partition's name is the disk's word: QEMU parses -name as options
+	 * (guest=, process=, debug-threads=), so the key is given and its
+	 * commas doubled, as in every option value below.
+	 */
+	strbuf_reset(&sb);
+	strbuf_addstr(&sb, "guest=partboot-");
+	add_qemu_escaped(&sb, g->name ? g->name : "guest");
 	strv_add(&a, "-name");
-	strv_addf(&a, "partboot-%s", g->name ? g->name : "guest");
+	strv_add(&a, sb.buf);
 	/* Nothing QEMU would add by itself: every device below is chosen. */
 	strv_add(&a, "-nodefaults");
 	strv_add(&a, "-no-user-config");
