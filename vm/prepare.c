@@ -35,6 +35,8 @@ struct vm {
 	char *kernel, *initrd, *cmdline;
 	char *tmpdir, *shadow, *view, *vars, *ovmf_code, *answers;
 	size_t view_extents;
+	uint64_t shadow_max; /* bytes the shadow may hold: its copies and VM_SHADOW_SLACK */
+	char *where;         /* "DISK: partition 'NAME'" */
 	struct vm_guest g;
 	enum vm_accel accel;
 	char *warning;
@@ -71,6 +73,7 @@ void vm_free(struct vm *vm)
 	free(vm->ovmf_code);
 	free(vm->answers);
 	free(vm->warning);
+	free(vm->where);
 	free(vm);
 }
 
@@ -85,6 +88,17 @@ const char *vm_warning(const struct vm *vm)
 enum vm_accel vm_accel(const struct vm *vm)
 {
 	return vm->accel;
+}
+
+const char *vm_shadow(const struct vm *vm, uint64_t *ret_max)
+{
+	*ret_max = vm->shadow_max;
+	return vm->shadow && vm->g.view_path ? vm->shadow : NULL;
+}
+
+const char *vm_where(const struct vm *vm)
+{
+	return vm->where ? vm->where : "the guest";
 }
 
 void vm_opts_get(const struct vm *vm, struct vm_opts *ret)
@@ -297,6 +311,11 @@ int vm_prepare_view(struct vm *vm, struct pb_err *err)
 	if (r < 0)
 		return pb_err_prefix(err, r, "%s: disk view: ", vm->disk_path);
 	vm->view_extents = n_ext;
+	/* what the guest may rewrite: the copies (tables, gaps, ESP, BIOS boot partition), and a little more */
+	vm->shadow_max = VM_SHADOW_SLACK;
+	for (size_t i = 0; i < n_ext; i++)
+		if (ext[i].src == VM_EXTENT_SHADOW && ext[i].copy)
+			vm->shadow_max += ext[i].size;
 	vm->g.view_path = vm->view;
 	vm->g.view_extents = n_ext;
 	return 0;
@@ -338,6 +357,7 @@ static int prepare_take(struct vm *vm, struct part_disk *d, const struct part_in
 		vm->name = strbuf_detach(&nb, NULL);
 	}
 	strbuf_addf(where, "%s: partition '%s'", part_disk_display(d), vm->name);
+	vm->where = xstrdup(where->buf);
 
 	if (install) {
 		switch (vm->p.type) {

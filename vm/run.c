@@ -10,6 +10,11 @@
  * ACPI power button (system_powerdown) and quits QEMU after a grace period.
  * The verdict comes from QMP events (SHUTDOWN reason, GUEST_PANICKED) and
  * QEMU's exit status.
+ *
+ * In firmware mode what the guest writes outside its partition lands in the
+ * sparse shadow file (disk-view.c); a guest could fill the host's temporary
+ * folder that way. The shadow's allocated size is looked at every 250 ms and
+ * a VM that wrote more than its copies and VM_SHADOW_SLACK is stopped.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,17 +24,20 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/macros.h"
 #include "common/debug.h"
+#include "common/util.h"
 #include "vm-private.h"
 
 extern char **environ;
 
 #define QMP_FD 3
+#define SHADOW_CHECK_MS 250
 
 static int64_t now_ms(void)
 {
@@ -80,7 +88,9 @@ int vm_run(struct vm *vm, int *ret_status, struct pb_err *err)
 	int sp[2] = { -1, -1 };
 	int sfd = -1, status = 0, r;
 	bool exited = false, interrupted = false, timed_out = false, quit_sent = false;
-	int64_t t_deadline = -1, t_hard = -1, t_kill = -1;
+	int64_t t_deadline = -1, t_hard = -1, t_kill = -1, t_shadow = -1;
+	uint64_t shadow_max = 0, shadow_over = 0;
+	const char *shadow = vm_shadow(vm, &shadow_max);
 	pid_t pid;
 
 	vm_opts_get(vm, &o);
@@ -120,6 +130,8 @@ int vm_run(struct vm *vm, int *ret_status, struct pb_err *err)
 	sp[0] = -1;
 	if (o.timeout)
 		t_deadline = now_ms() + (int64_t)o.timeout * 1000;
+	if (shadow)
+		t_shadow = now_ms();
 
 	while (!exited) {
 		struct pollfd p[2] = { { sfd, POLLIN, 0 }, { q.fd, POLLIN, 0 } };
@@ -142,11 +154,26 @@ int vm_run(struct vm *vm, int *ret_status, struct pb_err *err)
 			kill(pid, SIGKILL);
 			t_kill = -1;
 		}
+		if (t_shadow >= 0 && now >= t_shadow) {
+			struct stat st;
+
+			t_shadow = now + SHADOW_CHECK_MS;
+			if (stat(shadow, &st) == 0 && (uint64_t)st.st_blocks * 512 > shadow_max) {
+				/* the guest wrote past what it may outside its partition: stop it now */
+				shadow_over = (uint64_t)st.st_blocks * 512;
+				t_shadow = -1;
+				if (!quit_sent) {
+					vm_qmp_command(&q, "quit");
+					quit_sent = true;
+					t_kill = now + 3000;
+				}
+			}
+		}
 		/* wake up for the nearest pending deadline */
 		{
-			int64_t pending[3] = { timed_out ? -1 : t_deadline, quit_sent ? -1 : t_hard, t_kill };
+			int64_t pending[4] = { timed_out ? -1 : t_deadline, quit_sent ? -1 : t_hard, t_kill, t_shadow };
 
-			for (size_t i = 0; i < 3; i++)
+			for (size_t i = 0; i < 4; i++)
 				if (pending[i] >= 0 && (next < 0 || pending[i] < next))
 					next = pending[i];
 		}
@@ -185,7 +212,15 @@ int vm_run(struct vm *vm, int *ret_status, struct pb_err *err)
 	}
 
 	vm_set_interrupted(vm, interrupted);
-	if (timed_out)
+	if (shadow_over) {
+		char a[32], b[32];
+
+		*ret_status = VM_EXIT_ERROR;
+		pb_err_set(err, -ENOSPC, "%s: the guest wrote %s outside its partition, more than firmware mode keeps "
+			   "(%s: the copies of the tables, ESP and BIOS boot partition, and %llu MiB): the VM was stopped",
+			   vm_where(vm), pb_format_size(shadow_over, a, sizeof(a)), pb_format_size(shadow_max, b, sizeof(b)),
+			   (unsigned long long)(VM_SHADOW_SLACK >> 20));
+	} else if (timed_out)
 		*ret_status = VM_EXIT_TIMEOUT;
 	else if (q.panicked || (WIFEXITED(status) && WEXITSTATUS(status) == 1 && !q.shutdown_seen))
 		*ret_status = q.panicked ? VM_EXIT_PANIC : VM_EXIT_ERROR;
@@ -199,7 +234,7 @@ int vm_run(struct vm *vm, int *ret_status, struct pb_err *err)
 		*ret_status = VM_EXIT_POWEROFF;
 	else
 		*ret_status = VM_EXIT_ERROR;
-	if (*ret_status == VM_EXIT_ERROR)
+	if (*ret_status == VM_EXIT_ERROR && !shadow_over)
 		pb_err_set(err, -EIO, "%s %s %d", argv[0], WIFEXITED(status) ? "exited with status" : "was killed by signal",
 			   WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 	vm_qmp_release(&q);

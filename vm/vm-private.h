@@ -44,6 +44,14 @@ void vm_boot_files_remember(const char *cache_dir, const char *key, const char *
 /* The default cache directory (malloc'ed), or NULL without HOME. */
 char *vm_cache_dir_default(void);
 
+/*
+ * prepare.c: firmware mode's shadow file and the most it may hold (its
+ * copies plus VM_SHADOW_SLACK); NULL in direct mode.
+ */
+const char *vm_shadow(const struct vm *vm, uint64_t *ret_max);
+/* prepare.c: "DISK: partition 'NAME'" for messages. */
+const char *vm_where(const struct vm *vm);
+
 /* prepare.c: the options the VM was prepared with. */
 void vm_opts_get(const struct vm *vm, struct vm_opts *ret);
 

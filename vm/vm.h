@@ -99,6 +99,13 @@ struct vm_opts {
 #define VM_DEFAULT_QEMU "qemu-system-x86_64"
 /* Seconds between the ACPI power button (Ctrl-C, SIGTERM, --timeout) and a hard stop. */
 #define VM_GRACE_SECONDS 10
+/*
+ * Firmware mode: what a guest may write outside its partition, on top of the
+ * private copies of the tables, ESP and BIOS boot partition it may rewrite
+ * (docs/vm.md). The shadow file holding such writes stays within that; a
+ * guest writing more is stopped.
+ */
+#define VM_SHADOW_SLACK (32ULL * 1024 * 1024)
 
 /* vm_run()'s verdict: partboot's exit status. */
 enum {
