@@ -67,7 +67,9 @@ int fs_entry_add(struct populate *p, struct archive_entry *e)
 		raw = "";
 	if (p->from_dir && !p->synthetic)
 		raw = strlen(raw) >= p->strip_len ? raw + p->strip_len : "";
-	p->entry = raw;
+	strbuf_reset(&p->entry_name);
+	strbuf_addstr(&p->entry_name, raw);
+	p->entry = p->entry_name.buf;
 	fs_path_normalize(raw, &p->path);
 
 	/*

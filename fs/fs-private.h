@@ -115,7 +115,13 @@ struct populate {
 	char *stage;
 	char *fd_buf; /* a directory source's file read into (1 MiB) */
 	/* entry.c; install.c for the ENOSPC message */
-	const char *entry; /* current entry, for messages */
+	/*
+	 * The current entry, for messages: a copy (entry_name), since libarchive
+	 * frees the entry's strings when the next header is read, and a failure
+	 * there still names the entry before it.
+	 */
+	const char *entry;
+	struct strbuf entry_name;
 	blk64_t free_at_start, free_before_entry;
 	bool nospace; /* the last failure was libext2fs running out of space */
 	struct strbuf path, parent_path;

@@ -87,7 +87,8 @@ int fs_install(const struct fs_target *t, const struct fs_install_opts *opts, st
 {
 	struct pb_err local = PB_ERR_INIT;
 	struct populate p = { .t = t, .opts = opts, .path = STRBUF_INIT, .parent_path = STRBUF_INIT,
-			      .src_root_fd = -1, .src_dir_fd = -1, .data_fd = -1, .src_dir = STRBUF_INIT };
+			      .src_root_fd = -1, .src_dir_fd = -1, .data_fd = -1, .src_dir = STRBUF_INIT,
+			      .entry_name = STRBUF_INIT };
 	bool need_mkfs = opts->wipe;
 	enum fs_kind kind;
 	char type[32];
@@ -235,6 +236,7 @@ out:
 	free(p.stage);
 	free(p.fd_buf);
 	strbuf_release(&p.path);
+	strbuf_release(&p.entry_name);
 	strbuf_release(&p.parent_path);
 	pb_err_clear(&local);
 	return r;

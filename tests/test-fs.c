@@ -680,6 +680,46 @@ static void test_fs_guest_small_files_sized_before_read(void **state)
 	pb_err_clear(&err);
 }
 
+/*
+ * Found by fuzz/fuzz-install (a cpio whose second header is garbage): the
+ * message for a corrupt header named the entry before it through a pointer
+ * into that entry, which libarchive had freed reading the next header
+ * (heap-use-after-free under ASan). The name is a copy now.
+ */
+static void test_fs_install_corrupt_header_names_the_entry_before(void **state)
+{
+	struct fixture *f = *state;
+	struct pb_err err = PB_ERR_INIT;
+	struct archive *a = archive_write_new();
+	char *data;
+	size_t len;
+	char *trailer;
+	int fd;
+
+	archive_write_set_format_cpio_newc(a);
+	assert_int_equal(archive_write_open_filename(a, f->tar), ARCHIVE_OK);
+	add(a, "./", AE_IFDIR, 0755, NULL, 0, NULL);
+	add(a, "./a-rather-long-name-that-is-freed", AE_IFREG, 0644, "x\n", 2, NULL);
+	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+	archive_write_free(a);
+	/* the trailer's header made garbage: the next header read fails */
+	fd = open(f->tar, O_RDWR);
+	assert_true(fd >= 0);
+	len = (size_t)lseek(fd, 0, SEEK_END);
+	data = calloc(1, len + 1);
+	assert_int_equal(pread(fd, data, len, 0), (ssize_t)len);
+	trailer = memmem(data, len, "TRAILER!!!", 10);
+	assert_non_null(trailer);
+	memset(trailer - 110, 'Z', 6); /* its magic, "070701" */
+	assert_int_equal(pwrite(fd, data, len, 0), (ssize_t)len);
+	close(fd);
+	free(data);
+	assert_int_equal(install(f, NULL, &err), -EIO);
+	assert_non_null(strstr(pb_err_msg(&err), "(after './a-rather-long-name-that-is-freed')"));
+	check_outside(f);
+	pb_err_clear(&err);
+}
+
 /* "./" and then n components "a/" and a file "f". */
 static void write_deep_tar(const char *path, size_t n)
 {
@@ -866,6 +906,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fs_install_skips_hard_link_to_itself, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_install_refuses_paths_longer_than_path_max, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_guest_small_files_sized_before_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fs_install_corrupt_header_names_the_entry_before, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_install_fd_source_end_decides, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_apt_mirror_reads_host_sources, setup, teardown),
 	};
