@@ -18,7 +18,16 @@ SANITIZE ?= 0
 WERROR ?= 1
 V ?= 0
 
-ifeq ($(SANITIZE),1)
+FUZZ ?= 0
+
+# FUZZ=1: the libFuzzer build (fuzz/, docs/fuzzing.md): clang, coverage for libFuzzer and
+# ASan+UBSan in every object, into build-fuzz/.
+ifeq ($(FUZZ),1)
+BUILD := build-fuzz
+CC := clang
+CFLAGS := -O1 -g
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else ifeq ($(SANITIZE),1)
 BUILD ?= build-san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 else
@@ -58,14 +67,15 @@ LIB_LIBS = $(shell pkg-config --libs $(LIB_PKGS))
 # tests': a new one (disk/) joins libpartboot by itself. All library objects go into one
 # archive (ld searches an archive until nothing new resolves, so no link order to keep)
 # and into the shared library, so they are compiled position-independent.
-LIBDIRS := $(filter-out cli tests,$(patsubst %/,%,$(sort $(dir $(wildcard */*.c)))))
+LIBDIRS := $(filter-out cli tests fuzz,$(patsubst %/,%,$(sort $(dir $(wildcard */*.c)))))
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 LIB_OBJ := $(call obj,$(foreach d,$(LIBDIRS),$(wildcard $(d)/*.c)))
 LIBS_A := $(BUILD)/libpartboot.a
 
 CLI_SRC := $(wildcard cli/*.c)
 TEST_SRC := $(wildcard tests/test-*.c)
-ALL_SRC := $(foreach d,$(LIBDIRS),$(wildcard $(d)/*.c)) $(CLI_SRC) $(TEST_SRC)
+FUZZ_SRC := $(wildcard fuzz/fuzz-*.c)
+ALL_SRC := $(foreach d,$(LIBDIRS),$(wildcard $(d)/*.c)) $(CLI_SRC) $(TEST_SRC) $(FUZZ_SRC)
 
 PROG := $(BUILD)/partboot
 TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
@@ -119,6 +129,14 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIBS_A)
 
 tests: $(PROG) $(SO) $(TESTS)
 
+# The libFuzzer harnesses, each linked with libFuzzer's main (make FUZZ=1 fuzzers; make fuzz).
+FUZZERS := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+$(BUILD)/fuzz/%: $(BUILD)/fuzz/%.o $(LIBS_A)
+	$(quiet) LD $@
+	$(Q)$(CC) -fsanitize=fuzzer,address,undefined $(LDFLAGS) -o $@ $< $(LIBS_A) $(PB_LIBS)
+
+fuzzers: $(FUZZERS)
+
 deps:
 	@./tests/deps.sh deps.txt
 
@@ -140,6 +158,15 @@ else
 	@$(MAKE) --no-print-directory BUILD=build-san SANITIZE=1 tests
 	@BUILD=$(BUILD) SAN_BUILD=build-san SAN_TESTS="$(SAN_TESTS)" ./tests/run.sh
 endif
+
+# Fuzzing (docs/fuzzing.md): every harness of fuzz/ for FUZZ_SECONDS each (300 by default)
+# on the seeds fuzz/seeds.sh makes and the corpus kept in build-fuzz/corpus/; make check runs
+# them for a few seconds each (tests/e2e/fuzz.sh).
+FUZZ_SECONDS ?= 300
+fuzz: deps
+	@$(MAKE) --no-print-directory tests
+	@$(MAKE) --no-print-directory FUZZ=1 fuzzers
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) PARTBOOT=$(CURDIR)/$(BUILD)/partboot ./fuzz/run.sh
 
 # The slow suite (tests/slow/*.sh): real Debian guests and long VM boots that would push
 # the default suite past its time budget. .ci/run runs it after make check.
@@ -168,9 +195,9 @@ install: $(PROG) $(SO)
 		-e 's|@requires_private@|$(LIB_PKGS)|' partboot.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/partboot.pc
 
 clean:
-	rm -rf build build-san build-clang
+	rm -rf build build-san build-clang build-fuzz
 
-.PHONY: all tests deps guest check check-slow install clean
+.PHONY: all tests fuzzers fuzz deps guest check check-slow install clean
 
 -include $(patsubst %.c,$(BUILD)/%.d,$(ALL_SRC))
 
