@@ -720,6 +720,60 @@ static void test_fs_install_corrupt_header_names_the_entry_before(void **state)
 	pb_err_clear(&err);
 }
 
+static void t_link_etc(struct archive_entry *e)
+{
+	archive_entry_set_symlink(e, "/etc");
+}
+static void t_link_up(struct archive_entry *e)
+{
+	archive_entry_set_symlink(e, "../../../../tmp");
+}
+
+/*
+ * What held up under review stays tested: an archive's symlink to a host
+ * folder (absolute, or ../ out of the root) is a link inside the guest,
+ * and an entry written through it does not leave the partition (the
+ * install refuses it: its parent is not a directory). ../ and absolute
+ * paths themselves: test_fs_install_tar_holds_everything.
+ */
+static void test_fs_install_symlink_escapes_stay_inside(void **state)
+{
+	struct fixture *f = *state;
+	struct pb_err err = PB_ERR_INIT;
+	struct archive *a = archive_write_new();
+	char marker[96];
+
+	snprintf(marker, sizeof(marker), "partboot-escape-%d", (int)getpid());
+	archive_write_set_format_pax(a);
+	assert_int_equal(archive_write_open_filename(a, f->tar), ARCHIVE_OK);
+	add(a, "./", AE_IFDIR, 0755, NULL, 0, NULL);
+	add(a, "./lnk", AE_IFLNK, 0777, NULL, 0, t_link_etc);
+	add(a, "./up", AE_IFLNK, 0777, NULL, 0, t_link_up);
+	{
+		char path[160];
+
+		snprintf(path, sizeof(path), "./up/%s", marker);
+		add(a, path, AE_IFREG, 0644, "escaped\n", 8, NULL);
+		snprintf(path, sizeof(path), "./lnk/%s", marker);
+		add(a, path, AE_IFREG, 0644, "escaped\n", 8, NULL);
+	}
+	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+	archive_write_free(a);
+	assert_true(install(f, NULL, &err) < 0);
+	assert_non_null(strstr(pb_err_msg(&err), "not a directory"));
+	check_outside(f);
+	{
+		char host[160];
+
+		snprintf(host, sizeof(host), "/tmp/%s", marker);
+		assert_int_equal(access(host, F_OK), -1);
+		snprintf(host, sizeof(host), "/etc/%s", marker);
+		assert_int_equal(access(host, F_OK), -1);
+	}
+	assert_int_equal(sh("e2fsck -fn '%s?offset=%llu' >/dev/null 2>&1", f->img, (unsigned long long)PART_OFF), 0);
+	pb_err_clear(&err);
+}
+
 /* "./" and then n components "a/" and a file "f". */
 static void write_deep_tar(const char *path, size_t n)
 {
@@ -907,6 +961,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fs_install_refuses_paths_longer_than_path_max, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_guest_small_files_sized_before_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_install_corrupt_header_names_the_entry_before, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fs_install_symlink_escapes_stay_inside, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_install_fd_source_end_decides, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_apt_mirror_reads_host_sources, setup, teardown),
 	};

@@ -180,4 +180,31 @@ fi
 check "defect 6: an unchanged tree installs" swap_at victim ':'
 check "defect 6: and its file is there" bash -c "'$PARTBOOT' cat '$D' epsilon /victim | grep -q innocent"
 
+# --- what held up under review stays tested: a name and an OS name holding every character
+# each language quotes, through list --json, --libvirt-xml, grub.cfg and grubenv
+N='q"u&o<t>e'"'"'\x'
+OSN='A & <B> "C" '"'"'D'"'"' \ E'
+mkdir -p "$T_DIR/zeta/etc" "$T_DIR/zeta/boot" &&
+	printf 'PRETTY_NAME="A & <B> \\"C\\" '"'"'D'"'"' \\\\ E"\n' >"$T_DIR/zeta/etc/os-release" &&
+	: >"$T_DIR/zeta/boot/vmlinuz-1"
+check "escaping: a partition named $N" pb -q add "$D" "$N" --type root --size 16M
+check "escaping: its guest installed (the menu refreshed)" pb -q install "$D" "$N" --from "$T_DIR/zeta"
+# listed_as NAME OS: list --json has one partition of that name and OS name
+listed_as() {
+	pb list --json "$D" | jq -e --arg n "$1" --arg o "$2" '[.partitions[] | select(.name == $n and .os == $o)] | length == 1'
+}
+check "escaping: list --json gives the name and OS name back" listed_as "$N" "$OSN"
+pb run "$D" "$N" --firmware bios --libvirt-xml >"$T_DIR/dom.xml" 2>/dev/null
+check "escaping: --libvirt-xml is XML whose <name> is partboot-NAME" python3 -c '
+import sys, xml.etree.ElementTree as ET
+sys.exit(ET.parse(sys.argv[1]).getroot().findtext("name") != "partboot-" + sys.argv[2])' "$T_DIR/dom.xml" "$N"
+grub_cfg "$T_DIR/grub2.cfg"
+check "escaping: grub.cfg with that entry is valid GRUB script" grub-script-check "$T_DIR/grub2.cfg"
+check "escaping: its title and id single-quoted as grub-mkconfig does" grep -qF \
+	"menuentry 'q\"u&o<t>e'\\''\\x (A & <B> \"C\" '\\''D'\\'' \\ E)' --id 'q\"u&o<t>e'\\''\\x' {" "$T_DIR/grub2.cfg"
+pb -q default "$D" "$N"
+mcopy -n -i "$D@@$(($(start_of "$D" 1) * 512))" ::/grub/grubenv "$T_DIR/grubenv"
+default_is() { grub-editenv "$T_DIR/grubenv" list | grep -qxF "saved_entry=$1"; }
+check "escaping: grub-editenv reads the default back as the name" default_is "$N"
+
 t_done
