@@ -42,6 +42,13 @@ bool boot_is_installed(struct part_disk *d);
 
 /* ---- the menu --------------------------------------------------------- */
 
+/* One kernel of a guest, for the submenu that lists them all (strings borrowed). */
+struct boot_kernel {
+	const char *version; /* "6.1.0-28-amd64" */
+	const char *kernel;  /* path inside the filesystem holding it */
+	const char *initrd;  /* "" or NULL = none */
+};
+
 /* One menu entry, as data (all strings borrowed). */
 struct boot_entry {
 	const char *id;       /* partition name: menuentry --id, saved_entry */
@@ -51,6 +58,20 @@ struct boot_entry {
 	const char *kernel;   /* path inside the guest, e.g. /boot/vmlinuz-6.1.0-28-amd64 */
 	const char *initrd;   /* "" or NULL = none */
 	const char *cmdline;  /* the guest's own arguments; "" or NULL = "ro quiet" */
+	/*
+	 * The filesystem kernel and initrd are read from when it is not the
+	 * guest's own: a separate /boot partition (paths are then inside it,
+	 * "/vmlinuz-6.1.0-28-amd64"). NULL = fs_uuid.
+	 */
+	const char *boot_fs_uuid;
+	/*
+	 * Every kernel of the guest, newest first (may be NULL). With two or
+	 * more, a submenu "NAME: all kernels" (id NAME-kernels) follows the
+	 * entry, one entry per kernel (id NAME-VERSION), as Debian's "Advanced
+	 * options" submenu does.
+	 */
+	const struct boot_kernel *kernels;
+	size_t n_kernels;
 };
 
 /*

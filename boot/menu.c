@@ -23,6 +23,75 @@ void boot_cfg_quote(struct strbuf *out, const char *s)
 	strbuf_addch(out, '\'');
 }
 
+/*
+ * A word of a linux/initrd line: as it is when it holds only characters GRUB's
+ * script gives no meaning to, else single-quoted. Paths and arguments come
+ * from the guest (untrusted): a '$', ';', '{' or blank in them must not become
+ * GRUB script.
+ */
+static void cfg_word(struct strbuf *out, const char *w, size_t len)
+{
+	static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=,:+@%~^";
+	_cleanup_free_ char *copy = strndup(w, len);
+
+	if (!copy)
+		return;
+	if (len && strspn(copy, safe) == len)
+		strbuf_addstr(out, copy);
+	else
+		boot_cfg_quote(out, copy);
+}
+
+/* The guest's arguments, word by word (a "..." group is one word, as the kernel reads it). */
+static void cfg_args(struct strbuf *out, const char *s)
+{
+	while (*s) {
+		const char *w;
+		bool quoted = false;
+
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (!*s)
+			break;
+		w = s;
+		while (*s && (quoted || (*s != ' ' && *s != '\t'))) {
+			if (*s == '"')
+				quoted = !quoted;
+			s++;
+		}
+		strbuf_addch(out, ' ');
+		cfg_word(out, w, (size_t)(s - w));
+	}
+}
+
+/* One menuentry of guest e booting kernel (and initrd), indented by indent. */
+static void menu_entry(struct strbuf *out, const struct boot_entry *e, const char *title, const char *id,
+		       const char *kernel, const char *initrd, const char *indent)
+{
+	const char *cmdline = e->cmdline && *e->cmdline ? e->cmdline : "ro quiet";
+
+	strbuf_addf(out, "%smenuentry ", indent);
+	boot_cfg_quote(out, title);
+	strbuf_addstr(out, " --id ");
+	boot_cfg_quote(out, id);
+	strbuf_addstr(out, " {\n");
+	/* by filesystem UUID: GRUB 2.06 has no search --part-uuid; the kernel may be on a separate /boot */
+	strbuf_addf(out, "%s\tsearch --no-floppy --fs-uuid --set=root %s\n", indent,
+		    e->boot_fs_uuid && *e->boot_fs_uuid ? e->boot_fs_uuid : e->fs_uuid);
+	strbuf_addf(out, "%s\tlinux ", indent);
+	cfg_word(out, kernel, strlen(kernel));
+	strbuf_addstr(out, " root=PARTUUID=");
+	cfg_word(out, e->partuuid, strlen(e->partuuid));
+	cfg_args(out, cmdline);
+	strbuf_addch(out, '\n');
+	if (initrd && *initrd) {
+		strbuf_addf(out, "%s\tinitrd ", indent);
+		cfg_word(out, initrd, strlen(initrd));
+		strbuf_addch(out, '\n');
+	}
+	strbuf_addf(out, "%s}\n", indent);
+}
+
 void boot_menu_render(const struct boot_entry *entries, size_t n, struct strbuf *out)
 {
 	strbuf_addstr(out,
@@ -47,19 +116,34 @@ void boot_menu_render(const struct boot_entry *entries, size_t n, struct strbuf 
 		      "fi\n");
 	for (size_t i = 0; i < n; i++) {
 		const struct boot_entry *e = &entries[i];
-		const char *cmdline = e->cmdline && *e->cmdline ? e->cmdline : "ro quiet";
+		const char *title = e->title ? e->title : e->id;
+		struct strbuf sb = STRBUF_INIT;
 
-		strbuf_addstr(out, "\nmenuentry ");
-		boot_cfg_quote(out, e->title ? e->title : e->id);
+		strbuf_addstr(out, "\n");
+		menu_entry(out, e, title, e->id, e->kernel, e->initrd, "");
+		if (e->n_kernels < 2)
+			continue;
+		/* the guest's other kernels (and the newest again), as Debian's "Advanced options" */
+		strbuf_addf(&sb, "%s: all kernels", e->id);
+		strbuf_addstr(out, "submenu ");
+		boot_cfg_quote(out, sb.buf);
+		strbuf_reset(&sb);
+		strbuf_addf(&sb, "%s-kernels", e->id);
 		strbuf_addstr(out, " --id ");
-		boot_cfg_quote(out, e->id);
+		boot_cfg_quote(out, sb.buf);
 		strbuf_addstr(out, " {\n");
-		/* by filesystem UUID: GRUB 2.06 has no search --part-uuid */
-		strbuf_addf(out, "\tsearch --no-floppy --fs-uuid --set=root %s\n", e->fs_uuid);
-		strbuf_addf(out, "\tlinux %s root=PARTUUID=%s %s\n", e->kernel, e->partuuid, cmdline);
-		if (e->initrd && *e->initrd)
-			strbuf_addf(out, "\tinitrd %s\n", e->initrd);
+		for (size_t j = 0; j < e->n_kernels; j++) {
+			const struct boot_kernel *k = &e->kernels[j];
+			struct strbuf t = STRBUF_INIT, id = STRBUF_INIT;
+
+			strbuf_addf(&t, "%s, Linux %s", title, k->version);
+			strbuf_addf(&id, "%s-%s", e->id, k->version);
+			menu_entry(out, e, t.buf, id.buf, k->kernel, k->initrd, "\t");
+			strbuf_release(&t);
+			strbuf_release(&id);
+		}
 		strbuf_addstr(out, "}\n");
+		strbuf_release(&sb);
 	}
 	strbuf_addstr(out, "\nif [ \"${grub_platform}\" = \"efi\" ]; then\n"
 			   "\tmenuentry 'Reboot into firmware settings' --id fwsetup {\n"
