@@ -340,11 +340,13 @@ int disk_plan_execute(struct disk_plan *plan, struct pb_err *err);
 /* ---- boots (run.c) ----------------------------------------------------------------------------- */
 
 /*
- * Prepare guest NAME of k for the VM runner (vm_prepare_guest()): refuses an
- * incomplete guest, and in direct mode one without a kernel. The VM holds
- * NAME's partition lock; k's whole-disk lock is let go so other guests stay
- * usable (no disk_* change is possible on k afterwards). k must outlive
- * *ret (vm_free()).
+ * Prepare guest NAME of k for the VM runner (vm_prepare()): refuses an
+ * incomplete guest, and in direct mode one without a kernel, or without the
+ * kernel o->kernel names (a version of its kernels; NULL = the newest). A
+ * guest with a separate /boot brings that partition into the VM too. The
+ * VM holds NAME's partition lock (and its /boot's); k's whole-disk lock is
+ * let go so other guests stay usable (no disk_* change is possible on k
+ * afterwards). k must outlive *ret (vm_free()).
  */
 int disk_vm_prepare(struct disk *k, const char *name, const struct vm_opts *o, struct vm **ret,
 		    struct pb_err *err);
