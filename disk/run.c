@@ -7,7 +7,9 @@
  * partition).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "disk-private.h"
 
@@ -68,6 +70,23 @@ int disk_vm_prepare(struct disk *k, const char *name, const struct vm_opts *o, s
 		b.boot_part = &g.boot_part;
 	b.cmdline = g.info.cmdline;
 	r = vm_prepare(k->d, &p, &b, o, ret, err);
+	/*
+	 * Firmware mode boots what GRUB's menu chooses. The VM's ESP is a private
+	 * copy (the view's shadow): its next_entry is set to NAME there, so the
+	 * VM's GRUB boots the guest it was started for (and that the machine was
+	 * chosen for), and the disk's own default and next stay as they are.
+	 */
+	if (r >= 0 && g.bootable && vm_view_shadow(*ret) && boot_is_installed(k->d)) {
+		int fd = open(vm_view_shadow(*ret), O_RDWR | O_CLOEXEC);
+		struct pb_err nerr = PB_ERR_INIT;
+
+		if (fd < 0 || boot_set_next_in(k->d, fd, g.part.name, &nerr) < 0)
+			disk_warn(k, "%s: GRUB in the VM boots its menu's default, not necessarily this guest: %s", where.buf,
+				  fd < 0 ? strerror(errno) : pb_err_msg(&nerr));
+		if (fd >= 0)
+			close(fd);
+		pb_err_clear(&nerr);
+	}
 out:
 	disk_guest_release(&g);
 	strbuf_release(&where);
