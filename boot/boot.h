@@ -42,6 +42,13 @@ bool boot_is_installed(struct part_disk *d);
 
 /* ---- the menu --------------------------------------------------------- */
 
+/* One kernel of a guest, for the submenu that lists them all (strings borrowed). */
+struct boot_kernel {
+	const char *version; /* "6.1.0-28-amd64" */
+	const char *kernel;  /* path inside the filesystem holding it */
+	const char *initrd;  /* "" or NULL = none */
+};
+
 /* One menu entry, as data (all strings borrowed). */
 struct boot_entry {
 	const char *id;       /* partition name: menuentry --id, saved_entry */
@@ -51,6 +58,20 @@ struct boot_entry {
 	const char *kernel;   /* path inside the guest, e.g. /boot/vmlinuz-6.1.0-28-amd64 */
 	const char *initrd;   /* "" or NULL = none */
 	const char *cmdline;  /* the guest's own arguments; "" or NULL = "ro quiet" */
+	/*
+	 * The filesystem kernel and initrd are read from when it is not the
+	 * guest's own: a separate /boot partition (paths are then inside it,
+	 * "/vmlinuz-6.1.0-28-amd64"). NULL = fs_uuid.
+	 */
+	const char *boot_fs_uuid;
+	/*
+	 * Every kernel of the guest, newest first (may be NULL). With two or
+	 * more, a submenu "NAME: all kernels" (id NAME-kernels) follows the
+	 * entry, one entry per kernel (id NAME-VERSION), as Debian's "Advanced
+	 * options" submenu does.
+	 */
+	const struct boot_kernel *kernels;
+	size_t n_kernels;
 };
 
 /*
@@ -114,6 +135,13 @@ int boot_env_read(struct part_disk *d, char **ret_default, char **ret_next, stru
  */
 int boot_set_default(struct part_disk *d, const char *name, struct pb_err *err);
 int boot_set_next(struct part_disk *d, const char *name, struct pb_err *err);
+/*
+ * boot_set_next() into a copy of d: grubenv is read from d, and the edited
+ * 1024 bytes are written through fd at the offsets they have on d (fd holds
+ * d's ESP at the same offsets: the VM runner's private whole-disk shadow).
+ * d is not written.
+ */
+int boot_set_next_in(struct part_disk *d, int fd, const char *name, struct pb_err *err);
 
 /*
  * A guest is gone for good (removed): drop saved_entry and next_entry when

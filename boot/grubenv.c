@@ -403,3 +403,10 @@ int boot_set_next(struct part_disk *d, const char *name, struct pb_err *err)
 {
 	return set_var(d, -1, "next_entry", name, err);
 }
+
+int boot_set_next_in(struct part_disk *d, int fd, const char *name, struct pb_err *err)
+{
+	if (fd < 0)
+		return pb_err_set(err, -EBADF, "no file to write grubenv's copy into");
+	return set_var(d, fd, "next_entry", name, err);
+}

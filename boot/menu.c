@@ -102,6 +102,51 @@ static void cfg_cmdline(struct strbuf *out, const char *cmdline)
 	strbuf_release(&w);
 }
 
+/* A menu title: menuentry takes an argument starting with '-' as an option, even quoted. */
+static void menu_title(struct strbuf *out, const char *title)
+{
+	if (*title == '-') {
+		struct strbuf t = STRBUF_INIT;
+
+		strbuf_addf(&t, " %s", title);
+		boot_cfg_quote(out, t.buf);
+		strbuf_release(&t);
+	} else {
+		boot_cfg_quote(out, title);
+	}
+}
+
+/* One menuentry of guest e booting kernel (and initrd), indented by indent. */
+static void menu_entry(struct strbuf *out, const struct boot_entry *e, const char *title, const char *id,
+		       const char *kernel, const char *initrd, const char *indent)
+{
+	const char *cmdline = e->cmdline && *e->cmdline ? e->cmdline : "ro quiet";
+	struct strbuf root = STRBUF_INIT;
+
+	strbuf_addf(out, "%smenuentry ", indent);
+	menu_title(out, title);
+	strbuf_addstr(out, " --id ");
+	boot_cfg_quote(out, id);
+	strbuf_addstr(out, " {\n");
+	/* by filesystem UUID: GRUB 2.06 has no search --part-uuid; the kernel may be on a separate /boot */
+	strbuf_addf(out, "%s\tsearch --no-floppy --fs-uuid --set=root ", indent);
+	cfg_word(out, e->boot_fs_uuid && *e->boot_fs_uuid ? e->boot_fs_uuid : e->fs_uuid ? e->fs_uuid : "");
+	strbuf_addf(out, "\n%s\tlinux ", indent);
+	cfg_word(out, kernel ? kernel : "");
+	strbuf_addf(&root, "root=PARTUUID=%s", e->partuuid ? e->partuuid : "");
+	strbuf_addch(out, ' ');
+	cfg_word(out, root.buf);
+	strbuf_release(&root);
+	cfg_cmdline(out, cmdline);
+	strbuf_addch(out, '\n');
+	if (initrd && *initrd) {
+		strbuf_addf(out, "%s\tinitrd ", indent);
+		cfg_word(out, initrd);
+		strbuf_addch(out, '\n');
+	}
+	strbuf_addf(out, "%s}\n", indent);
+}
+
 void boot_menu_render(const struct boot_entry *entries, size_t n, struct strbuf *out)
 {
 	strbuf_addstr(out,
@@ -126,42 +171,34 @@ void boot_menu_render(const struct boot_entry *entries, size_t n, struct strbuf 
 		      "fi\n");
 	for (size_t i = 0; i < n; i++) {
 		const struct boot_entry *e = &entries[i];
-		const char *cmdline = e->cmdline && *e->cmdline ? e->cmdline : "ro quiet";
-
 		const char *title = e->title ? e->title : e->id;
-		struct strbuf root = STRBUF_INIT;
+		struct strbuf sb = STRBUF_INIT;
 
-		strbuf_addstr(out, "\nmenuentry ");
-		/* menuentry takes an argument starting with '-' as an option, even quoted */
-		if (*title == '-') {
-			struct strbuf t = STRBUF_INIT;
-
-			strbuf_addf(&t, " %s", title);
-			boot_cfg_quote(out, t.buf);
-			strbuf_release(&t);
-		} else {
-			boot_cfg_quote(out, title);
-		}
+		strbuf_addstr(out, "\n");
+		menu_entry(out, e, title, e->id, e->kernel, e->initrd, "");
+		if (e->n_kernels < 2)
+			continue;
+		/* the guest's other kernels (and the newest again), as Debian's "Advanced options" */
+		strbuf_addf(&sb, "%s: all kernels", e->id);
+		strbuf_addstr(out, "submenu ");
+		menu_title(out, sb.buf);
+		strbuf_reset(&sb);
+		strbuf_addf(&sb, "%s-kernels", e->id);
 		strbuf_addstr(out, " --id ");
-		boot_cfg_quote(out, e->id);
+		boot_cfg_quote(out, sb.buf);
 		strbuf_addstr(out, " {\n");
-		/* by filesystem UUID: GRUB 2.06 has no search --part-uuid */
-		strbuf_addstr(out, "\tsearch --no-floppy --fs-uuid --set=root ");
-		cfg_word(out, e->fs_uuid ? e->fs_uuid : "");
-		strbuf_addstr(out, "\n\tlinux ");
-		cfg_word(out, e->kernel ? e->kernel : "");
-		strbuf_addf(&root, "root=PARTUUID=%s", e->partuuid ? e->partuuid : "");
-		strbuf_addch(out, ' ');
-		cfg_word(out, root.buf);
-		strbuf_release(&root);
-		cfg_cmdline(out, cmdline);
-		strbuf_addch(out, '\n');
-		if (e->initrd && *e->initrd) {
-			strbuf_addstr(out, "\tinitrd ");
-			cfg_word(out, e->initrd);
-			strbuf_addch(out, '\n');
+		for (size_t j = 0; j < e->n_kernels; j++) {
+			const struct boot_kernel *k = &e->kernels[j];
+			struct strbuf t = STRBUF_INIT, id = STRBUF_INIT;
+
+			strbuf_addf(&t, "%s, Linux %s", title, k->version);
+			strbuf_addf(&id, "%s-%s", e->id, k->version);
+			menu_entry(out, e, t.buf, id.buf, k->kernel, k->initrd, "\t");
+			strbuf_release(&t);
+			strbuf_release(&id);
 		}
 		strbuf_addstr(out, "}\n");
+		strbuf_release(&sb);
 	}
 	strbuf_addstr(out, "\nif [ \"${grub_platform}\" = \"efi\" ]; then\n"
 			   "\tmenuentry 'Reboot into firmware settings' --id fwsetup {\n"

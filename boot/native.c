@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
@@ -156,6 +157,27 @@ static int kexec_load_guest(struct part_disk *d, const struct boot_entry *e, str
 	strbuf_addf(&where, "%s: partition '%s'", part_disk_path(d), p.name);
 	t = (struct fs_target){ .path = part_disk_path(d), .offset = p.start, .size = p.size, .where = where.buf,
 				.name = p.name };
+	/* a separate /boot: kernel and initrd are read from the partition holding that filesystem */
+	if (e->boot_fs_uuid && *e->boot_fs_uuid) {
+		bool found = false;
+
+		for (size_t i = 0; i < part_disk_count(d) && !found; i++) {
+			struct part_info q;
+			struct part_probe pr;
+
+			if (part_disk_get(d, i, &q) >= 0 && part_disk_probe(d, &q, &pr) >= 0 &&
+			    !strcasecmp(pr.uuid, e->boot_fs_uuid)) {
+				t.offset = q.start;
+				t.size = q.size;
+				found = true;
+			}
+		}
+		if (!found) {
+			r = pb_err_set(err, -ENOENT, "%s: its /boot filesystem %s is not on %s", where.buf, e->boot_fs_uuid,
+				       part_disk_path(d));
+			goto out;
+		}
+	}
 	r = fs_open(&t, &fs, err);
 	if (r < 0)
 		goto out;

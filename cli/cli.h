@@ -101,6 +101,7 @@ int cmd_apply(int argc, char **argv);
 
 int cmd_mkfs(int argc, char **argv);
 int cmd_install(int argc, char **argv);
+int cmd_adopt(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_cat(int argc, char **argv);
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The fs verbs: mkfs, install, ls, cat. Each parses its arguments and hands
- * the request to disk/, which keeps the boot menu in step (mkfs, install) or
- * opens the partition's filesystem read-only (ls, cat).
+ * The fs verbs: mkfs, install, adopt, ls, cat. Each parses its arguments and
+ * hands the request to disk/, which keeps the boot menu in step (mkfs,
+ * install, adopt) or opens the partition's filesystem read-only (ls, cat).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -240,6 +240,50 @@ static void print_long(const struct ls_entry *e)
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
 	printf("%s %5" PRIu32 " %5" PRIu32 " %12" PRIu64 " %s %s%s%s\n", perm, e->uid, e->gid, e->size, when, e->name,
 	       e->link ? " -> " : "", e->link ? e->link : "");
+}
+
+/* --- adopt: an install partboot did not make becomes partboot's (disk/adopt.c) ------ */
+
+int cmd_adopt(int argc, char **argv)
+{
+	enum { OPT_HOSTNAME = 0x100, OPT_CMDLINE };
+	static const struct option opts[] = {
+		{ "hostname", required_argument, NULL, OPT_HOSTNAME },
+		{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+		CLI_COMMON_LONGOPTS,
+		{},
+	};
+	_cleanup_err_ struct pb_err err = PB_ERR_INIT;
+	_cleanup_disk_ struct disk *k = NULL;
+	struct disk_adopt_opts o = { 0 };
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_HOSTNAME:
+			o.hostname = optarg;
+			break;
+		case OPT_CMDLINE:
+			o.cmdline = optarg;
+			break;
+		default:
+			r = cli_common_option("adopt", c);
+			if (r != CLI_OPT_CONTINUE)
+				return r < 0 ? EXIT_USAGE : r;
+		}
+	}
+	if (argc - optind != 2)
+		return cli_usage_error("adopt", "expected DISK and NAME");
+	if (o.hostname && !fs_hostname_valid(o.hostname))
+		return cli_usage_error("adopt", "'%s' is not a valid hostname (letters, digits, '-', dots)", o.hostname);
+	if (o.cmdline && strchr(o.cmdline, '\n'))
+		return cli_usage_error("adopt", "--cmdline must be one line");
+	if (cli_disk_open(argv[optind], 0, NULL, &k))
+		return EXIT_FAIL;
+	if (disk_guest_adopt(k, argv[optind + 1], &o, &err) < 0)
+		return cli_fail(&err);
+	log_info("%s: partition '%s' adopted: partboot set it up as one of its guests", argv[optind], argv[optind + 1]);
+	return EXIT_OK;
 }
 
 int cmd_ls(int argc, char **argv)

@@ -110,11 +110,13 @@ static int vm_option(const char *verb, int c, const char *arg, struct vm_opts *o
 int cmd_run(int argc, char **argv)
 {
 	enum { OPT_MACHINE = OPT_VM_LAST, OPT_APPEND, OPT_SNAPSHOT, OPT_NET, OPT_SSH_PORT, OPT_PRINT, OPT_XML,
-	       OPT_NO_PVH };
+	       OPT_NO_PVH, OPT_DISK_BUS, OPT_KERNEL };
 	static const struct option longopts[] = {
 		CLI_COMMON_LONGOPTS,
 		VM_LONGOPTS,
 		{ "machine", required_argument, NULL, OPT_MACHINE },
+		{ "disk-bus", required_argument, NULL, OPT_DISK_BUS },
+		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "append", required_argument, NULL, OPT_APPEND },
 		{ "snapshot", no_argument, NULL, OPT_SNAPSHOT },
 		{ "net", required_argument, NULL, OPT_NET },
@@ -135,14 +137,18 @@ int cmd_run(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_MACHINE:
-			if (!strcmp(optarg, "auto"))
-				o.machine = VM_MACHINE_AUTO;
-			else if (!strcmp(optarg, "microvm"))
-				o.machine = VM_MACHINE_MICROVM;
-			else if (!strcmp(optarg, "q35"))
-				o.machine = VM_MACHINE_Q35;
-			else
-				return cli_usage_error("run", "--machine takes auto, microvm or q35, not '%s'", optarg);
+			if (vm_machine_from_string(optarg, &o.machine) < 0)
+				return cli_usage_error("run", "--machine takes auto, microvm, q35 or pc, not '%s'", optarg);
+			break;
+		case OPT_DISK_BUS:
+			if (vm_disk_bus_from_string(optarg, &o.disk_bus) < 0)
+				return cli_usage_error("run", "--disk-bus takes auto, virtio, nvme, ahci or ide, not '%s'",
+						       optarg);
+			break;
+		case OPT_KERNEL:
+			if (!*optarg)
+				return cli_usage_error("run", "--kernel takes a kernel version (see partboot list)");
+			o.kernel = optarg;
 			break;
 		case OPT_APPEND:
 			o.append = optarg;
@@ -190,7 +196,16 @@ int cmd_run(int argc, char **argv)
 	if (o.ssh_port && o.net == VM_NET_NONE)
 		o.net = VM_NET_USER; /* a forwarded port needs the network */
 	if (o.machine == VM_MACHINE_MICROVM && o.mode != VM_MODE_DIRECT)
-		return cli_usage_error("run", "--machine microvm has no firmware; firmware mode needs q35");
+		return cli_usage_error("run", "--machine microvm has no firmware; firmware mode needs q35 or pc");
+	if ((o.machine == VM_MACHINE_MICROVM && o.disk_bus != VM_DISK_BUS_AUTO && o.disk_bus != VM_DISK_BUS_VIRTIO) ||
+	    (o.machine == VM_MACHINE_Q35 && o.disk_bus == VM_DISK_BUS_IDE) ||
+	    (o.machine == VM_MACHINE_PC && o.disk_bus == VM_DISK_BUS_AHCI))
+		return cli_usage_error("run", "--machine %s has no %s disks (microvm: virtio; q35: virtio, nvme, ahci; "
+				       "pc: virtio, nvme, ide)", vm_machine_to_string(o.machine),
+				       vm_disk_bus_to_string(o.disk_bus));
+	if (o.kernel && o.mode != VM_MODE_DIRECT)
+		return cli_usage_error("run", "--kernel is for direct mode; with --firmware the guest's GRUB menu chooses "
+				       "(its submenu lists every kernel)");
 	o.interactive = !o.console_path && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 
 	if (cli_disk_open(argv[optind], 0, NULL, &k))
@@ -202,6 +217,19 @@ int cmd_run(int argc, char **argv)
 	}
 	if (vm_warning(vm))
 		log_warn("%s", vm_warning(vm));
+	if (vm_hw_warning(vm))
+		log_warn("%s: guest '%s': %s", argv[optind], argv[optind + 1], vm_hw_warning(vm));
+	{
+		/* what was found inside the guest and why this machine: -v, and always with --print-cmdline */
+		bool cached;
+		double ms = vm_hw_inspect_ms(vm, &cached);
+
+		if (print || xml)
+			log_info("%s: guest '%s': %s", argv[optind], argv[optind + 1], vm_hw_why(vm));
+		else
+			log_debug("%s: guest '%s': %s", argv[optind], argv[optind + 1], vm_hw_why(vm));
+		log_debug("inspected in %.1f ms%s", ms, cached ? " (cached)" : "");
+	}
 	log_debug("accel %s, kernel %s%s; prepared in %.1f ms", vm_accel(vm) == VM_ACCEL_KVM ? "kvm" : "tcg",
 		  vm_guest(vm)->kernel ? vm_guest(vm)->kernel : "(firmware)",
 		  vm_guest(vm)->kernel_pvh ? " (PVH)" : "", (double)(now_us() - t0) / 1000.0);

@@ -376,7 +376,7 @@ static int plan_steps(struct disk_plan *a, bool table_new, struct pb_err *err)
 			struct strbuf host = STRBUF_INIT;
 			struct disk_guest g;
 			struct step *s;
-			bool complete;
+			bool complete, foreign;
 
 			if (lp->hostname) {
 				strbuf_addstr(&host, lp->hostname);
@@ -388,11 +388,20 @@ static int plan_steps(struct disk_plan *a, bool table_new, struct pb_err *err)
 			}
 			disk_guest_probe(a->k, &ap->p, &g);
 			complete = g.state == DISK_GUEST_COMPLETE;
+			foreign = g.state == DISK_GUEST_FOREIGN;
 			disk_guest_release(&g);
 			if (have == FS_KIND_EXT4 && complete && !force) {
 				strbuf_release(&host);
 				s = add_step(a, DISK_STEP_NOTE, i, "skip '%s': guest complete (--force installs it again)",
 					     lp->name);
+				s->pub.partition = lp->name;
+				continue;
+			}
+			/* an install partboot did not make is kept as it is, as a complete one is */
+			if (have == FS_KIND_EXT4 && foreign && !force) {
+				strbuf_release(&host);
+				s = add_step(a, DISK_STEP_NOTE, i, "skip '%s': holds an install partboot did not make "
+					     "(--force replaces it)", lp->name);
 				s->pub.partition = lp->name;
 				continue;
 			}

@@ -91,6 +91,12 @@ enum disk_guest_state {
 	DISK_GUEST_COMPLETE,     /* an install finished (or nothing says otherwise) */
 	DISK_GUEST_INCOMPLETE,   /* an install is under way or was interrupted */
 	DISK_GUEST_UNREADABLE,   /* looks like one, but its filesystem cannot be read */
+	/*
+	 * A Linux install partboot did not make (no FS_PARTBOOT_MARKER, no
+	 * partboot fstab): booted and listed like a complete guest, but
+	 * nothing writes into it unless asked (install --wipe, adopt).
+	 */
+	DISK_GUEST_FOREIGN,
 };
 
 /* One partition as the guest model sees it. Every string is owned by the list. */
@@ -112,6 +118,16 @@ struct disk_guest {
 	 * name reaches grub.cfg): what was left out, naming the file; or NULL.
 	 */
 	const char *skipped;
+	/*
+	 * /boot on a partition of its own (info.boot_source, from the guest's
+	 * fstab, found on this disk): the kernels come from there and their
+	 * paths in info.kernels are inside that filesystem ("/vmlinuz-V"). The
+	 * VM runner shows the VM that partition too; the menu entry reads the
+	 * kernel from it.
+	 */
+	bool has_boot;
+	struct part_info boot_part;
+	struct part_probe boot_probe;
 };
 
 struct disk_guests {
@@ -121,7 +137,8 @@ struct disk_guests {
 
 /*
  * Look at every partition of k: a guest is a root or data partition holding
- * ext2, ext3 or ext4. Reads only. Guests whose filesystem cannot be read are
+ * ext2, ext3 or ext4; one holding a Linux install (an os-release, a kernel,
+ * a /boot of its own) that partboot did not make is FOREIGN. Reads only. Guests whose filesystem cannot be read are
  * DISK_GUEST_UNREADABLE (why says what failed), never an error. On success
  * *ret is filled; release it with disk_guests_release().
  */
@@ -129,7 +146,7 @@ int disk_guest_scan(struct disk *k, struct disk_guests *ret, struct pb_err *err)
 void disk_guests_release(struct disk_guests *g);
 /* The entry of guests g for partition NAME (name or number), or NULL. */
 const struct disk_guest *disk_guests_find(const struct disk_guests *g, const char *name);
-/* "complete", "incomplete", "unreadable" or "" (static). */
+/* "complete", "incomplete", "unreadable", "foreign" or "" (static). */
 const char *disk_guest_state_to_string(enum disk_guest_state s);
 
 /*
@@ -216,10 +233,11 @@ void disk_install_result_release(struct disk_install_result *r);
  * Install guest NAME from a source. The whole request is checked first (the
  * source exists and is what it says, the partition is a root or data one,
  * unused, not locked; hostname and cmdline are valid), before the first
- * write. Then: the guest is marked incomplete and leaves the menu, the fill
- * (or the installer in the VM), the after-install steps (fs.h), the complete
- * marker, and the menu refresh that lists it. A failure leaves the guest
- * incomplete and out of the menu. ret may be NULL.
+ * write; a partition holding an install partboot did not make (a foreign
+ * guest) is refused unless wipe. Then: the guest is marked incomplete and
+ * leaves the menu, the fill (or the installer in the VM), the after-install
+ * steps (fs.h), the complete marker, and the menu refresh that lists it. A
+ * failure leaves the guest incomplete and out of the menu. ret may be NULL.
  */
 int disk_install(struct disk *k, const char *name, const struct disk_install_opts *o,
 		 struct disk_install_result *ret, struct pb_err *err);
@@ -232,6 +250,26 @@ int disk_install(struct disk *k, const char *name, const struct disk_install_opt
  */
 int disk_install_check(const struct disk_install_opts *o, struct pb_err *err);
 int disk_source_check(const char *source, struct pb_err *err);
+
+/* ---- adopting an install partboot did not make (adopt.c) ------------------------------------- */
+
+/* What disk_guest_adopt() is asked for. Strings borrowed; NULL = leave alone. */
+struct disk_adopt_opts {
+	const char *hostname; /* write /etc/hostname and /etc/hosts' 127.0.1.1 line */
+	const char *cmdline;  /* write /etc/kernel/cmdline (else only when the guest has none) */
+};
+
+/*
+ * Make the foreign guest NAME partboot's: the after-install steps of every
+ * install (fs_install_opts.setup) on the filesystem as it is, and nothing
+ * else: /etc/fstab (root by filesystem UUID, the guest's other mounts kept
+ * with nofail), /etc/kernel/cmdline (only when it has none, or o->cmdline),
+ * /etc/hostname and /etc/hosts (only with o->hostname), FS_PARTBOOT_MARKER;
+ * then the boot menu. Refuses, before any write, a partition that is not a
+ * foreign guest (already partboot's, incomplete, no Linux install), one that
+ * is not ext4, or is in use. Returns 0 or -errno.
+ */
+int disk_guest_adopt(struct disk *k, const char *name, const struct disk_adopt_opts *o, struct pb_err *err);
 
 /* ---- a whole disk from a layout (apply.c) --------------------------------------------------- */
 
@@ -308,11 +346,13 @@ int disk_plan_execute(struct disk_plan *plan, struct pb_err *err);
 /* ---- boots (run.c) ----------------------------------------------------------------------------- */
 
 /*
- * Prepare guest NAME of k for the VM runner (vm_prepare_guest()): refuses an
- * incomplete guest, and in direct mode one without a kernel. The VM holds
- * NAME's partition lock; k's whole-disk lock is let go so other guests stay
- * usable (no disk_* change is possible on k afterwards). k must outlive
- * *ret (vm_free()).
+ * Prepare guest NAME of k for the VM runner (vm_prepare()): refuses an
+ * incomplete guest, and in direct mode one without a kernel, or without the
+ * kernel o->kernel names (a version of its kernels; NULL = the newest). A
+ * guest with a separate /boot brings that partition into the VM too. The
+ * VM holds NAME's partition lock (and its /boot's); k's whole-disk lock is
+ * let go so other guests stay usable (no disk_* change is possible on k
+ * afterwards). k must outlive *ret (vm_free()).
  */
 int disk_vm_prepare(struct disk *k, const char *name, const struct vm_opts *o, struct vm **ret,
 		    struct pb_err *err);

@@ -40,6 +40,21 @@ int disk_install(struct disk *k, const char *name, const struct disk_install_opt
 	r = disk_install_begin(k, name, o, &c, err);
 	if (r >= 0)
 		r = disk_install_lock(&c, err);
+	if (r >= 0 && !o->wipe) {
+		/*
+		 * An install partboot did not make is the user's: filling over it
+		 * would mix two systems. Replacing it is asked for with --wipe;
+		 * keeping it as it is, with adopt.
+		 */
+		struct disk_guest g;
+
+		disk_guest_probe(k, &c.p, &g);
+		if (g.state == DISK_GUEST_FOREIGN)
+			r = pb_err_set(err, -EEXIST, "%s holds an install partboot did not make (%s); --wipe replaces it, "
+				       "'partboot adopt' keeps it", c.where.buf,
+				       g.info.pretty_name ? g.info.pretty_name : "an OS");
+		disk_guest_release(&g);
+	}
 	if (r < 0)
 		goto out;
 

@@ -12,19 +12,46 @@
 #include "../common/macros.h"
 #include "disk-private.h"
 
-/* The entries of the bootable guests of gs, with their titles (owned by titles). */
+/* The entries of the bootable guests of gs, with their titles and kernel lists (owned here). */
 struct menu {
 	struct boot_entry *e;
 	size_t n;
 	struct strbuf *titles;
+	struct boot_kernel **kernels;
 };
 
 static void menu_release(struct menu *m)
 {
-	for (size_t i = 0; i < m->n; i++)
+	for (size_t i = 0; i < m->n; i++) {
 		strbuf_release(&m->titles[i]);
+		free(m->kernels[i]);
+	}
 	free(m->titles);
+	free(m->kernels);
 	free(m->e);
+}
+
+/* The boot entry of bootable guest g: its newest kernel, and all of them for the submenu (*ret_kernels, caller frees). */
+static struct boot_entry guest_entry(const struct disk_guest *g, const char *title, struct boot_kernel **ret_kernels)
+{
+	struct boot_kernel *kv = xcalloc(g->info.n_kernels ? g->info.n_kernels : 1, sizeof(*kv));
+
+	for (size_t i = 0; i < g->info.n_kernels; i++)
+		kv[i] = (struct boot_kernel){ g->info.kernels[i].version, g->info.kernels[i].kernel,
+					      g->info.kernels[i].initrd };
+	*ret_kernels = kv;
+	return (struct boot_entry){
+		.id = g->part.name,
+		.title = title,
+		.fs_uuid = g->probe.uuid,
+		.partuuid = g->part.uuid,
+		.kernel = g->info.n_kernels ? g->info.kernels[0].kernel : NULL,
+		.initrd = g->info.n_kernels ? g->info.kernels[0].initrd : NULL,
+		.cmdline = g->info.cmdline,
+		.boot_fs_uuid = g->has_boot ? g->boot_probe.uuid : NULL,
+		.kernels = kv,
+		.n_kernels = g->info.n_kernels,
+	};
 }
 
 /* Build the menu from gs; warn (except about the guest named quiet) for each guest left out. */
@@ -34,6 +61,7 @@ static int menu_build(struct disk *k, const struct disk_guests *gs, const char *
 	m->n = 0;
 	m->e = xcalloc(gs->n ? gs->n : 1, sizeof(*m->e));
 	m->titles = xcalloc(gs->n ? gs->n : 1, sizeof(*m->titles));
+	m->kernels = xcalloc(gs->n ? gs->n : 1, sizeof(*m->kernels));
 	for (size_t i = 0; i < gs->n; i++) {
 		const struct disk_guest *g = &gs->v[i];
 		struct strbuf where = STRBUF_INIT;
@@ -53,6 +81,8 @@ static int menu_build(struct disk *k, const struct disk_guests *gs, const char *
 				disk_warn(k, "%s: guest is incomplete (install interrupted or under way), left out of "
 					  "the boot menu", where.buf);
 			/* a data partition is quietly not a guest; a root partition or an OS says it is one */
+			else if (g->info.boot_source && g->why)
+				disk_warn(k, "%s: left out of the boot menu: %s", where.buf, g->why);
 			else if (!g->info.n_kernels && (g->part.type == PART_TYPE_ROOT || g->info.pretty_name))
 				disk_warn(k, "%s: no kernel in /boot, left out of the boot menu", where.buf);
 			strbuf_release(&where);
@@ -72,15 +102,7 @@ static int menu_build(struct disk *k, const struct disk_guests *gs, const char *
 			strbuf_addf(&m->titles[m->n], "%s (%s)", g->part.name, g->info.pretty_name);
 		else
 			strbuf_addstr(&m->titles[m->n], g->part.name);
-		m->e[m->n] = (struct boot_entry){
-			.id = g->part.name,
-			.title = m->titles[m->n].buf,
-			.fs_uuid = g->probe.uuid,
-			.partuuid = g->part.uuid,
-			.kernel = g->info.kernels[0].kernel,
-			.initrd = g->info.kernels[0].initrd,
-			.cmdline = g->info.cmdline,
-		};
+		m->e[m->n] = guest_entry(g, m->titles[m->n].buf, &m->kernels[m->n]);
 		m->n++;
 	}
 	return 0;
@@ -128,6 +150,7 @@ int disk_boot_native(struct disk *k, const char *name, enum boot_native_action a
 {
 	struct disk_guests gs = { 0 };
 	const struct disk_guest *g;
+	struct boot_kernel *kv = NULL;
 	struct boot_entry e;
 	int r;
 
@@ -138,15 +161,9 @@ int disk_boot_native(struct disk *k, const char *name, enum boot_native_action a
 	/* boot_native() refuses what cannot be booted natively first, then names an unknown guest */
 	e = (struct boot_entry){ .id = name };
 	if (g && g->part.name[0])
-		e = (struct boot_entry){
-			.id = g->part.name,
-			.fs_uuid = g->probe.uuid,
-			.partuuid = g->part.uuid,
-			.kernel = g->info.n_kernels ? g->info.kernels[0].kernel : NULL,
-			.initrd = g->info.n_kernels ? g->info.kernels[0].initrd : NULL,
-			.cmdline = g->info.cmdline,
-		};
+		e = guest_entry(g, NULL, &kv);
 	r = boot_native(k->d, &e, action, err);
+	free(kv);
 	disk_guests_release(&gs);
 	return r;
 }

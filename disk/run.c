@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Booting a guest in the VM runner: the guest model says whether the
- * partition holds a complete guest and which kernel and arguments it boots
- * with; vm/ does the rest. Reads only (QEMU then writes inside the guest's
+ * partition holds a guest (complete or foreign), which kernel and arguments
+ * it boots with (the newest, or vm_opts.kernel) and where its /boot is; vm/
+ * does the rest. Reads only (QEMU then writes inside the guest's
  * partition).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "disk-private.h"
 
@@ -15,6 +18,7 @@ int disk_vm_prepare(struct disk *k, const char *name, const struct vm_opts *o, s
 {
 	struct strbuf where = STRBUF_INIT;
 	struct disk_guest g;
+	const struct fs_kernel *kernel = NULL;
 	struct vm_boot b = { 0 };
 	struct part_info p;
 	int r;
@@ -35,10 +39,35 @@ int disk_vm_prepare(struct disk *k, const char *name, const struct vm_opts *o, s
 			       "install it again", where.buf);
 		goto out;
 	}
-	if (g.info.n_kernels) {
-		b.kernel = g.info.kernels[0].kernel;
-		b.initrd = g.info.kernels[0].initrd;
+	/* the newest kernel, or the one asked for (direct mode: firmware boots what the guest's GRUB says) */
+	if (o->kernel) {
+		const struct fs_kernel *want = NULL;
+		struct strbuf have = STRBUF_INIT;
+
+		for (size_t i = 0; i < g.info.n_kernels; i++) {
+			if (!strcmp(g.info.kernels[i].version, o->kernel))
+				want = &g.info.kernels[i];
+			strbuf_addf(&have, "%s%s", i ? ", " : "", g.info.kernels[i].version);
+		}
+		if (!want)
+			r = pb_err_set(err, -ENOENT, "%s: no kernel %s (the guest has: %s)", where.buf, o->kernel,
+				       have.len ? have.buf : "none");
+		strbuf_release(&have);
+		if (!want)
+			goto out;
+		kernel = want;
+	} else if (g.info.n_kernels) {
+		kernel = &g.info.kernels[0];
 	}
+	if (kernel) {
+		b.kernel = kernel->kernel;
+		b.initrd = kernel->initrd;
+		b.version = kernel->version;
+		b.config = kernel->config;
+	}
+	/* a separate /boot: kernel, initrd and config are read there, and the VM sees it too */
+	if (g.has_boot)
+		b.boot_part = &g.boot_part;
 	b.cmdline = g.info.cmdline;
 	r = vm_prepare(k->d, &p, &b, o, ret, err);
 	if (r >= 0) {
@@ -47,6 +76,23 @@ int disk_vm_prepare(struct disk *k, const char *name, const struct vm_opts *o, s
 		if (cl && strlen(cl) > DISK_CMDLINE_MAX)
 			disk_warn(k, "%s: the kernel command line is %zu bytes; Linux keeps the first %d", where.buf,
 				  strlen(cl), DISK_CMDLINE_MAX);
+	}
+	/*
+	 * Firmware mode boots what GRUB's menu chooses. The VM's ESP is a private
+	 * copy (the view's shadow): its next_entry is set to NAME there, so the
+	 * VM's GRUB boots the guest it was started for (and that the machine was
+	 * chosen for), and the disk's own default and next stay as they are.
+	 */
+	if (r >= 0 && g.bootable && vm_view_shadow(*ret) && boot_is_installed(k->d)) {
+		int fd = open(vm_view_shadow(*ret), O_RDWR | O_CLOEXEC);
+		struct pb_err nerr = PB_ERR_INIT;
+
+		if (fd < 0 || boot_set_next_in(k->d, fd, g.part.name, &nerr) < 0)
+			disk_warn(k, "%s: GRUB in the VM boots its menu's default, not necessarily this guest: %s", where.buf,
+				  fd < 0 ? strerror(errno) : pb_err_msg(&nerr));
+		if (fd >= 0)
+			close(fd);
+		pb_err_clear(&nerr);
 	}
 out:
 	disk_guest_release(&g);

@@ -14,6 +14,12 @@
 /* The marker that says "an install is under way or was interrupted". */
 #define FS_MARKER_NAME ".partboot-incomplete"
 
+/*
+ * The first line of every /etc/fstab partboot writes (setup.c). Installs made
+ * before FS_PARTBOOT_MARKER existed are recognised as partboot's by it.
+ */
+#define FS_FSTAB_HEADER "# partboot: the root is named by its filesystem UUID; other mounts are nofail"
+
 struct fs {
 	ext2_filsys e2;
 	char *where;
@@ -59,6 +65,9 @@ errcode_t fs_read_link(ext2_filsys e2, ext2_ino_t ino, struct ext2_inode *inode,
  * is allocated or read (a guest's sparse file may claim terabytes).
  */
 errcode_t fs_read_ino(ext2_filsys e2, ext2_ino_t ino, uint64_t max, char **ret_data, size_t *ret_len);
+
+/* guest.c: fs_grub_cmdline() of the guest's /etc/default/grub and grub.d snippets (malloc'ed), or NULL. */
+char *fs_grub_default_cmdline(struct fs *fs);
 
 /*
  * The install session: fs_install() (install.c) fills a filesystem from a

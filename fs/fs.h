@@ -179,29 +179,78 @@ int fs_list_dir(struct fs *fs, const char *path, fs_dir_fn fn, void *userdata, s
 /* What a guest filesystem holds, for list, the boot menu and the VM runner. */
 struct fs_kernel {
 	char *version; /* "6.1.0-28-amd64" */
-	char *kernel;  /* "/boot/vmlinuz-6.1.0-28-amd64" */
+	char *kernel;  /* "/boot/vmlinuz-6.1.0-28-amd64" (on a separate /boot partition: "/vmlinuz-...") */
 	char *initrd;  /* "/boot/initrd.img-6.1.0-28-amd64", or NULL when there is none */
+	char *config;  /* "/boot/config-6.1.0-28-amd64" (the kernel's build options), or NULL */
 };
+
+/*
+ * The file partboot's installs write (fs/setup.c) and `partboot adopt`
+ * writes: this guest's fstab, hostname, hosts and kernel/cmdline are
+ * partboot's to set. A guest without it (and without partboot's fstab
+ * header, which installs made before the marker existed have) is one
+ * partboot did not make: disk/ calls it foreign and writes nothing into it.
+ */
+#define FS_PARTBOOT_MARKER "/var/lib/partboot/guest"
+
 struct fs_guest_info {
 	bool complete;           /* false while an install is under way or was interrupted */
+	bool partboot;           /* FS_PARTBOOT_MARKER exists, or /etc/fstab starts with partboot's header */
 	char *pretty_name;       /* PRETTY_NAME from os-release, or NULL */
-	char *cmdline;           /* /etc/kernel/cmdline on one line (any length), or NULL */
-	struct fs_kernel *kernels; /* newest first; the kernel /vmlinuz links to goes first */
+	char *cmdline;           /* the guest's own kernel arguments on one line (any length), or NULL */
+	const char *cmdline_from; /* where cmdline came from: "/etc/kernel/cmdline", "/etc/default/grub" (static), or NULL */
+	struct fs_kernel *kernels; /* newest first (version order) */
 	size_t n_kernels;
+	/*
+	 * /boot is a filesystem of its own: the source and type of fstab's
+	 * /boot line ("UUID=...", "ext4"), else NULL. The kernels are then on
+	 * that partition (disk/ finds it and calls fs_boot_kernels() there);
+	 * what the root's own /boot directory holds is what the real system
+	 * hides under the mount.
+	 */
+	char *boot_source;
+	char *boot_fstype;
 };
 /*
- * Fill *ret: complete is false while /.partboot-incomplete exists;
- * pretty_name from /etc/os-release (its symlink followed inside the guest)
- * or /usr/lib/os-release; cmdline from /etc/kernel/cmdline (newlines and
- * tabs become spaces, surrounding blanks dropped; NULL when empty);
- * kernels: /boot/vmlinuz-VERSION (+ initrd.img-VERSION when it exists),
- * newest first by strverscmp(), the one /vmlinuz (or /boot/vmlinuz) points
- * at first. Missing files just leave fields empty. Returns 0; *ret owns its
- * strings: fs_guest_info_release() it.
+ * Fill *ret: complete is false while /.partboot-incomplete exists; partboot
+ * as above; pretty_name from /etc/os-release (its symlink followed inside the
+ * guest) or /usr/lib/os-release; cmdline from /etc/kernel/cmdline (newlines
+ * and tabs become spaces, surrounding blanks dropped; NULL when empty), else
+ * from /etc/default/grub and the .cfg files of /etc/default/grub.d as grub-mkconfig
+ * builds it ("ro" GRUB_CMDLINE_LINUX GRUB_CMDLINE_LINUX_DEFAULT, see
+ * fs_grub_cmdline()); kernels from /boot (fs_boot_kernels()); boot_source
+ * from /etc/fstab. Missing files just leave fields empty. Returns 0; *ret
+ * owns its strings: fs_guest_info_release() it.
  */
 int fs_guest_info(struct fs *fs, struct fs_guest_info *ret, struct pb_err *err);
 /* Free what fs_guest_info() filled and zero it; accepts a zeroed struct. */
 void fs_guest_info_release(struct fs_guest_info *gi);
+
+/*
+ * The kernels in directory dir of fs ("/boot" of a root, "/" of a separate
+ * /boot partition): vmlinuz-VERSION and vmlinux-VERSION, each with its
+ * initrd (initrd.img-VERSION as Debian names it, initramfs-VERSION.img as
+ * Fedora and Arch do, initrd-VERSION as SUSE does; the one a /vmlinuz,
+ * /boot/vmlinuz or DIR/vmlinuz link pairs with through the matching
+ * initrd.img link wins) and config-VERSION. Backup and signature names
+ * (.old, .bak, .sig, .hmac, .gz, ...) are not kernels. Sorted newest first by
+ * strverscmp() on the version. Paths are dir + name. *ret (may be NULL when
+ * *ret_n is 0) is the caller's: fs_kernels_free().
+ */
+int fs_boot_kernels(struct fs *fs, const char *dir, struct fs_kernel **ret, size_t *ret_n, struct pb_err *err);
+void fs_kernels_free(struct fs_kernel *k, size_t n);
+
+/*
+ * The kernel command line grub-mkconfig would write for a guest's normal
+ * entries, from the texts of /etc/default/grub and of the .cfg files of
+ * /etc/default/grub.d (in that order, each a shell fragment): "ro", then
+ * GRUB_CMDLINE_LINUX, then GRUB_CMDLINE_LINUX_DEFAULT, as Debian's and
+ * Fedora's 10_linux do. Understands what these files hold: NAME=value with
+ * '...', "..." and bare words, "export", comments, and $NAME / ${NAME} of
+ * the variables set so far. Returns a malloc'ed line, or NULL when neither
+ * variable is set (set to "" still gives "ro").
+ */
+char *fs_grub_cmdline(const char *const *texts, size_t n);
 
 /*
  * The smallest size the filesystem can live in (for refusing a shrink): for

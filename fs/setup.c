@@ -11,7 +11,10 @@
  *   /etc/hostname      + the 127.0.1.1 line of /etc/hosts (Debian's way of
  *                      resolving the own name without DNS);
  *   /etc/kernel/cmdline  the kernel arguments for the boot menu and the VM
- *                      runner (the root= argument is theirs to add).
+ *                      runner (the root= argument is theirs to add);
+ *   /var/lib/partboot/guest  the marker saying partboot made (or adopted)
+ *                      the guest: without it a guest is "foreign" and
+ *                      partboot writes nothing into it.
  * Each file is read back from the guest first, so a second install over
  * the same guest gives the same files (idempotent).
  */
@@ -27,7 +30,10 @@
 #include "common/strbuf.h"
 #include "fs-private.h"
 
-#define FSTAB_HEADER "# partboot: the root is named by its filesystem UUID; other mounts are nofail"
+/* What FS_PARTBOOT_MARKER says to someone who finds it in the guest. */
+#define PARTBOOT_MARKER_TEXT                                                                    \
+	"# partboot manages /etc/fstab, /etc/hostname, /etc/hosts and /etc/kernel/cmdline of this\n" \
+	"# guest. Without this file partboot treats it as an install it did not make.\n"
 
 /* The guest's file at path (symlinks followed inside it), or NULL when there is none. */
 static int read_guest(ext2_filsys e2, const struct fs_target *t, const char *path, char **ret, struct pb_err *err)
@@ -73,7 +79,7 @@ static bool has_option(const char *opts, const char *opt)
 
 static void build_fstab(const char *uuid, const char *old, struct strbuf *out)
 {
-	strbuf_addstr(out, FSTAB_HEADER "\n");
+	strbuf_addstr(out, FS_FSTAB_HEADER "\n");
 	strbuf_addf(out, "UUID=%s\t/\text4\terrors=remount-ro\t0\t1\n", uuid);
 	while (old && *old) {
 		const char *end = strchrnul(old, '\n');
@@ -197,10 +203,22 @@ int fs_setup_guest(struct populate *p, ext2_filsys e2, const struct fs_target *t
 	if (r < 0)
 		goto out;
 	if (o->cmdline || blank(old)) {
+		/*
+		 * No line of its own: the one its GRUB tooling would use
+		 * (/etc/default/grub, as fs_guest_info() reads it), else "ro quiet".
+		 */
+		struct fs view = { .e2 = e2, .where = (char *)t->where };
+		_cleanup_free_ char *grub = o->cmdline ? NULL : fs_grub_default_cmdline(&view);
+
 		strbuf_reset(&sb);
-		strbuf_addf(&sb, "%s\n", o->cmdline ? o->cmdline : "ro quiet");
+		strbuf_addf(&sb, "%s\n", o->cmdline ? o->cmdline : grub ? grub : "ro quiet");
 		r = fs_populate_put_file(p, "/etc/kernel/cmdline", sb.buf, sb.len, 0644);
+		if (r < 0)
+			goto out;
 	}
+
+	/* Last: the guest is partboot's from now on (fs_guest_info().partboot; docs/fs.md). */
+	r = fs_populate_put_file(p, FS_PARTBOOT_MARKER, PARTBOOT_MARKER_TEXT, strlen(PARTBOOT_MARKER_TEXT), 0644);
 out:
 	strbuf_release(&sb);
 	return r;

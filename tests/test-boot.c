@@ -207,6 +207,44 @@ static void test_boot_menu_quotes_kernel_names(void **state)
 	strbuf_release(&sb);
 }
 
+static void test_boot_menu_all_kernels_and_a_separate_boot(void **state)
+{
+	const struct boot_kernel k[] = {
+		{ "6.1.0-57-amd64", "/vmlinuz-6.1.0-57-amd64", "/initrd.img-6.1.0-57-amd64" },
+		{ "6.1.0-50-amd64", "/vmlinuz-6.1.0-50-amd64", NULL },
+	};
+	const struct boot_entry e[] = {
+		{ .id = "deb", .title = "deb (Debian 12)", .fs_uuid = "1111-root", .partuuid = "aaaa-part",
+		  .kernel = k[0].kernel, .initrd = k[0].initrd, .cmdline = "ro quiet", .boot_fs_uuid = "2222-boot",
+		  .kernels = k, .n_kernels = 2 },
+		/* what a foreign guest's files may hold must not become GRUB script */
+		{ .id = "odd", .fs_uuid = "3333-fs", .partuuid = "bbbb-part", .kernel = "/boot/vmlinuz-$(x) y",
+		  .cmdline = "ro a=\"b c\" d;reboot ${e}", .kernels = k, .n_kernels = 1 },
+	};
+	struct strbuf sb = STRBUF_INIT;
+
+	(void)state;
+	boot_menu_render(e, ARRAY_SIZE(e), &sb);
+	/* the newest kernel, read from the /boot partition, rooted on the guest's partition */
+	assert_non_null(strstr(sb.buf, "menuentry 'deb (Debian 12)' --id 'deb' {\n"
+				       "\tsearch --no-floppy --fs-uuid --set=root 2222-boot\n"
+				       "\tlinux /vmlinuz-6.1.0-57-amd64 root=PARTUUID=aaaa-part ro quiet\n"
+				       "\tinitrd /initrd.img-6.1.0-57-amd64\n}\n"
+				       "submenu 'deb: all kernels' --id 'deb-kernels' {\n"
+				       "\tmenuentry 'deb (Debian 12), Linux 6.1.0-57-amd64' --id 'deb-6.1.0-57-amd64' {\n"
+				       "\t\tsearch --no-floppy --fs-uuid --set=root 2222-boot\n"
+				       "\t\tlinux /vmlinuz-6.1.0-57-amd64 root=PARTUUID=aaaa-part ro quiet\n"
+				       "\t\tinitrd /initrd.img-6.1.0-57-amd64\n\t}\n"
+				       "\tmenuentry 'deb (Debian 12), Linux 6.1.0-50-amd64' --id 'deb-6.1.0-50-amd64' {\n"
+				       "\t\tsearch --no-floppy --fs-uuid --set=root 2222-boot\n"
+				       "\t\tlinux /vmlinuz-6.1.0-50-amd64 root=PARTUUID=aaaa-part ro quiet\n\t}\n}\n"));
+	/* one kernel: no submenu; untrusted words single-quoted */
+	assert_null(strstr(sb.buf, "'odd-kernels'"));
+	assert_non_null(strstr(sb.buf, "\tlinux '/boot/vmlinuz-$(x) y' root=PARTUUID=bbbb-part ro 'a=b c' "
+				       "'d;reboot' '${e}'\n"));
+	strbuf_release(&sb);
+}
+
 static void test_boot_menu_empty(void **state)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -728,6 +766,7 @@ int main(void)
 		cmocka_unit_test(test_boot_menu_one_entry_per_guest),
 		cmocka_unit_test(test_boot_menu_quotes_guest_cmdline),
 		cmocka_unit_test(test_boot_menu_quotes_kernel_names),
+		cmocka_unit_test(test_boot_menu_all_kernels_and_a_separate_boot),
 		cmocka_unit_test(test_boot_menu_empty),
 		cmocka_unit_test(test_boot_grubenv_edit),
 		cmocka_unit_test(test_boot_grubenv_matches_grub_editenv),

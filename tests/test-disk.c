@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -251,18 +252,19 @@ static void test_disk_plan_rerun_keeps_complete_guest(void **state)
 	pb_err_clear(&err);
 }
 
-/* A disk with one root partition 'r' holding what mke2fs -t FSTYPE -d TREE makes. */
-static struct disk *disk_with_fs(const char *name, const char *fstype, const char *tree)
+/* A disk (table, partition type) with one partition 'r' holding what mke2fs -t FSTYPE -d TREE makes. */
+static struct disk *disk_with_fs_as(const char *name, enum part_table table, enum part_type type, const char *fstype,
+				    const char *tree)
 {
 	struct pb_err err = PB_ERR_INIT;
-	struct part_spec spec = { .name = "r", .type = PART_TYPE_ROOT, .size = 16 * MiB };
+	struct part_spec spec = { .name = "r", .type = type, .size = 16 * MiB };
 	struct disk *k = NULL;
 	struct part_info p;
 	const char *path = tmp_path(name);
 
 	unlink(path);
 	assert_int_equal(disk_open(path, DISK_OPEN_CREATE, 32 * MiB, &diag, &k, &err), 0);
-	assert_int_equal(part_disk_new_table(disk_part(k), PART_TABLE_GPT, "model", &err), 0);
+	assert_int_equal(part_disk_new_table(disk_part(k), table, "model", &err), 0);
 	assert_int_equal(part_disk_add(disk_part(k), &spec, &p, &err), 0);
 	assert_int_equal(part_disk_write(disk_part(k), &err), 0);
 	assert_int_equal(sh("mke2fs -q -F -t %s -d '%s' -E offset=%llu '%s' 16M", fstype, tree,
@@ -272,7 +274,44 @@ static struct disk *disk_with_fs(const char *name, const char *fstype, const cha
 	return k;
 }
 
-static void test_disk_guest_ext3_is_a_bootable_guest(void **state)
+/* A GPT disk with one root partition 'r' holding what mke2fs -t FSTYPE -d TREE makes. */
+static struct disk *disk_with_fs(const char *name, const char *fstype, const char *tree)
+{
+	return disk_with_fs_as(name, PART_TABLE_GPT, PART_TYPE_ROOT, fstype, tree);
+}
+
+/* Linux filesystem data (0FC63DAF-...) on GPT and 0x83 on dos hold foreign guests as the DPS root type does. */
+static void test_disk_guest_foreign_on_data_and_dos_partitions(void **state)
+{
+	static const struct {
+		enum part_table table;
+		enum part_type type;
+		const char *type_str;
+	} cases[] = {
+		{ PART_TABLE_GPT, PART_TYPE_DATA, "0fc63daf-8483-4772-8e79-3d69d8477de4" },
+		{ PART_TABLE_DOS, PART_TYPE_ROOT, "0x83" },
+	};
+	struct pb_err err = PB_ERR_INIT;
+
+	if (!pb_have_program("mke2fs"))
+		skip();
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct disk_guests gs = { 0 };
+		struct disk *k = disk_with_fs_as(i ? "dos.img" : "data.img", cases[i].table, cases[i].type, "ext4",
+						 make_tree(i ? "tree8" : "tree7", NULL));
+
+		assert_int_equal(disk_guest_scan(k, &gs, &err), 0);
+		assert_true(!strcasecmp(gs.v[0].part.type_str, cases[i].type_str));
+		assert_int_equal(gs.v[0].state, DISK_GUEST_FOREIGN);
+		assert_true(gs.v[0].bootable);
+		disk_guests_release(&gs);
+		disk_free(k);
+	}
+	pb_err_clear(&err);
+}
+
+/* mke2fs -d, not partboot: an install partboot did not make is a foreign guest, bootable all the same. */
+static void test_disk_guest_ext3_foreign_install_is_a_bootable_guest(void **state)
 {
 	struct pb_err err = PB_ERR_INIT;
 	struct disk_guests gs = { 0 };
@@ -289,7 +328,8 @@ static void test_disk_guest_ext3_is_a_bootable_guest(void **state)
 	assert_ptr_equal(disk_guests_find(&gs, "1"), g);
 	assert_null(disk_guests_find(&gs, "nosuch"));
 	assert_string_equal(g->probe.fstype, "ext3");
-	assert_int_equal(g->state, DISK_GUEST_COMPLETE);
+	assert_int_equal(g->state, DISK_GUEST_FOREIGN);
+	assert_string_equal(disk_guest_state_to_string(g->state), "foreign");
 	assert_true(g->bootable);
 	assert_string_equal(g->info.pretty_name, "Test Linux");
 	assert_string_equal(g->info.cmdline, "ro quiet");
@@ -399,16 +439,181 @@ static void test_disk_guest_incomplete_and_not_guests(void **state)
 	pb_err_clear(&err);
 }
 
+
+/* The sha256 of a file (for "refused: the disk is byte-identical"). */
+static void sha_of(const char *path, char ret[80])
+{
+	char cmd[300];
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "sha256sum '%s'", path);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(ret, 80, f));
+	pclose(f);
+}
+
+/*
+ * An install partboot did not make, with /boot on a partition of its own: a
+ * root 'r' whose fstab names /boot by label, and a data partition 'b' holding
+ * the kernels at its top, as a real /boot does.
+ */
+static struct disk *disk_with_boot_partition(const char *name, const char *boot_source)
+{
+	const char *root = tmp_path("broot"), *boot = tmp_path("bboot"), *path = tmp_path(name);
+	struct pb_err err = PB_ERR_INIT;
+	struct part_spec rs = { .name = "r", .type = PART_TYPE_ROOT, .size = 16 * MiB };
+	struct part_spec bs = { .name = "b", .type = PART_TYPE_DATA, .size = 16 * MiB };
+	struct disk *k = NULL;
+	struct part_info rp, bp;
+	char file[256], fstab[256];
+
+	assert_int_equal(sh("rm -rf '%s' '%s' && mkdir -p '%s/etc/default' '%s/boot' '%s'", root, boot, root, root, boot), 0);
+	snprintf(file, sizeof(file), "%s/etc/os-release", root);
+	write_file(file, "PRETTY_NAME=\"Other Linux\"\n");
+	snprintf(file, sizeof(file), "%s/etc/default/grub", root);
+	write_file(file, "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet splash\"\n");
+	snprintf(file, sizeof(file), "%s/etc/fstab", root);
+	snprintf(fstab, sizeof(fstab), "UUID=0000 / ext4 errors=remount-ro 0 1\n%s /boot ext4 defaults 0 2\n", boot_source);
+	write_file(file, fstab);
+	/* hidden under the /boot mount on the real system: not the guest's kernel */
+	snprintf(file, sizeof(file), "%s/boot/vmlinuz-1.0-stale", root);
+	write_file(file, "stale");
+	snprintf(file, sizeof(file), "%s/vmlinuz-6.1.0-57-amd64", boot);
+	write_file(file, "kernel");
+	snprintf(file, sizeof(file), "%s/initrd.img-6.1.0-57-amd64", boot);
+	write_file(file, "initrd");
+	snprintf(file, sizeof(file), "%s/config-6.1.0-57-amd64", boot);
+	write_file(file, "CONFIG_VIRTIO_BLK=m\n");
+
+	unlink(path);
+	assert_int_equal(disk_open(path, DISK_OPEN_CREATE, 48 * MiB, &diag, &k, &err), 0);
+	assert_int_equal(part_disk_new_table(disk_part(k), PART_TABLE_GPT, "model", &err), 0);
+	assert_int_equal(part_disk_add(disk_part(k), &rs, &rp, &err), 0);
+	assert_int_equal(part_disk_add(disk_part(k), &bs, &bp, &err), 0);
+	assert_int_equal(part_disk_write(disk_part(k), &err), 0);
+	assert_int_equal(sh("mke2fs -q -F -t ext4 -d '%s' -E offset=%llu '%s' 16M", root, (unsigned long long)rp.start,
+			    path),
+			 0);
+	assert_int_equal(sh("mke2fs -q -F -t ext4 -L bootfs -d '%s' -E offset=%llu '%s' 16M", boot,
+			    (unsigned long long)bp.start, path),
+			 0);
+	pb_err_clear(&err);
+	return k;
+}
+
+static void test_disk_guest_foreign_with_a_boot_partition(void **state)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct disk_guests gs = { 0 };
+	const struct disk_guest *g;
+	struct disk *k;
+
+	if (!pb_have_program("mke2fs"))
+		skip();
+	k = disk_with_boot_partition("boot.img", "LABEL=bootfs");
+	assert_int_equal(disk_guest_scan(k, &gs, &err), 0);
+	g = disk_guests_find(&gs, "r");
+	assert_int_equal(g->state, DISK_GUEST_FOREIGN);
+	assert_true(g->bootable);
+	assert_true(g->has_boot);
+	assert_int_equal(g->boot_part.partno, 2);
+	assert_string_equal(g->boot_probe.label, "bootfs");
+	/* the kernels of the /boot partition, never the stale one under the mount point */
+	assert_int_equal(g->info.n_kernels, 1);
+	assert_string_equal(g->info.kernels[0].kernel, "/vmlinuz-6.1.0-57-amd64");
+	assert_string_equal(g->info.kernels[0].initrd, "/initrd.img-6.1.0-57-amd64");
+	assert_string_equal(g->info.kernels[0].config, "/config-6.1.0-57-amd64");
+	/* its own command line, as grub-mkconfig would make it */
+	assert_string_equal(g->info.cmdline, "ro quiet splash");
+	/* the /boot partition itself is data, not a guest with an OS */
+	assert_int_equal(disk_guests_find(&gs, "b")->state, DISK_GUEST_COMPLETE);
+	assert_false(disk_guests_find(&gs, "b")->bootable);
+	disk_guests_release(&gs);
+	disk_free(k);
+
+	/* a /boot partition that is not on this disk: the root's own /boot is all there is */
+	k = disk_with_boot_partition("boot2.img", "UUID=12345678-0000-4000-8000-000000000000");
+	assert_int_equal(disk_guest_scan(k, &gs, &err), 0);
+	g = disk_guests_find(&gs, "r");
+	assert_false(g->has_boot);
+	assert_int_equal(g->info.n_kernels, 1);
+	assert_string_equal(g->info.kernels[0].kernel, "/boot/vmlinuz-1.0-stale");
+	disk_guests_release(&gs);
+	disk_free(k);
+	pb_err_clear(&err);
+}
+
+static void test_disk_adopt_takes_a_foreign_guest(void **state)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct disk_guests gs = { 0 };
+	struct disk_install_opts io = { .source = tmp_path("bboot") };
+	struct disk_adopt_opts ao = { 0 };
+	const struct disk_guest *g;
+	const char *path = tmp_path("adopt.img");
+	char before[80], after[80];
+	struct fs *fs;
+	char *data;
+	struct disk *k;
+
+	if (!pb_have_program("mke2fs"))
+		skip();
+	k = disk_with_boot_partition("adopt.img", "LABEL=bootfs");
+	/* refusals first, each leaving every byte as it was */
+	sha_of(path, before);
+	assert_int_equal(disk_install(k, "r", &io, NULL, &err), -EEXIST);
+	assert_non_null(strstr(pb_err_msg(&err), "partboot did not make (Other Linux)"));
+	pb_err_clear(&err);
+	assert_int_equal(disk_guest_adopt(k, "b", &ao, &err), -EINVAL);
+	assert_non_null(strstr(pb_err_msg(&err), "no Linux install"));
+	pb_err_clear(&err);
+	ao.hostname = "-bad-";
+	assert_int_equal(disk_guest_adopt(k, "r", &ao, &err), -EINVAL);
+	pb_err_clear(&err);
+	sha_of(path, after);
+	assert_string_equal(before, after);
+
+	ao.hostname = NULL;
+	assert_int_equal(disk_guest_adopt(k, "r", &ao, &err), 0);
+	assert_int_equal(disk_guest_scan(k, &gs, &err), 0);
+	g = disk_guests_find(&gs, "r");
+	assert_int_equal(g->state, DISK_GUEST_COMPLETE);
+	assert_true(g->info.partboot);
+	assert_true(g->bootable);
+	assert_string_equal(g->info.cmdline_from, "/etc/kernel/cmdline");
+	assert_string_equal(g->info.cmdline, "ro quiet splash");
+	disk_guests_release(&gs);
+	assert_int_equal(disk_fs_open(k, "r", &fs, &err), 0);
+	assert_int_equal(fs_read_file(fs, "/etc/fstab", &data, NULL, &err), 0);
+	assert_non_null(strstr(data, "\t/\text4\t"));
+	assert_non_null(strstr(data, "LABEL=bootfs\t/boot\text4\tdefaults,nofail\t0\t2\n"));
+	free(data);
+	/* no hostname asked for: none written */
+	assert_int_equal(fs_read_file(fs, "/etc/hostname", &data, NULL, &err), -ENOENT);
+	pb_err_clear(&err);
+	fs_free(fs);
+	/* now partboot's: adopting again is refused */
+	assert_int_equal(disk_guest_adopt(k, "r", &ao, &err), -EINVAL);
+	assert_non_null(strstr(pb_err_msg(&err), "partboot's already"));
+	assert_int_equal(sh("e2fsck -fn '%s?offset=%llu' >/dev/null 2>&1", path, 1024ULL * 1024), 0);
+	disk_free(k);
+	pb_err_clear(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_disk_plan_new_disk_as_data),
 		cmocka_unit_test(test_disk_plan_refuses_before_writing),
 		cmocka_unit_test(test_disk_plan_rerun_keeps_complete_guest),
-		cmocka_unit_test(test_disk_guest_ext3_is_a_bootable_guest),
+		cmocka_unit_test(test_disk_guest_ext3_foreign_install_is_a_bootable_guest),
 		cmocka_unit_test(test_disk_guest_cmdline_any_length),
 		cmocka_unit_test(test_disk_guest_unsafe_kernel_names_left_out),
 		cmocka_unit_test(test_disk_guest_incomplete_and_not_guests),
+		cmocka_unit_test(test_disk_guest_foreign_on_data_and_dos_partitions),
+		cmocka_unit_test(test_disk_guest_foreign_with_a_boot_partition),
+		cmocka_unit_test(test_disk_adopt_takes_a_foreign_guest),
 	};
 
 	return cmocka_run_group_tests_name("disk", tests, setup_dir, teardown_dir);

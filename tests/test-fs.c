@@ -409,10 +409,13 @@ static void test_fs_install_tar_holds_everything(void **state)
 	assert_string_equal(gi.pretty_name, "Test Linux 12 (\"quoted\")");
 	assert_string_equal(gi.cmdline, "quiet console=ttyS0");
 	assert_int_equal(gi.n_kernels, 2);
-	/* /vmlinuz names -9, which wins over the newer -10. */
-	assert_string_equal(gi.kernels[0].version, "6.1.0-9-amd64");
-	assert_string_equal(gi.kernels[0].initrd, "/boot/initrd.img-6.1.0-9-amd64");
-	assert_string_equal(gi.kernels[1].kernel, "/boot/vmlinuz-6.1.0-10-amd64");
+	/*
+	 * Newest by version first, as grub-mkconfig orders them, even though
+	 * /vmlinuz names -9 (the link still pairs -9 with its initrd).
+	 */
+	assert_string_equal(gi.kernels[0].kernel, "/boot/vmlinuz-6.1.0-10-amd64");
+	assert_string_equal(gi.kernels[1].version, "6.1.0-9-amd64");
+	assert_string_equal(gi.kernels[1].initrd, "/boot/initrd.img-6.1.0-9-amd64");
 	fs_free(fs);
 
 	/* What debugfs sees: owners, modes, links, devices, xattrs. */
@@ -943,6 +946,137 @@ static void test_fs_apt_mirror_reads_host_sources(void **state)
 	pb_err_clear(&err);
 }
 
+
+/* --- what real installs hold (fs/guest.c, fs/cmdline.c) ----------------------------- */
+
+static void test_fs_grub_cmdline_reads_default_grub(void **state)
+{
+	const char *debian[] = { "# comment\nGRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\n"
+				 "GRUB_CMDLINE_LINUX=\"\"\n" };
+	const char *cloud[] = { "GRUB_CMDLINE_LINUX='console=tty0'\n",
+				"export GRUB_CMDLINE_LINUX_DEFAULT=\"$GRUB_CMDLINE_LINUX_DEFAULT console=ttyS0,115200\"\n"
+				"GRUB_CMDLINE_LINUX=\"${GRUB_CMDLINE_LINUX} net.ifnames=0\" # why\n" };
+	const char *odd[] = { "GRUB_CMDLINE_LINUX=a\\ b\"c d\"'$e' ; GRUB_TIMEOUT=5\nX=$(rm -rf /)\n" };
+	const char *none[] = { "GRUB_TIMEOUT=5\n", NULL };
+	const char *empty[] = { "GRUB_CMDLINE_LINUX=\"\"\n" };
+	char *s;
+
+	(void)state;
+	s = fs_grub_cmdline(debian, 1);
+	assert_string_equal(s, "ro quiet");
+	free(s);
+	s = fs_grub_cmdline(cloud, 2);
+	assert_string_equal(s, "ro console=tty0 net.ifnames=0 console=ttyS0,115200");
+	free(s);
+	/* quoting as sh reads it; a command substitution is only text, never run */
+	s = fs_grub_cmdline(odd, 1);
+	assert_string_equal(s, "ro a bc d$e");
+	free(s);
+	assert_null(fs_grub_cmdline(none, 2));
+	s = fs_grub_cmdline(empty, 1);
+	assert_string_equal(s, "ro");
+	free(s);
+}
+
+static const char fedora_grub[] = "GRUB_TIMEOUT=5\nGRUB_CMDLINE_LINUX=\"rhgb quiet\"\n";
+static const char fedora_snippet[] = "GRUB_CMDLINE_LINUX_DEFAULT=\"$GRUB_CMDLINE_LINUX_DEFAULT console=ttyS0\"\n";
+static const char fedora_fstab[] = "UUID=1111 / ext4 defaults 1 1\nUUID=b00t-0001 /boot ext4 defaults 1 2\n"
+				   "UUID=ABCD-EF01 /boot/efi vfat umask=0077 0 2\n";
+
+/* A Fedora-like root: kernels named as dracut names them, a /boot of its own, /etc/default/grub. */
+static void write_fedora_tar(const char *path, const char *fstab)
+{
+	struct archive *a = archive_write_new();
+	static const char *const files[] = {
+		"./boot/vmlinuz-6.5.6-300.fc39.x86_64", "./boot/initramfs-6.5.6-300.fc39.x86_64.img",
+		"./boot/config-6.5.6-300.fc39.x86_64", "./boot/vmlinuz-6.10.1-100.fc39.x86_64",
+		"./boot/initramfs-6.10.1-100.fc39.x86_64.img", "./boot/vmlinuz-0-rescue-0123abcd",
+		"./boot/initramfs-0-rescue-0123abcd.img", "./boot/.vmlinuz-6.5.6-300.fc39.x86_64.hmac",
+		"./boot/vmlinuz-6.1.0-1-amd64.bak", "./boot/vmlinuz-6.1.0-2-amd64.sig",
+	};
+
+	archive_write_set_format_pax(a);
+	assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
+	add(a, "./etc/os-release", AE_IFREG, 0644, "PRETTY_NAME=\"Fedora Linux 39\"\n", 31, NULL);
+	add(a, "./etc/default/grub", AE_IFREG, 0644, fedora_grub, strlen(fedora_grub), NULL);
+	add(a, "./etc/default/grub.d/50-console.cfg", AE_IFREG, 0644, fedora_snippet, strlen(fedora_snippet), NULL);
+	add(a, "./etc/default/grub.d/README", AE_IFREG, 0644, "GRUB_CMDLINE_LINUX=no\n", 22, NULL);
+	add(a, "./etc/fstab", AE_IFREG, 0644, fstab, strlen(fstab), NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++)
+		add(a, files[i], AE_IFREG, 0644, "x", 1, NULL);
+	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+	archive_write_free(a);
+}
+
+static void test_fs_guest_info_of_an_install_partboot_did_not_make(void **state)
+{
+	struct fixture *f = *state;
+	struct pb_err err = PB_ERR_INIT;
+	struct fs_install_opts o = { .source = f->tar, .label = "guest" };
+	struct fs_guest_info gi;
+	struct fs *fs;
+	char *data;
+	size_t len;
+
+	write_fedora_tar(f->tar, fedora_fstab);
+	assert_int_equal(fs_install(&f->t, &o, &err), 0);
+	assert_int_equal(fs_open(&f->t, &fs, &err), 0);
+	assert_int_equal(fs_guest_info(fs, &gi, &err), 0);
+	assert_true(gi.complete);
+	assert_false(gi.partboot); /* no after-install steps: nothing of partboot's in it */
+	assert_string_equal(gi.pretty_name, "Fedora Linux 39");
+	assert_string_equal(gi.cmdline, "ro rhgb quiet console=ttyS0");
+	assert_string_equal(gi.cmdline_from, "/etc/default/grub");
+	assert_string_equal(gi.boot_source, "UUID=b00t-0001");
+	assert_string_equal(gi.boot_fstype, "ext4");
+	/* by version, newest first; backups and signatures are not kernels */
+	assert_int_equal(gi.n_kernels, 3);
+	assert_string_equal(gi.kernels[0].version, "6.10.1-100.fc39.x86_64");
+	assert_string_equal(gi.kernels[0].initrd, "/boot/initramfs-6.10.1-100.fc39.x86_64.img");
+	assert_null(gi.kernels[0].config);
+	assert_string_equal(gi.kernels[1].kernel, "/boot/vmlinuz-6.5.6-300.fc39.x86_64");
+	assert_string_equal(gi.kernels[1].config, "/boot/config-6.5.6-300.fc39.x86_64");
+	assert_string_equal(gi.kernels[2].version, "0-rescue-0123abcd");
+	fs_guest_info_release(&gi);
+	fs_free(fs);
+
+	/* the same root installed by partboot: its marker, and the command line it had */
+	o.setup = true;
+	assert_int_equal(fs_install(&f->t, &o, &err), 0);
+	assert_int_equal(fs_open(&f->t, &fs, &err), 0);
+	assert_int_equal(fs_guest_info(fs, &gi, &err), 0);
+	assert_true(gi.partboot);
+	assert_string_equal(gi.cmdline_from, "/etc/kernel/cmdline");
+	assert_string_equal(gi.cmdline, "ro rhgb quiet console=ttyS0");
+	assert_int_equal(fs_read_file(fs, FS_PARTBOOT_MARKER, &data, &len, &err), 0);
+	assert_non_null(strstr(data, "partboot manages"));
+	free(data);
+	fs_guest_info_release(&gi);
+	fs_free(fs);
+	pb_err_clear(&err);
+}
+
+static void test_fs_guest_info_knows_installs_older_than_the_marker(void **state)
+{
+	struct fixture *f = *state;
+	struct pb_err err = PB_ERR_INIT;
+	struct fs_install_opts o = { .source = f->tar, .label = "guest" };
+	struct fs_guest_info gi;
+	struct fs *fs;
+
+	/* what partboot's after-install steps wrote before FS_PARTBOOT_MARKER existed */
+	write_fedora_tar(f->tar, "# partboot: the root is named by its filesystem UUID; other mounts are nofail\n"
+				 "UUID=1111\t/\text4\terrors=remount-ro\t0\t1\n");
+	assert_int_equal(fs_install(&f->t, &o, &err), 0);
+	assert_int_equal(fs_open(&f->t, &fs, &err), 0);
+	assert_int_equal(fs_guest_info(fs, &gi, &err), 0);
+	assert_true(gi.partboot);
+	assert_null(gi.boot_source);
+	fs_guest_info_release(&gi);
+	fs_free(fs);
+	pb_err_clear(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -964,6 +1098,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fs_install_symlink_escapes_stay_inside, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_install_fd_source_end_decides, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_apt_mirror_reads_host_sources, setup, teardown),
+		cmocka_unit_test(test_fs_grub_cmdline_reads_default_grub),
+		cmocka_unit_test_setup_teardown(test_fs_guest_info_of_an_install_partboot_did_not_make, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fs_guest_info_knows_installs_older_than_the_marker, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("fs", tests, NULL, NULL);

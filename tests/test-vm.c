@@ -22,6 +22,10 @@
 
 #include <cmocka.h>
 
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "common/macros.h"
 #include "vm/vm.h"
 
 #define MIB (1024ULL * 1024)
@@ -302,6 +306,22 @@ static void test_vm_disk_view_plan_for_a_layout(void **state)
 		assert_string_equal(e[i].what, want[i].what);
 	}
 	free(e);
+
+	/* a guest with a separate /boot: both are live, the rest as before */
+	{
+		const unsigned live[] = { 4, 3 };
+
+		assert_int_equal(vm_disk_view_plan_live(layout, 4, live, 2, 600 * MIB, &e, &n, &err), 0);
+		assert_int_equal(n, sizeof(want) / sizeof(want[0]));
+		assert_int_equal(e[3].src, VM_EXTENT_DISK);
+		assert_int_equal(e[4].src, VM_EXTENT_DISK);
+		assert_int_equal(e[1].src, VM_EXTENT_SHADOW);
+		free(e);
+		/* each must be there */
+		assert_int_equal(vm_disk_view_plan_live(layout, 4, (const unsigned[]){ 4, 9 }, 2, 600 * MIB, &e, &n, &err),
+				 -ENOENT);
+		pb_err_clear(&err);
+	}
 }
 
 static void test_vm_vmdk_descriptor_for_a_layout(void **state)
@@ -684,6 +704,361 @@ static void test_vm_install_check_source_url(void **state)
 	pb_err_clear(&err);
 }
 
+
+static void test_vm_argv_each_machine_and_controller(void **state)
+{
+	static const struct {
+		enum vm_machine m;
+		enum vm_disk_bus b;
+		const char *machine, *disk0, *disk1;
+	} cases[] = {
+		{ VM_MACHINE_Q35, VM_DISK_BUS_VIRTIO, "q35", "virtio-blk-pci,drive=disk0,bootindex=1", "virtio-blk-pci,drive=disk1" },
+		{ VM_MACHINE_Q35, VM_DISK_BUS_NVME, "q35", "nvme,drive=disk0,serial=partboot0,bootindex=1",
+		  "nvme,drive=disk1,serial=partboot1" },
+		{ VM_MACHINE_Q35, VM_DISK_BUS_AHCI, "q35", "ide-hd,drive=disk0,bus=ide.0,bootindex=1", "ide-hd,drive=disk1,bus=ide.1" },
+		{ VM_MACHINE_PC, VM_DISK_BUS_IDE, "pc", "ide-hd,drive=disk0,bus=ide.0,bootindex=1", "ide-hd,drive=disk1,bus=ide.1" },
+		{ VM_MACHINE_MICROVM, VM_DISK_BUS_VIRTIO, "microvm,x-option-roms=off,isa-serial=on,acpi=on",
+		  "virtio-blk-device,drive=disk0", "virtio-blk-device,drive=disk1" },
+	};
+	struct vm_run_ctx c = { .accel = VM_ACCEL_TCG, .qmp_fd = -1 };
+	struct pb_err err = PB_ERR_INIT;
+	char **argv = NULL;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct vm_guest g = direct_guest;
+		struct vm_opts o = { .net = VM_NET_USER };
+
+		g.machine = cases[i].m;
+		g.bus = cases[i].b;
+		/* a separate /boot: the second disk, on the same controller */
+		g.boot_start = 300 * MIB;
+		g.boot_size = 40 * MIB;
+		g.nic = cases[i].m == VM_MACHINE_MICROVM ? VM_NIC_VIRTIO : VM_NIC_E1000;
+		argv = build(&o, &g, VM_ACCEL_TCG, -1);
+		assert_string_equal(arg_after(argv, "-machine", 0), cases[i].machine);
+		assert_string_equal(arg_after(argv, "-device", 0), cases[i].disk0);
+		assert_string_equal(arg_after(argv, "-drive", 1),
+				    "if=none,id=disk1,format=raw,offset=314572800,size=41943040,file.driver=file,"
+				    "file.filename=/srv/disk.img,file.locking=off,cache=writeback");
+		assert_string_equal(arg_after(argv, "-device", 1), cases[i].disk1);
+		assert_true(has_arg(argv, cases[i].m == VM_MACHINE_MICROVM ? "virtio-net-device,netdev=net0" : "e1000,netdev=net0"));
+		vm_strv_free(argv);
+	}
+	/* a controller the machine does not have */
+	{
+		struct vm_guest g = direct_guest;
+		struct vm_opts o = { 0 };
+
+		g.machine = VM_MACHINE_Q35;
+		g.bus = VM_DISK_BUS_IDE;
+		assert_int_equal(vm_argv_build(&o, &g, &c, &argv, &err), -EINVAL);
+		g.machine = VM_MACHINE_MICROVM;
+		g.bus = VM_DISK_BUS_NVME;
+		assert_int_equal(vm_argv_build(&o, &g, &c, &argv, &err), -EINVAL);
+	}
+	pb_err_clear(&err);
+}
+
+/* ---- the hardware choice, as data (hw.c) ---------------------------------------------------- */
+
+/* Facts with the drivers named (in the initramfs), config read. */
+static struct vm_hw_facts facts_with(const char *modules)
+{
+	struct vm_hw_facts f = { .inspected = true, .builtin_known = true, .initrd = true };
+	char buf[256], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", modules);
+	for (char *m = strtok_r(buf, " ", &save); m; m = strtok_r(NULL, " ", &save)) {
+		enum vm_driver d;
+
+		assert_int_equal(vm_driver_from_module(m, strlen(m), &d), 0);
+		vm_hw_facts_add(&f, d, VM_DRIVER_INITRD);
+	}
+	return f;
+}
+
+static int pick(const struct vm_hw_facts *f, const struct vm_hw_want *w, enum vm_machine *m, enum vm_disk_bus *b,
+		char *why, size_t len)
+{
+	struct vm_hw_choice c = VM_HW_CHOICE_INIT;
+	struct pb_err err = PB_ERR_INIT;
+	int r = vm_hw_choose(f, w, &c, &err);
+
+	*m = c.machine;
+	*b = c.bus;
+	snprintf(why, len, "%s%s%s", r < 0 ? pb_err_msg(&err) : c.why.buf, c.warning.len ? " WARN " : "",
+		 c.warning.buf);
+	vm_hw_choice_release(&c);
+	pb_err_clear(&err);
+	return r;
+}
+
+static void test_vm_hw_choose_from_what_the_guest_holds(void **state)
+{
+	static const struct {
+		const char *modules;
+		enum vm_mode mode;
+		enum vm_machine machine;
+		enum vm_disk_bus bus;
+		const char *why; /* in the reason */
+	} cases[] = {
+		/* Debian's MODULES=most: everything, the fastest wins */
+		{ "virtio_mmio virtio_pci virtio_blk nvme ahci sd_mod ata_piix", VM_MODE_DIRECT, VM_MACHINE_MICROVM,
+		  VM_DISK_BUS_VIRTIO, "-> microvm, virtio-mmio disk" },
+		/* firmware mode: no microvm */
+		{ "virtio_mmio virtio_pci virtio_blk", VM_MODE_BIOS, VM_MACHINE_Q35, VM_DISK_BUS_VIRTIO, "virtio-blk-pci" },
+		/* the first guest: virtio_pci but no virtio_mmio */
+		{ "virtio_pci virtio_blk ahci nvme sd_mod", VM_MODE_DIRECT, VM_MACHINE_Q35, VM_DISK_BUS_VIRTIO,
+		  "(not microvm: no virtio_mmio)" },
+		{ "nvme ahci sd_mod", VM_MODE_DIRECT, VM_MACHINE_Q35, VM_DISK_BUS_NVME, "not virtio-blk-pci: no virtio_pci, virtio_blk" },
+		/* a host-only PC initramfs */
+		{ "ahci sd_mod", VM_MODE_DIRECT, VM_MACHINE_Q35, VM_DISK_BUS_AHCI, "in the initramfs: ahci, sd_mod" },
+		{ "ahci sd_mod", VM_MODE_UEFI, VM_MACHINE_Q35, VM_DISK_BUS_AHCI, "AHCI (SATA)" },
+		/* AHCI without sd_mod cannot show a disk */
+		{ "ahci ata_piix sd_mod", VM_MODE_DIRECT, VM_MACHINE_Q35, VM_DISK_BUS_AHCI, "" },
+		{ "ata_piix sd_mod", VM_MODE_BIOS, VM_MACHINE_PC, VM_DISK_BUS_IDE, "-> pc, PIIX IDE disk" },
+		{ "virtio_blk ahci", VM_MODE_DIRECT, VM_MACHINE_AUTO, VM_DISK_BUS_AUTO, "none of virtio_mmio" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct vm_hw_facts f = facts_with(cases[i].modules);
+		struct vm_hw_want w = { .mode = cases[i].mode, .kernel = "6.1.0-57-amd64" };
+		enum vm_machine m;
+		enum vm_disk_bus b;
+		char why[1024];
+		int r = pick(&f, &w, &m, &b, why, sizeof(why));
+
+		if (cases[i].machine == VM_MACHINE_AUTO) {
+			/* nothing fits and the config says nothing is built in: refused, naming what was looked for */
+			assert_int_equal(r, -ENODEV);
+			assert_non_null(strstr(why, "kernel 6.1.0-57-amd64 can reach no disk"));
+			assert_non_null(strstr(why, "ahci + sd_mod"));
+		} else {
+			assert_int_equal(r, 0);
+			if (m != cases[i].machine || b != cases[i].bus)
+				fail_msg("case %zu (%s): %s", i, cases[i].modules, why);
+		}
+		if (!strstr(why, cases[i].why))
+			fail_msg("case %zu: '%s' not in '%s'", i, cases[i].why, why);
+	}
+}
+
+static void test_vm_hw_choose_builtin_unknown_and_forced(void **state)
+{
+	static const char config[] = "# CONFIG_VIRTIO_MMIO is not set\nCONFIG_VIRTIO_PCI=y\nCONFIG_VIRTIO_BLK=y\n"
+				     "CONFIG_SATA_AHCI=m\nCONFIG_ATA_PIIX=y";
+	static const char builtin[] = "kernel/drivers/virtio/virtio_mmio.ko\nkernel/drivers/block/virtio_blk.ko\n";
+	struct vm_hw_facts f = facts_with("");
+	struct vm_hw_want w = { .mode = VM_MODE_DIRECT, .kernel = "6.9" };
+	enum vm_machine m;
+	enum vm_disk_bus b;
+	char why[1024];
+
+	/* built-in drivers (=y) from the config count as much as modules in the initramfs */
+	vm_hw_facts_config(&f, config, strlen(config));
+	assert_int_equal(pick(&f, &w, &m, &b, why, sizeof(why)), 0);
+	assert_int_equal(m, VM_MACHINE_Q35);
+	assert_int_equal(b, VM_DISK_BUS_VIRTIO);
+	assert_non_null(strstr(why, "built in: virtio_pci, virtio_blk, ata_piix;")); /* =y at the end, no newline */
+	assert_int_equal(f.drivers[VM_DRIVER_AHCI], VM_DRIVER_ABSENT);           /* =m: only a module counts */
+	/* and so does modules.builtin */
+	f = facts_with("");
+	vm_hw_facts_builtin(&f, builtin, strlen(builtin));
+	assert_int_equal(pick(&f, &w, &m, &b, why, sizeof(why)), 0);
+	assert_int_equal(m, VM_MACHINE_MICROVM);
+
+	/* nothing says what is built in, nothing in the initramfs: the fastest, with a warning */
+	f = facts_with("");
+	f.builtin_known = false;
+	assert_int_equal(pick(&f, &w, &m, &b, why, sizeof(why)), 0);
+	assert_int_equal(m, VM_MACHINE_MICROVM);
+	assert_non_null(strstr(why, "WARN cannot tell which disk drivers kernel 6.9 has"));
+	/* not inspected at all (firmware mode on a filesystem partboot cannot read): the default */
+	f = (struct vm_hw_facts){ 0 };
+	w.mode = VM_MODE_BIOS;
+	w.why_not = "its filesystem cannot be read";
+	assert_int_equal(pick(&f, &w, &m, &b, why, sizeof(why)), 0);
+	assert_int_equal(m, VM_MACHINE_Q35);
+	assert_int_equal(b, VM_DISK_BUS_VIRTIO);
+	assert_non_null(strstr(why, "not inspected (its filesystem cannot be read)"));
+
+	/* what the user forces is obeyed, with a warning naming the missing drivers */
+	f = facts_with("ahci sd_mod");
+	w = (struct vm_hw_want){ .mode = VM_MODE_DIRECT, .bus = VM_DISK_BUS_NVME };
+	assert_int_equal(pick(&f, &w, &m, &b, why, sizeof(why)), 0);
+	assert_int_equal(b, VM_DISK_BUS_NVME);
+	assert_int_equal(m, VM_MACHINE_Q35);
+	assert_non_null(strstr(why, "WARN q35, NVMe disk as asked, but the guest's kernel shows no nvme"));
+	w = (struct vm_hw_want){ .mode = VM_MODE_DIRECT, .machine = VM_MACHINE_PC };
+	assert_int_equal(pick(&f, &w, &m, &b, why, sizeof(why)), 0);
+	assert_int_equal(b, VM_DISK_BUS_VIRTIO); /* pc has no AHCI; its first fit is obeyed with a warning */
+	/* and combinations that cannot exist are refused */
+	w = (struct vm_hw_want){ .mode = VM_MODE_DIRECT, .machine = VM_MACHINE_MICROVM, .bus = VM_DISK_BUS_AHCI };
+	assert_int_equal(pick(&f, &w, &m, &b, why, sizeof(why)), -EINVAL);
+	w = (struct vm_hw_want){ .mode = VM_MODE_BIOS, .machine = VM_MACHINE_Q35, .bus = VM_DISK_BUS_IDE };
+	assert_int_equal(pick(&f, &w, &m, &b, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "the q35 machine has no ide disk controller"));
+}
+
+static void test_vm_hw_choose_network_and_libvirt(void **state)
+{
+	struct vm_hw_facts f = facts_with("virtio_mmio virtio_blk virtio_pci nvme");
+	struct vm_hw_want w = { .mode = VM_MODE_DIRECT, .net = true };
+	struct vm_hw_choice c = VM_HW_CHOICE_INIT;
+	struct pb_err err = PB_ERR_INIT;
+
+	/* no virtio_net anywhere: microvm (no PCI for an e1000) is passed over for the network's sake */
+	assert_int_equal(vm_hw_choose(&f, &w, &c, &err), 0);
+	assert_int_equal(c.machine, VM_MACHINE_Q35);
+	assert_int_equal(c.nic, VM_NIC_E1000);
+	assert_non_null(strstr(c.why.buf, "not microvm: no virtio_net"));
+	vm_hw_choice_release(&c);
+	/* virtio_net in the root's /lib/modules is enough: it loads after the root is mounted */
+	vm_hw_facts_add(&f, VM_DRIVER_VIRTIO_NET, VM_DRIVER_ROOTFS);
+	c = (struct vm_hw_choice)VM_HW_CHOICE_INIT;
+	assert_int_equal(vm_hw_choose(&f, &w, &c, &err), 0);
+	assert_int_equal(c.machine, VM_MACHINE_MICROVM);
+	assert_int_equal(c.nic, VM_NIC_VIRTIO);
+	vm_hw_choice_release(&c);
+	/* a module in the root does not count for the disk: it is needed before the root is there */
+	f = facts_with("");
+	vm_hw_facts_add(&f, VM_DRIVER_AHCI, VM_DRIVER_ROOTFS);
+	vm_hw_facts_add(&f, VM_DRIVER_SD_MOD, VM_DRIVER_ROOTFS);
+	c = (struct vm_hw_choice)VM_HW_CHOICE_INIT;
+	assert_int_equal(vm_hw_choose(&f, &w, &c, &err), -ENODEV);
+	vm_hw_choice_release(&c);
+	/* libvirt: no microvm, no NVMe disks (libvirt 9) */
+	f = facts_with("virtio_mmio virtio_blk nvme ahci sd_mod");
+	w = (struct vm_hw_want){ .mode = VM_MODE_DIRECT, .libvirt = true };
+	c = (struct vm_hw_choice)VM_HW_CHOICE_INIT;
+	assert_int_equal(vm_hw_choose(&f, &w, &c, &err), 0);
+	assert_int_equal(c.machine, VM_MACHINE_Q35);
+	assert_int_equal(c.bus, VM_DISK_BUS_AHCI);
+	vm_hw_choice_release(&c);
+	pb_err_clear(&err);
+}
+
+static void test_vm_driver_names(void **state)
+{
+	enum vm_driver d;
+
+	assert_int_equal(vm_driver_from_module("sd-mod.ko.xz", 12, &d), 0);
+	assert_int_equal(d, VM_DRIVER_SD_MOD);
+	assert_int_equal(vm_driver_from_module("virtio_mmio.ko.zst", 18, &d), 0);
+	assert_int_equal(d, VM_DRIVER_VIRTIO_MMIO);
+	assert_int_equal(vm_driver_from_module("ahci.ko.gz", 10, &d), 0);
+	assert_int_equal(vm_driver_from_module("libahci.ko", 10, &d), -ENOENT);
+	assert_string_equal(vm_driver_name(VM_DRIVER_ATA_PIIX), "ata_piix");
+	assert_string_equal(vm_machine_to_string(VM_MACHINE_PC), "pc");
+	assert_string_equal(vm_disk_bus_to_string(VM_DISK_BUS_AHCI), "ahci");
+}
+
+/* ---- initramfs segments (initramfs.c), archives made with libarchive's writer ------------------- */
+
+struct membuf {
+	char *data;
+	size_t len;
+};
+
+static la_ssize_t mem_write(struct archive *a, void *userdata, const void *buf, size_t n)
+{
+	struct membuf *m = userdata;
+
+	m->data = realloc(m->data, m->len + n);
+	assert_non_null(m->data);
+	memcpy(m->data + m->len, buf, n);
+	m->len += n;
+	return (la_ssize_t)n;
+}
+
+/* A newc cpio with files paths[] (NULL-terminated; "PATH=DATA" gives a content), compressed with filter. */
+static void cpio_append(struct membuf *m, int filter, const char *const *paths)
+{
+	struct archive *a = archive_write_new();
+
+	assert_int_equal(archive_write_set_format_cpio_newc(a), ARCHIVE_OK);
+	if (filter != ARCHIVE_FILTER_NONE)
+		assert_int_equal(archive_write_add_filter(a, filter), ARCHIVE_OK);
+	if (filter == ARCHIVE_FILTER_LZ4)
+		archive_write_set_filter_option(a, NULL, "lz4:block-size", "4"); /* small, as tests go */
+	archive_write_set_bytes_per_block(a, 0);
+	assert_int_equal(archive_write_open(a, m, NULL, mem_write, NULL), ARCHIVE_OK);
+	for (size_t i = 0; paths[i]; i++) {
+		struct archive_entry *e = archive_entry_new();
+		const char *eq = strchr(paths[i], '=');
+		char path[256];
+		const char *data = eq ? eq + 1 : "x";
+
+		snprintf(path, sizeof(path), "%.*s", eq ? (int)(eq - paths[i]) : (int)strlen(paths[i]), paths[i]);
+		archive_entry_set_pathname(e, path);
+		archive_entry_set_filetype(e, AE_IFREG);
+		archive_entry_set_perm(e, 0644);
+		archive_entry_set_size(e, (la_int64_t)strlen(data));
+		assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+		assert_int_equal(archive_write_data(a, data, strlen(data)), (la_ssize_t)strlen(data));
+		archive_entry_free(e);
+	}
+	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+	archive_write_free(a);
+}
+
+static void test_vm_initramfs_every_segment_every_compression(void **state)
+{
+	static const char *const early[] = { "kernel/x86/microcode/GenuineIntel.bin", NULL };
+	static const char *const early2[] = { "kernel/x86/microcode/AuthenticAMD.bin", "lib/modules/6.1.0-9/kernel/x/nvme.ko", NULL };
+	static const char *const main_files[] = {
+		"init", "usr/lib/modules/6.1.0-9/kernel/drivers/ata/ahci.ko.zst",
+		"usr/lib/modules/6.1.0-9/kernel/drivers/scsi/sd_mod.ko.xz",
+		/* another kernel's modules could not load: not counted */
+		"usr/lib/modules/5.10.0-1/kernel/drivers/block/virtio_blk.ko",
+		"usr/lib/modules/6.1.0-9/modules.builtin=kernel/drivers/virtio/virtio_pci.ko\n", NULL
+	};
+	static const struct {
+		int filter;
+		const char *name;
+	} filters[] = {
+		{ ARCHIVE_FILTER_NONE, "cpio + cpio + cpio" }, { ARCHIVE_FILTER_GZIP, "cpio + cpio + gzip cpio" },
+		{ ARCHIVE_FILTER_XZ, "cpio + cpio + xz cpio" },   { ARCHIVE_FILTER_ZSTD, "cpio + cpio + zstd cpio" },
+		{ ARCHIVE_FILTER_LZ4, "cpio + cpio + lz4 cpio" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(filters); i++) {
+		struct membuf m = { 0 };
+		struct vm_hw_facts f = { 0 };
+		struct pb_err err = PB_ERR_INIT;
+
+		/* two plain prefixes, NUL-padded to 512 as cpio -o pads them, then the main archive */
+		cpio_append(&m, ARCHIVE_FILTER_NONE, early);
+		cpio_append(&m, ARCHIVE_FILTER_NONE, early2);
+		cpio_append(&m, filters[i].filter, main_files);
+		if (vm_initramfs_scan(m.data, m.len, "6.1.0-9", &f, &err) < 0)
+			fail_msg("%s: %s", filters[i].name, pb_err_msg(&err));
+		assert_string_equal(f.segments, filters[i].name);
+		assert_true(f.initrd);
+		assert_int_equal(f.drivers[VM_DRIVER_NVME], VM_DRIVER_INITRD);    /* in the second plain segment */
+		assert_int_equal(f.drivers[VM_DRIVER_AHCI], VM_DRIVER_INITRD);    /* .ko.zst */
+		assert_int_equal(f.drivers[VM_DRIVER_SD_MOD], VM_DRIVER_INITRD);  /* .ko.xz */
+		assert_int_equal(f.drivers[VM_DRIVER_VIRTIO_BLK], VM_DRIVER_ABSENT);
+		assert_int_equal(f.drivers[VM_DRIVER_VIRTIO_PCI], VM_DRIVER_BUILTIN); /* its modules.builtin */
+		assert_true(f.builtin_known);
+
+		/* garbage after the segments is not an initramfs */
+		if (filters[i].filter == ARCHIVE_FILTER_NONE) {
+			m.data = realloc(m.data, m.len + 8);
+			memcpy(m.data + m.len, "garbage!", 8);
+			f = (struct vm_hw_facts){ 0 };
+			assert_int_equal(vm_initramfs_scan(m.data, m.len + 8, "6.1.0-9", &f, &err), -EINVAL);
+			assert_non_null(strstr(pb_err_msg(&err), "initramfs: at byte"));
+		}
+		/* a truncated segment is refused, never read past its end */
+		f = (struct vm_hw_facts){ 0 };
+		if (filters[i].filter == ARCHIVE_FILTER_NONE)
+			assert_int_equal(vm_initramfs_scan(m.data, 300, "6.1.0-9", &f, &err), -EINVAL);
+		free(m.data);
+		pb_err_clear(&err);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -706,6 +1081,12 @@ int main(void)
 		cmocka_unit_test(test_vm_argv_installer_refusals),
 		cmocka_unit_test(test_vm_install_check_source),
 		cmocka_unit_test(test_vm_install_check_source_url),
+		cmocka_unit_test(test_vm_argv_each_machine_and_controller),
+		cmocka_unit_test(test_vm_hw_choose_from_what_the_guest_holds),
+		cmocka_unit_test(test_vm_hw_choose_builtin_unknown_and_forced),
+		cmocka_unit_test(test_vm_hw_choose_network_and_libvirt),
+		cmocka_unit_test(test_vm_driver_names),
+		cmocka_unit_test(test_vm_initramfs_every_segment_every_compression),
 	};
 
 	return cmocka_run_group_tests_name("vm", tests, NULL, NULL);

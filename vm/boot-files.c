@@ -34,7 +34,7 @@
 
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 
-static uint64_t hash64(const char *data, size_t len)
+uint64_t vm_hash64(const char *data, size_t len)
 {
 	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len;
 	size_t i = 0;
@@ -69,7 +69,7 @@ char *vm_cache_dir_default(void)
 	return strbuf_detach(&sb, NULL);
 }
 
-static int mkdir_p(const char *path)
+int vm_mkdir_p(const char *path)
 {
 	_cleanup_free_ char *p = xstrdup(path);
 
@@ -107,7 +107,7 @@ static bool file_equals(const char *path, const char *data, size_t len)
 }
 
 /* Write data to path through a temporary file and rename(): readers never see half a file. */
-static int write_atomic(const char *path, const char *data, size_t len, struct pb_err *err)
+int vm_write_atomic(const char *path, const char *data, size_t len, struct pb_err *err)
 {
 	_cleanup_(strbuf_release) struct strbuf tmp = STRBUF_INIT;
 	_cleanup_close_ int fd = -1;
@@ -206,7 +206,7 @@ static int unpack_pvh(const char *cache, const char *k, size_t len, struct strbu
 		return -ENOTSUP;
 
 	strbuf_addf(&tmp, "%s/payload.%d", cache, (int)getpid());
-	r = write_atomic(tmp.buf, (const char *)p, plen, &err);
+	r = vm_write_atomic(tmp.buf, (const char *)p, plen, &err);
 	if (r >= 0) {
 		ro.stdin_path = tmp.buf;
 		ro.out = ret;
@@ -232,13 +232,13 @@ int vm_boot_files_store(const char *cache_dir, const char *kernel, size_t kernel
 	int r;
 
 	strbuf_addf(&dir, "%s/vm", cache_dir);
-	r = mkdir_p(dir.buf);
+	r = vm_mkdir_p(dir.buf);
 	if (r < 0)
 		return pb_err_set(err, r, "%s: cannot create the cache directory: %s", dir.buf, strerror(-r));
 
-	strbuf_addf(&kz, "%s/%016" PRIx64 "-%zu.vmlinuz", dir.buf, hash64(kernel, kernel_len), kernel_len);
+	strbuf_addf(&kz, "%s/%016" PRIx64 "-%zu.vmlinuz", dir.buf, vm_hash64(kernel, kernel_len), kernel_len);
 	if (!file_equals(kz.buf, kernel, kernel_len)) {
-		r = write_atomic(kz.buf, kernel, kernel_len, err);
+		r = vm_write_atomic(kz.buf, kernel, kernel_len, err);
 		if (r < 0)
 			return r;
 		/* a stale unpacked kernel of a colliding name must not survive */
@@ -257,17 +257,17 @@ int vm_boot_files_store(const char *cache_dir, const char *kernel, size_t kernel
 			_cleanup_(strbuf_release) struct strbuf elf = STRBUF_INIT;
 
 			if (unpack_pvh(dir.buf, kernel, kernel_len, &elf) >= 0 &&
-			    write_atomic(kx.buf, elf.buf, elf.len, NULL) >= 0)
+			    vm_write_atomic(kx.buf, elf.buf, elf.len, NULL) >= 0)
 				use_pvh = true;
 			else
-				write_atomic(nopvh.buf, "", 0, NULL); /* remember: do not try again */
+				vm_write_atomic(nopvh.buf, "", 0, NULL); /* remember: do not try again */
 		}
 	}
 
 	if (initrd) {
-		strbuf_addf(&ird, "%s/%016" PRIx64 "-%zu.initrd", dir.buf, hash64(initrd, initrd_len), initrd_len);
+		strbuf_addf(&ird, "%s/%016" PRIx64 "-%zu.initrd", dir.buf, vm_hash64(initrd, initrd_len), initrd_len);
 		if (!file_equals(ird.buf, initrd, initrd_len)) {
-			r = write_atomic(ird.buf, initrd, initrd_len, err);
+			r = vm_write_atomic(ird.buf, initrd, initrd_len, err);
 			if (r < 0)
 				return r;
 		}
@@ -290,7 +290,7 @@ static char *index_path(const char *cache_dir, const char *key)
 {
 	struct strbuf sb = STRBUF_INIT;
 
-	strbuf_addf(&sb, "%s/vm/%016" PRIx64 ".idx", cache_dir, hash64(key, strlen(key)));
+	strbuf_addf(&sb, "%s/vm/%016" PRIx64 ".idx", cache_dir, vm_hash64(key, strlen(key)));
 	return strbuf_detach(&sb, NULL);
 }
 
@@ -338,6 +338,6 @@ void vm_boot_files_remember(const char *cache_dir, const char *key, const char *
 	if (!idx || strchr(key, '\n'))
 		return;
 	strbuf_addf(&sb, "%s\n%s\n%d\n%s\n", key, kernel, pvh, initrd ? initrd : "-");
-	write_atomic(idx, sb.buf, sb.len, NULL); /* best effort: a miss next time costs a read */
+	vm_write_atomic(idx, sb.buf, sb.len, NULL); /* best effort: a miss next time costs a read */
 	strbuf_release(&sb);
 }

@@ -80,9 +80,15 @@ static int cmp_start(const void *a, const void *b)
 int vm_disk_view_plan(const struct part_info *parts, size_t n, unsigned target_partno, uint64_t disk_size,
 		      struct vm_extent **ret, size_t *ret_n, struct pb_err *err)
 {
+	return vm_disk_view_plan_live(parts, n, &target_partno, 1, disk_size, ret, ret_n, err);
+}
+
+int vm_disk_view_plan_live(const struct part_info *parts, size_t n, const unsigned *live, size_t n_live,
+			   uint64_t disk_size, struct vm_extent **ret, size_t *ret_n, struct pb_err *err)
+{
 	_cleanup_free_ struct part_info *sorted = NULL;
 	struct plan pl = { 0 };
-	bool found = false;
+	size_t found = 0;
 	uint64_t pos = 0;
 
 	if (disk_size % 512)
@@ -94,8 +100,10 @@ int vm_disk_view_plan(const struct part_info *parts, size_t n, unsigned target_p
 
 	for (size_t i = 0; i < n; i++) {
 		const struct part_info *p = &sorted[i];
-		bool target = p->partno == target_partno;
+		bool target = false;
 
+		for (size_t j = 0; j < n_live; j++)
+			target |= p->partno == live[j];
 		if (p->start < pos || p->start % 512 || p->size % 512 || p->start + p->size > disk_size) {
 			free(pl.e);
 			return pb_err_set(err, -EINVAL, "partition %u overlaps another or the disk end, or is not "
@@ -103,7 +111,7 @@ int vm_disk_view_plan(const struct part_info *parts, size_t n, unsigned target_p
 		}
 		if (p->start > pos)
 			plan_gap(&pl, pos, p->start, disk_size);
-		found |= target;
+		found += target;
 		if (target)
 			plan_add(&pl, p->start, p->size, VM_EXTENT_DISK, false, "guest");
 		else if (p->type == PART_TYPE_ESP)
@@ -116,9 +124,9 @@ int vm_disk_view_plan(const struct part_info *parts, size_t n, unsigned target_p
 	}
 	if (pos < disk_size)
 		plan_gap(&pl, pos, disk_size, disk_size);
-	if (!found) {
+	if (found != n_live) {
 		free(pl.e);
-		return pb_err_set(err, -ENOENT, "partition %u not found in the disk view", target_partno);
+		return pb_err_set(err, -ENOENT, "partition %u not found in the disk view", n_live ? live[0] : 0);
 	}
 	*ret = pl.e;
 	*ret_n = pl.n;

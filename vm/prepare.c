@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
@@ -30,6 +31,13 @@ struct vm {
 	struct part_disk *disk; /* borrowed from the caller */
 	struct part_info p;
 	bool locked;            /* p's partition lock is ours */
+	struct part_info boot_p; /* a separate /boot partition the VM sees too */
+	bool has_boot, boot_locked;
+	/* what the guest was found to hold (inspect.c) and what was chosen from it (hw.c) */
+	struct vm_hw_facts facts;
+	char *kver, *hw_why, *hw_warning;
+	double hw_ms;
+	bool hw_cached;
 	char *disk_path; /* absolute: vmdk extents and printed commands need it */
 	char *name;
 	char *kernel, *initrd, *cmdline;
@@ -61,6 +69,11 @@ void vm_free(struct vm *vm)
 	}
 	if (vm->locked)
 		part_disk_unlock_partition(vm->disk, &vm->p);
+	if (vm->boot_locked)
+		part_disk_unlock_partition(vm->disk, &vm->boot_p);
+	free(vm->kver);
+	free(vm->hw_why);
+	free(vm->hw_warning);
 	free(vm->disk_path);
 	free(vm->name);
 	free(vm->kernel);
@@ -111,6 +124,28 @@ const struct vm_guest *vm_guest(const struct vm *vm)
 	return &vm->g;
 }
 
+const char *vm_view_shadow(const struct vm *vm)
+{
+	return vm->g.view_path ? vm->shadow : NULL;
+}
+
+const char *vm_hw_why(const struct vm *vm)
+{
+	return vm->hw_why;
+}
+
+const char *vm_hw_warning(const struct vm *vm)
+{
+	return vm->hw_warning;
+}
+
+double vm_hw_inspect_ms(const struct vm *vm, bool *ret_cached)
+{
+	if (ret_cached)
+		*ret_cached = vm->hw_cached;
+	return vm->hw_ms;
+}
+
 static char *path_join(const char *dir, const char *file)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -144,57 +179,21 @@ static int copy_file(const char *from, const char *to, struct pb_err *err)
 	return 0;
 }
 
-struct stat_find {
-	const char *name;
-	uint64_t size;
-	int64_t mtime;
-	bool found;
-};
-
-static int stat_find_fn(const struct fs_dirent *e, void *userdata)
-{
-	struct stat_find *sf = userdata;
-
-	if (strcmp(e->name, sf->name) || e->type != 'f')
-		return 0;
-	sf->size = e->size;
-	sf->mtime = e->mtime;
-	sf->found = true;
-	return -1; /* found: stop */
-}
-
-/* Size and mtime of a regular file of the guest, from its directory entry (no read). */
-static bool guest_stat(struct fs *fs, const char *path, uint64_t *ret_size, int64_t *ret_mtime)
-{
-	_cleanup_free_ char *dir = xstrdup(path);
-	struct stat_find sf = { 0 };
-	char *slash = strrchr(dir, '/');
-
-	if (!slash)
-		return false;
-	sf.name = slash + 1;
-	*slash = '\0';
-	fs_list_dir(fs, *dir ? dir : "/", stat_find_fn, &sf, NULL);
-	*ret_size = sf.size;
-	*ret_mtime = sf.mtime;
-	return sf.found;
-}
-
 /* Direct mode: kernel, initrd and command line from the guest's own /boot and /etc/kernel/cmdline. */
-static int prepare_direct(struct vm *vm, struct fs *fs, const struct vm_boot *b, const char *where,
-			  struct pb_err *err)
+static int prepare_direct(struct vm *vm, struct fs *fs, const struct vm_boot *b, const char *where, char *initrd_data,
+			  size_t initrd_len, struct pb_err *err)
 {
 	_cleanup_free_ char *kdata = NULL;
-	_cleanup_free_ char *idata = NULL;
+	_cleanup_free_ char *idata = initrd_data; /* read by the inspection already, or NULL */
 	_cleanup_free_ char *cache = NULL;
 	_cleanup_(strbuf_release) struct strbuf root = STRBUF_INIT;
 	_cleanup_(strbuf_release) struct strbuf extra = STRBUF_INIT;
 	_cleanup_(strbuf_release) struct strbuf cmd = STRBUF_INIT;
 	_cleanup_(strbuf_release) struct strbuf key = STRBUF_INIT;
-	struct part_probe probe = { 0 };
+	struct part_probe probe = { 0 }, bprobe = { 0 };
 	uint64_t ksize = 0, isize = 0;
 	int64_t kmtime = 0, imtime = 0;
-	size_t klen = 0, ilen = 0;
+	size_t klen = 0, ilen = initrd_len;
 	bool pvh = false;
 	const char *initrd;
 	int r;
@@ -212,6 +211,8 @@ static int prepare_direct(struct vm *vm, struct fs *fs, const struct vm_boot *b,
 	}
 	if (part_disk_probe(vm->disk, &vm->p, &probe) < 0)
 		probe.uuid[0] = '\0';
+	if (vm->has_boot && part_disk_probe(vm->disk, &vm->boot_p, &bprobe) < 0)
+		bprobe.uuid[0] = '\0';
 
 	/*
 	 * A second run of the same guest need not read kernel and initrd again
@@ -219,16 +220,16 @@ static int prepare_direct(struct vm *vm, struct fs *fs, const struct vm_boot *b,
 	 * identifies them without reading — filesystem UUID, paths, sizes and
 	 * modification times.
 	 */
-	if (probe.uuid[0] && guest_stat(fs, b->kernel, &ksize, &kmtime) &&
-	    (!initrd || guest_stat(fs, initrd, &isize, &imtime)))
-		strbuf_addf(&key, "partboot-boot-files-v1 pvh=%d fs=%s kernel=%s:%" PRIu64 ":%" PRId64
-			    " initrd=%s:%" PRIu64 ":%" PRId64, !vm->o.no_pvh, probe.uuid, b->kernel, ksize, kmtime,
-			    initrd ? initrd : "", isize, imtime);
+	if (probe.uuid[0] && vm_guest_stat(fs, b->kernel, &ksize, &kmtime) &&
+	    (!initrd || vm_guest_stat(fs, initrd, &isize, &imtime)))
+		strbuf_addf(&key, "partboot-boot-files-v1 pvh=%d fs=%s%s%s kernel=%s:%" PRIu64 ":%" PRId64
+			    " initrd=%s:%" PRIu64 ":%" PRId64, !vm->o.no_pvh, probe.uuid, vm->has_boot ? " boot=" : "",
+			    vm->has_boot ? bprobe.uuid : "", b->kernel, ksize, kmtime, initrd ? initrd : "", isize, imtime);
 	if (!key.len || vm_boot_files_lookup(cache, key.buf, &vm->kernel, &pvh, &vm->initrd) < 0) {
 		r = fs_read_file_max(fs, b->kernel, FS_KERNEL_MAX, &kdata, &klen, err);
 		if (r < 0)
 			return pb_err_prefix(err, r, "%s: ", where);
-		if (initrd) {
+		if (initrd && !idata) {
 			r = fs_read_file_max(fs, initrd, FS_INITRD_MAX, &idata, &ilen, err);
 			if (r < 0)
 				return pb_err_prefix(err, r, "%s: ", where);
@@ -248,7 +249,7 @@ static int prepare_direct(struct vm *vm, struct fs *fs, const struct vm_boot *b,
 		strbuf_addstr(&root, "/dev/vda");
 	/* a panic reboots at once, which ends the VM (-no-reboot) with a failing verdict */
 	strbuf_addstr(&extra, "panic=-1");
-	if (vm_machine_for(&vm->o) == VM_MACHINE_MICROVM && vm->accel == VM_ACCEL_TCG)
+	if (vm->g.machine == VM_MACHINE_MICROVM && vm->accel == VM_ACCEL_TCG)
 		/* microvm has no PIT to calibrate against; TCG then hangs calibrating the TSC */
 		strbuf_addstr(&extra, " tsc_early_khz=2000000");
 	vm_cmdline_build(b->cmdline, root.buf, extra.buf, vm->o.append, &cmd);
@@ -258,6 +259,10 @@ static int prepare_direct(struct vm *vm, struct fs *fs, const struct vm_boot *b,
 	vm->g.kernel_pvh = pvh;
 	vm->g.initrd = vm->initrd;
 	vm->g.cmdline = vm->cmdline;
+	if (vm->has_boot) {
+		vm->g.boot_start = vm->boot_p.start;
+		vm->g.boot_size = vm->boot_p.size;
+	}
 	return 0;
 }
 
@@ -298,7 +303,12 @@ int vm_prepare_view(struct vm *vm, struct pb_err *err)
 		if (r < 0)
 			return pb_err_set(err, r, "%s: cannot read partition %zu", vm->disk_path, i + 1);
 	}
-	r = vm_disk_view_plan(parts, n, vm->p.partno, size - size % 512, &ext, &n_ext, err);
+	{
+		unsigned live[2] = { vm->p.partno, vm->boot_p.partno };
+
+		/* a separate /boot is live too: the guest's GRUB reads its kernel there, its fstab mounts it */
+		r = vm_disk_view_plan_live(parts, n, live, vm->has_boot ? 2 : 1, size - size % 512, &ext, &n_ext, err);
+	}
 	if (r < 0)
 		return pb_err_prefix(err, r, "%s: ", vm->disk_path);
 
@@ -338,8 +348,8 @@ static int prepare_firmware(struct vm *vm, struct pb_err *err)
  * false) then drops the whole-disk lock so other guests of the disk stay
  * usable; an install keeps it, as `partboot install` does.
  */
-static int prepare_take(struct vm *vm, struct part_disk *d, const struct part_info *p, bool install,
-			struct strbuf *where, struct pb_err *err)
+static int prepare_take(struct vm *vm, struct part_disk *d, const struct part_info *p, const struct part_info *boot,
+			bool install, struct strbuf *where, struct pb_err *err)
 {
 	char real[PATH_MAX];
 	int r;
@@ -377,6 +387,18 @@ static int prepare_take(struct vm *vm, struct part_disk *d, const struct part_in
 	if (r < 0)
 		return r;
 	vm->locked = true;
+	/* a separate /boot: the VM writes there too (the guest mounts it), so it is held as the root is */
+	if (boot) {
+		vm->boot_p = *boot;
+		vm->has_boot = true;
+		r = part_disk_check_unused(vm->disk, &vm->boot_p, err);
+		if (r < 0)
+			return r;
+		r = part_disk_lock_partition(vm->disk, &vm->boot_p, err);
+		if (r < 0)
+			return r;
+		vm->boot_locked = true;
+	}
 	if (!install) {
 		/* keep only the partition lock: other guests of this disk stay usable meanwhile */
 		r = part_disk_unlock(vm->disk);
@@ -426,7 +448,7 @@ int vm_prepare_installer(struct part_disk *d, const struct part_info *p, const s
 	r = prepare_new(o, &vm, err);
 	if (r < 0)
 		return r;
-	r = prepare_take(vm, d, p, true, &where, err);
+	r = prepare_take(vm, d, p, NULL, true, &where, err);
 	if (r < 0)
 		return r;
 	if (o->cdrom) {
@@ -470,29 +492,146 @@ int vm_attach_answers(struct vm *vm, const char *file, struct pb_err *err)
 	return 0;
 }
 
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The choice for o from the facts; the why and warning are kept on vm. */
+static int choose(struct vm *vm, const struct vm_opts *o, bool libvirt, const char *why_not, struct vm_hw_choice *c,
+		  struct pb_err *err)
+{
+	struct vm_hw_want w = {
+		.mode = o->mode,
+		.machine = o->machine,
+		.bus = o->disk_bus,
+		.net = o->net == VM_NET_USER || o->tftp_dir || o->tftp_bootfile,
+		.libvirt = libvirt,
+		.kernel = vm->kver,
+		.why_not = why_not,
+	};
+
+	return vm_hw_choose(&vm->facts, &w, c, err);
+}
+
+/*
+ * Look inside the guest (inspect.c) and choose its machine, controller and
+ * card (hw.c). root and boot may be NULL (firmware mode on a filesystem fs/
+ * cannot read): then nothing is known and the default is taken. The
+ * initramfs read on the way is handed back for direct mode.
+ */
+static int prepare_hw(struct vm *vm, struct fs *root, struct fs *boot, const struct vm_boot *b, const char *where,
+		      char **ret_initrd, size_t *ret_initrd_len, struct pb_err *err)
+{
+	struct vm_hw_choice c = VM_HW_CHOICE_INIT;
+	struct part_probe pr = { 0 }, bpr = { 0 };
+	_cleanup_free_ char *cache = NULL;
+	struct strbuf id = STRBUF_INIT;
+	struct pb_err ierr = PB_ERR_INIT;
+	const char *why_not = NULL;
+	int64_t t0 = now_us();
+	int r;
+
+	if (b && b->version)
+		vm->kver = xstrdup(b->version);
+	if (!root || !b || !b->kernel || !*b->kernel) {
+		why_not = !root ? "its filesystem cannot be read" : "no kernel found in the guest";
+	} else {
+		struct vm_hw_source src = { .boot_fs = boot ? boot : root, .root_fs = root, .b = b };
+
+		cache = vm->o.cache_dir ? xstrdup(vm->o.cache_dir) : vm_cache_dir_default();
+		if (part_disk_probe(vm->disk, &vm->p, &pr) < 0)
+			pr.uuid[0] = '\0';
+		if (vm->has_boot && part_disk_probe(vm->disk, &vm->boot_p, &bpr) < 0)
+			bpr.uuid[0] = '\0';
+		/* without a filesystem UUID nothing names the guest reliably: no cache */
+		strbuf_addf(&id, "fs=%s boot=%s", pr.uuid, bpr.uuid);
+		src.id = id.buf;
+		src.cache_dir = pr.uuid[0] ? cache : NULL;
+		r = vm_hw_inspect(&src, &vm->facts, &vm->hw_cached, ret_initrd, ret_initrd_len, &ierr);
+		if (r < 0) {
+			/* the kernel may read what partboot cannot: choose blind, and say why */
+			vm->facts = (struct vm_hw_facts){ 0 };
+			why_not = pb_err_msg(&ierr);
+		}
+	}
+	vm->hw_ms = (double)(now_us() - t0) / 1000.0;
+	r = choose(vm, &vm->o, false, why_not, &c, err);
+	pb_err_clear(&ierr);
+	strbuf_release(&id);
+	if (r < 0) {
+		vm_hw_choice_release(&c);
+		return pb_err_prefix(err, r, "%s: ", where);
+	}
+	vm->g.machine = c.machine;
+	vm->g.bus = c.bus;
+	vm->g.nic = c.nic;
+	vm->hw_why = strbuf_detach(&c.why, NULL);
+	vm->hw_warning = c.warning.len ? strbuf_detach(&c.warning, NULL) : NULL;
+	vm_hw_choice_release(&c);
+	return 0;
+}
+
 int vm_prepare(struct part_disk *d, const struct part_info *p, const struct vm_boot *b, const struct vm_opts *o,
 	       struct vm **ret, struct pb_err *err)
 {
 	_cleanup_(vm_freep) struct vm *vm = NULL;
 	_cleanup_(fs_freep) struct fs *fs = NULL;
+	_cleanup_(fs_freep) struct fs *bfs = NULL;
 	_cleanup_(strbuf_release) struct strbuf where = STRBUF_INIT;
+	_cleanup_(strbuf_release) struct strbuf bwhere = STRBUF_INIT;
+	char *idata = NULL;
+	size_t ilen = 0;
 	int r;
 
 	r = prepare_new(o, &vm, err);
 	if (r < 0)
 		return r;
-	r = prepare_take(vm, d, p, false, &where, err);
+	r = prepare_take(vm, d, p, b ? b->boot_part : NULL, false, &where, err);
 	if (r < 0)
 		return r;
-	if (o->mode == VM_MODE_DIRECT) {
+	{
 		struct fs_target t = { .path = vm->disk_path, .offset = vm->p.start, .size = vm->p.size,
 				       .where = where.buf };
+		struct pb_err ferr = PB_ERR_INIT;
 
-		r = fs_open(&t, &fs, err);
-		if (r < 0)
+		/* direct mode reads the boot files through fs/; firmware mode only looks, when it can */
+		r = fs_open(&t, &fs, o->mode == VM_MODE_DIRECT ? err : &ferr);
+		pb_err_clear(&ferr);
+		if (r < 0 && o->mode == VM_MODE_DIRECT)
 			return r;
-		r = prepare_direct(vm, fs, b, where.buf, err);
-	} else {
+	}
+	if (fs && vm->has_boot) {
+		struct pb_err ferr = PB_ERR_INIT;
+		struct fs_target t = { .path = vm->disk_path, .offset = vm->boot_p.start, .size = vm->boot_p.size };
+
+		strbuf_addf(&bwhere, "%s: partition '%s' (its /boot)", part_disk_display(d),
+			    vm->boot_p.name[0] ? vm->boot_p.name : "?");
+		t.where = bwhere.buf;
+		r = fs_open(&t, &bfs, o->mode == VM_MODE_DIRECT ? err : &ferr);
+		pb_err_clear(&ferr);
+		if (r < 0 && o->mode == VM_MODE_DIRECT)
+			return r;
+		if (r < 0) {
+			fs_free(fs); /* nothing to inspect without the kernel's files */
+			fs = NULL;
+		}
+	}
+	if (o->mode == VM_MODE_DIRECT && (!b || !b->kernel || !*b->kernel))
+		return pb_err_set(err, -ENOENT, "%s: no kernel in /boot (direct mode boots /boot/vmlinuz-*; "
+				  "try --firmware bios|uefi)", where.buf);
+	r = prepare_hw(vm, fs, bfs, b, where.buf, &idata, &ilen, err);
+	if (r < 0) {
+		free(idata);
+		return r;
+	}
+	if (o->mode == VM_MODE_DIRECT)
+		r = prepare_direct(vm, bfs ? bfs : fs, b, vm->has_boot ? bwhere.buf : where.buf, idata, ilen, err);
+	else {
+		free(idata);
 		r = prepare_firmware(vm, err);
 	}
 	if (r < 0)
@@ -539,15 +678,29 @@ int vm_libvirt_xml(struct vm *vm, struct strbuf *x, struct pb_err *err)
 	const struct vm_guest *g = &vm->g;
 	uint64_t mem = vm->o.mem ? vm->o.mem : VM_DEFAULT_MEM;
 	const char *qemu = vm->o.qemu ? vm->o.qemu : VM_DEFAULT_QEMU;
+	struct vm_hw_choice c = VM_HW_CHOICE_INIT;
+	const char *bus, *dev;
+	int r;
 
-	/* libvirt has no microvm: q35, with the same kernel, disk and console. */
+	/*
+	 * libvirt has no microvm and (libvirt 9) no NVMe disks: the machine and
+	 * controller are chosen again from the same facts without them.
+	 */
+	r = choose(vm, &vm->o, true, vm->facts.inspected ? NULL : "not inspected", &c, err);
+	if (r < 0) {
+		vm_hw_choice_release(&c);
+		return pb_err_prefix(err, r, "%s: partition '%s': no libvirt domain: ", part_disk_display(vm->disk),
+				     vm->name);
+	}
+	bus = c.bus == VM_DISK_BUS_AHCI ? "sata" : c.bus == VM_DISK_BUS_IDE ? "ide" : "virtio";
+	dev = c.bus == VM_DISK_BUS_AHCI ? "sd" : c.bus == VM_DISK_BUS_IDE ? "hd" : "vd";
 	strbuf_addf(x, "<domain type='%s'>\n", vm->accel == VM_ACCEL_KVM ? "kvm" : "qemu");
 	strbuf_addstr(x, "  <name>partboot-");
 	xml_escaped(x, g->name);
 	strbuf_addstr(x, "</name>\n");
 	strbuf_addf(x, "  <memory unit='MiB'>%" PRIu64 "</memory>\n", mem / (1024 * 1024));
 	strbuf_addf(x, "  <vcpu>%u</vcpu>\n", vm_cpus_for(&vm->o, vm->accel));
-	strbuf_addstr(x, "  <os>\n    <type arch='x86_64' machine='q35'>hvm</type>\n");
+	strbuf_addf(x, "  <os>\n    <type arch='x86_64' machine='%s'>hvm</type>\n", vm_machine_to_string(c.machine));
 	if (vm->o.mode == VM_MODE_DIRECT) {
 		strbuf_addstr(x, "    <kernel>");
 		xml_escaped(x, g->kernel);
@@ -593,18 +746,32 @@ int vm_libvirt_xml(struct vm *vm, struct strbuf *x, struct pb_err *err)
 		xml_escaped(x, g->view_path);
 		strbuf_addstr(x, "'/>\n");
 	}
-	strbuf_addstr(x, "      <target dev='vda' bus='virtio'/>\n");
+	strbuf_addf(x, "      <target dev='%sa' bus='%s'/>\n", dev, bus);
 	if (vm->o.snapshot)
 		strbuf_addstr(x, "      <transient/>\n");
 	strbuf_addstr(x, "    </disk>\n");
+	if (vm->o.mode == VM_MODE_DIRECT && vm->has_boot) {
+		/* the separate /boot, the second disk on the same controller (the view holds it in firmware mode) */
+		strbuf_addf(x, "    <disk type='%s' device='disk'>\n      <driver name='qemu' type='raw'/>\n",
+			    g->blockdev ? "block" : "file");
+		strbuf_addf(x, "      <source %s='", g->blockdev ? "dev" : "file");
+		xml_escaped(x, g->disk_path);
+		strbuf_addf(x, "'>\n        <slices><slice type='storage' offset='%" PRIu64 "' size='%" PRIu64
+			       "'/></slices>\n      </source>\n      <target dev='%sb' bus='%s'/>\n",
+			    vm->boot_p.start, vm->boot_p.size, dev, bus);
+		if (vm->o.snapshot)
+			strbuf_addstr(x, "      <transient/>\n");
+		strbuf_addstr(x, "    </disk>\n");
+	}
 	if (vm->o.net == VM_NET_USER)
-		strbuf_addstr(x, "    <interface type='user'><model type='virtio'/></interface>\n");
+		strbuf_addf(x, "    <interface type='user'><model type='%s'/></interface>\n",
+			    c.nic == VM_NIC_E1000 ? "e1000" : "virtio");
 	strbuf_addstr(x, "    <serial type='pty'><target port='0'/></serial>\n"
 			 "    <console type='pty'><target type='serial' port='0'/></console>\n"
 			 "    <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>\n"
 			 "    <panic model='isa'/>\n"
 			 "  </devices>\n</domain>\n");
 	vm->keep_files = true;
-	(void)err;
+	vm_hw_choice_release(&c);
 	return 0;
 }

@@ -45,6 +45,56 @@ enum vm_machine vm_machine_for(const struct vm_opts *o)
 	return o->mode == VM_MODE_DIRECT ? VM_MACHINE_MICROVM : VM_MACHINE_Q35;
 }
 
+const char *vm_machine_to_string(enum vm_machine m)
+{
+	switch (m) {
+	case VM_MACHINE_MICROVM:
+		return "microvm";
+	case VM_MACHINE_Q35:
+		return "q35";
+	case VM_MACHINE_PC:
+		return "pc";
+	default:
+		return "auto";
+	}
+}
+
+int vm_machine_from_string(const char *s, enum vm_machine *ret)
+{
+	for (enum vm_machine m = VM_MACHINE_AUTO; m <= VM_MACHINE_PC; m++)
+		if (!strcmp(s, vm_machine_to_string(m))) {
+			*ret = m;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *vm_disk_bus_to_string(enum vm_disk_bus b)
+{
+	switch (b) {
+	case VM_DISK_BUS_VIRTIO:
+		return "virtio";
+	case VM_DISK_BUS_NVME:
+		return "nvme";
+	case VM_DISK_BUS_AHCI:
+		return "ahci";
+	case VM_DISK_BUS_IDE:
+		return "ide";
+	default:
+		return "auto";
+	}
+}
+
+int vm_disk_bus_from_string(const char *s, enum vm_disk_bus *ret)
+{
+	for (enum vm_disk_bus b = VM_DISK_BUS_AUTO; b <= VM_DISK_BUS_IDE; b++)
+		if (!strcmp(s, vm_disk_bus_to_string(b))) {
+			*ret = b;
+			return 0;
+		}
+	return -EINVAL;
+}
+
 /* A comma in a QEMU option value is written twice. */
 static void add_qemu_escaped(struct strbuf *sb, const char *s)
 {
@@ -120,11 +170,38 @@ static void add_drive_file_opts(struct strbuf *sb, const char *path, bool blockd
 	strbuf_addstr(sb, ",file.locking=off");
 }
 
+/*
+ * The device of disk N (drive diskN) on controller bus. q35's ICH9 AHCI has
+ * six ports (ide.0-ide.5), pc's PIIX two IDE channels (ide.0, ide.1); NVMe
+ * needs a serial. The first disk is booted first (bootindex=1; SeaBIOS and
+ * OVMF both honour it).
+ */
+static void add_disk_device(struct strv *a, enum vm_disk_bus bus, const char *dev, unsigned n, bool bootindex)
+{
+	const char *boot = bootindex ? ",bootindex=1" : "";
+
+	strv_add(a, "-device");
+	switch (bus) {
+	case VM_DISK_BUS_NVME:
+		strv_addf(a, "nvme,drive=disk%u,serial=partboot%u%s", n, n, boot);
+		break;
+	case VM_DISK_BUS_AHCI:
+	case VM_DISK_BUS_IDE:
+		strv_addf(a, "ide-hd,drive=disk%u,bus=ide.%u%s", n, n, boot);
+		break;
+	default:
+		strv_addf(a, "virtio-blk-%s,drive=disk%u%s", dev, n, boot);
+		break;
+	}
+}
+
 int vm_argv_build(const struct vm_opts *o, const struct vm_guest *g, const struct vm_run_ctx *c,
 		  char ***ret_argv, struct pb_err *err)
 {
 	_cleanup_(strbuf_release) struct strbuf sb = STRBUF_INIT;
-	enum vm_machine m = vm_machine_for(o);
+	/* what vm_hw_choose() picked for this guest, else what the options say */
+	enum vm_machine m = g->machine != VM_MACHINE_AUTO ? g->machine : vm_machine_for(o);
+	enum vm_disk_bus bus = g->bus != VM_DISK_BUS_AUTO ? g->bus : VM_DISK_BUS_VIRTIO;
 	bool microvm = m == VM_MACHINE_MICROVM;
 	const char *dev = microvm ? "device" : "pci"; /* virtio transport suffix */
 	uint64_t mem = o->mem ? o->mem : VM_DEFAULT_MEM;
@@ -132,6 +209,12 @@ int vm_argv_build(const struct vm_opts *o, const struct vm_guest *g, const struc
 
 	if (o->mode != VM_MODE_DIRECT && microvm)
 		return pb_err_set(err, -EINVAL, "the microvm machine has no firmware to boot a disk; use q35");
+	if ((microvm && bus != VM_DISK_BUS_VIRTIO) || (m == VM_MACHINE_Q35 && bus == VM_DISK_BUS_IDE) ||
+	    (m == VM_MACHINE_PC && bus == VM_DISK_BUS_AHCI))
+		return pb_err_set(err, -EINVAL, "the %s machine has no %s disk controller", vm_machine_to_string(m),
+				  vm_disk_bus_to_string(bus));
+	if (g->boot_size && o->mode != VM_MODE_DIRECT)
+		return pb_err_set(err, -EINVAL, "a second disk for /boot is direct mode's (the view holds it otherwise)");
 	if (o->mode == VM_MODE_DIRECT && (!g->kernel || !g->cmdline))
 		return pb_err_set(err, -EINVAL, "direct mode needs a kernel and a command line");
 	if (o->mode != VM_MODE_DIRECT && !g->view_path)
@@ -173,7 +256,7 @@ int vm_argv_build(const struct vm_opts *o, const struct vm_guest *g, const struc
 		/* no option ROMs to scan; ACPI on, it describes the virtio-mmio devices */
 		strv_add(&a, "microvm,x-option-roms=off,isa-serial=on,acpi=on");
 	else
-		strv_add(&a, "q35");
+		strv_add(&a, vm_machine_to_string(m));
 	strv_add(&a, "-accel");
 	strv_add(&a, c->accel == VM_ACCEL_KVM ? "kvm" : "tcg");
 	strv_add(&a, "-cpu");
@@ -224,8 +307,20 @@ int vm_argv_build(const struct vm_opts *o, const struct vm_guest *g, const struc
 		strbuf_addstr(&sb, ",snapshot=on");
 	strv_add(&a, "-drive");
 	strv_add(&a, sb.buf);
-	strv_add(&a, "-device");
-	strv_addf(&a, "virtio-blk-%s,drive=disk0%s", dev, microvm ? "" : ",bootindex=1");
+	add_disk_device(&a, bus, dev, 0, !microvm);
+	/* A separate /boot partition: the guest's second disk, on the same controller (its fstab mounts it). */
+	if (g->boot_size) {
+		strbuf_reset(&sb);
+		strbuf_addf(&sb, "if=none,id=disk1,format=raw,offset=%" PRIu64 ",size=%" PRIu64, g->boot_start,
+			    g->boot_size);
+		add_drive_file_opts(&sb, g->disk_path, g->blockdev);
+		strbuf_addstr(&sb, ",cache=writeback");
+		if (o->snapshot)
+			strbuf_addstr(&sb, ",snapshot=on");
+		strv_add(&a, "-drive");
+		strv_add(&a, sb.buf);
+		add_disk_device(&a, bus, dev, 1, false);
+	}
 
 	/*
 	 * Installer media: the CD-ROM on q35's built-in AHCI controller, booted
@@ -241,7 +336,9 @@ int vm_argv_build(const struct vm_opts *o, const struct vm_guest *g, const struc
 		strv_add(&a, "-drive");
 		strv_add(&a, sb.buf);
 		strv_add(&a, "-device");
-		strv_add(&a, "ide-cd,drive=cd0,bus=ide.0,bootindex=0");
+		/* AHCI ports 0 and 1 may hold the disks */
+		strv_add(&a, bus == VM_DISK_BUS_AHCI ? "ide-cd,drive=cd0,bus=ide.2,bootindex=0"
+						     : "ide-cd,drive=cd0,bus=ide.0,bootindex=0");
 	}
 	/* The answers file: a read-only raw disk after the view (the guest's last virtio disk). */
 	if (o->answers_disk) {
@@ -279,7 +376,12 @@ int vm_argv_build(const struct vm_opts *o, const struct vm_guest *g, const struc
 		strv_add(&a, sb.buf);
 		strv_add(&a, "-device");
 		/* the card's option ROM (iPXE, Debian's ipxe-qemu) boots first, like -boot n */
-		strv_addf(&a, "virtio-net-%s,netdev=net0%s", dev, o->tftp_dir || o->tftp_bootfile ? ",bootindex=0" : "");
+		if (g->nic == VM_NIC_E1000)
+			/* a guest without virtio_net (vm_hw_choose()); never microvm, which has no PCI */
+			strv_addf(&a, "e1000,netdev=net0%s", o->tftp_dir || o->tftp_bootfile ? ",bootindex=0" : "");
+		else
+			strv_addf(&a, "virtio-net-%s,netdev=net0%s", dev,
+				  o->tftp_dir || o->tftp_bootfile ? ",bootindex=0" : "");
 	}
 	if (!microvm) {
 		/* the guest reports a panic (with its pvpanic driver): QEMU exits failing */

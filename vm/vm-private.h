@@ -43,6 +43,33 @@ void vm_boot_files_remember(const char *cache_dir, const char *key, const char *
 			    const char *initrd);
 /* The default cache directory (malloc'ed), or NULL without HOME. */
 char *vm_cache_dir_default(void);
+/* boot-files.c: a fast 64-bit hash (not cryptographic: cache names, every hit is checked). */
+uint64_t vm_hash64(const char *data, size_t len);
+/* mkdir -p, 0700. Returns 0 or -errno. */
+int vm_mkdir_p(const char *path);
+/* Write a file through a temporary name and rename(): readers never see half a file. err may be NULL. */
+int vm_write_atomic(const char *path, const char *data, size_t len, struct pb_err *err);
+
+/*
+ * inspect.c: what the guest's kernel can boot from (vm_hw_facts), looked up
+ * in the cache directory first: by what identifies the files without reading
+ * them (filesystem UUIDs, paths, sizes, mtimes), then by the initramfs's
+ * content. boot_fs holds b's kernel, initrd and config; root_fs the root
+ * (/lib/modules/VERSION). On a miss the initramfs is read, and handed back in
+ * *ret_initrd (malloc'ed, may be NULL when there is none) so the caller need
+ * not read it again; ret_initrd may be NULL. cache_dir NULL: nothing cached.
+ */
+struct fs;
+struct vm_hw_source {
+	struct fs *boot_fs, *root_fs;
+	const struct vm_boot *b;
+	const char *id;        /* names the filesystems in the cache key ("ROOTUUID BOOTUUID") */
+	const char *cache_dir;
+};
+int vm_hw_inspect(const struct vm_hw_source *src, struct vm_hw_facts *ret, bool *ret_cached, char **ret_initrd,
+		  size_t *ret_initrd_len, struct pb_err *err);
+/* Size and mtime of a regular file of the guest, from its directory entry (nothing read). */
+bool vm_guest_stat(struct fs *fs, const char *path, uint64_t *ret_size, int64_t *ret_mtime);
 
 /*
  * prepare.c: firmware mode's shadow file and the most it may hold (its

@@ -44,9 +44,26 @@ enum vm_accel {
 };
 
 enum vm_machine {
-	VM_MACHINE_AUTO = 0, /* microvm in direct mode, q35 with firmware */
+	VM_MACHINE_AUTO = 0, /* what the guest can boot on (vm_hw_choose): microvm first in direct mode */
 	VM_MACHINE_MICROVM,
 	VM_MACHINE_Q35,
+	VM_MACHINE_PC,       /* i440fx: its PIIX IDE is what the oldest guests have drivers for */
+};
+
+/* The controller the guest's disk hangs on. */
+enum vm_disk_bus {
+	VM_DISK_BUS_AUTO = 0, /* what the guest's kernel and initramfs have drivers for (vm_hw_choose) */
+	VM_DISK_BUS_VIRTIO,   /* virtio-blk: over virtio-mmio on microvm, PCI elsewhere */
+	VM_DISK_BUS_NVME,
+	VM_DISK_BUS_AHCI,     /* SATA on q35's ICH9 AHCI */
+	VM_DISK_BUS_IDE,      /* PATA on pc's PIIX */
+};
+
+/* The network card (with VM_NET_USER). */
+enum vm_nic {
+	VM_NIC_AUTO = 0, /* virtio-net */
+	VM_NIC_VIRTIO,
+	VM_NIC_E1000,
 };
 
 enum vm_net {
@@ -59,6 +76,8 @@ struct vm_opts {
 	enum vm_mode mode;
 	enum vm_accel accel;
 	enum vm_machine machine;
+	enum vm_disk_bus disk_bus; /* AUTO: from what the guest holds */
+	const char *kernel;       /* the guest's kernel version to boot (disk_vm_prepare()); NULL = the newest */
 	uint64_t mem;             /* bytes; 0 = VM_DEFAULT_MEM */
 	unsigned cpus;            /* 0 = vm_default_cpus() */
 	const char *append;       /* extra kernel arguments (direct mode), or NULL */
@@ -160,6 +179,15 @@ struct vm_guest {
 	size_t view_extents;   /* how many extents it lists (each gets locking=off) */
 	const char *ovmf_code, *ovmf_vars; /* uefi: firmware and this VM's private copy of the variables */
 	bool cdrom_blockdev;   /* vm_opts.cdrom is a device (/dev/sr0): QEMU's host_cdrom driver */
+	/*
+	 * The hardware the guest can boot on (vm_hw_choose(), vm_prepare());
+	 * AUTO = vm_machine_for(), virtio disk, virtio-net.
+	 */
+	enum vm_machine machine;
+	enum vm_disk_bus bus;
+	enum vm_nic nic;
+	/* direct mode: a separate /boot partition, shown as the second disk (size 0 = none) */
+	uint64_t boot_start, boot_size;
 };
 
 /* Per-run facts that are not the user's choice. */
@@ -172,8 +200,117 @@ struct vm_run_ctx {
 /* The vCPU count for o under accel (o->cpus, or the default for the accelerator). */
 unsigned vm_cpus_for(const struct vm_opts *o, enum vm_accel accel);
 
-/* Resolve VM_MACHINE_AUTO for a mode. */
+/* Resolve VM_MACHINE_AUTO for a mode, knowing nothing of the guest: microvm in direct mode, else q35. */
 enum vm_machine vm_machine_for(const struct vm_opts *o);
+
+/* "auto", "microvm", "q35", "pc"; "auto", "virtio", "nvme", "ahci", "ide"; and back (-EINVAL). */
+const char *vm_machine_to_string(enum vm_machine m);
+int vm_machine_from_string(const char *s, enum vm_machine *ret);
+const char *vm_disk_bus_to_string(enum vm_disk_bus b);
+int vm_disk_bus_from_string(const char *s, enum vm_disk_bus *ret);
+
+/* ---- what the guest can boot on (hw.c, initramfs.c) ---- */
+
+/*
+ * The drivers that decide which machine and controller a guest can boot
+ * from: each disk controller's, sd_mod (SATA and IDE disks are SCSI disks
+ * to Linux), and the network cards'. Their dependencies (virtio, libata,
+ * nvme_core, scsi_mod...) are the initramfs builder's to include.
+ */
+enum vm_driver {
+	VM_DRIVER_VIRTIO_MMIO = 0,
+	VM_DRIVER_VIRTIO_PCI,
+	VM_DRIVER_VIRTIO_BLK,
+	VM_DRIVER_NVME,
+	VM_DRIVER_AHCI,
+	VM_DRIVER_ATA_PIIX,
+	VM_DRIVER_SD_MOD,
+	VM_DRIVER_VIRTIO_NET,
+	VM_DRIVER_E1000,
+	VM_DRIVER_COUNT,
+};
+
+/* Where a driver was found; later values are there earlier in the boot. */
+enum vm_driver_src {
+	VM_DRIVER_ABSENT = 0,
+	VM_DRIVER_ROOTFS,  /* a module in the root's /lib/modules: usable once the root is mounted (network) */
+	VM_DRIVER_INITRD,  /* a module in the initramfs */
+	VM_DRIVER_BUILTIN, /* =y in config-VERSION, or in modules.builtin */
+};
+
+/* What vm_prepare() learnt about the guest's kernel. Plain data: tests fill it by hand. */
+struct vm_hw_facts {
+	bool inspected;      /* false: the guest could not be looked at (then the choice is the default) */
+	bool builtin_known;  /* config-VERSION or modules.builtin said what is built in */
+	bool initrd;         /* the kernel boots with an initramfs, and it was read */
+	enum vm_driver_src drivers[VM_DRIVER_COUNT];
+	char segments[96];   /* the initramfs's segments, e.g. "cpio + zstd cpio"; "" = none */
+};
+
+/* "virtio_mmio", ... (static); the module name ("ahci", "sd-mod.ko.xz" works too) to a driver, -ENOENT else. */
+const char *vm_driver_name(enum vm_driver d);
+int vm_driver_from_module(const char *name, size_t len, enum vm_driver *ret);
+/* Record that driver d is at src (a later source wins over an earlier one: built in beats a module). */
+void vm_hw_facts_add(struct vm_hw_facts *f, enum vm_driver d, enum vm_driver_src src);
+/* A kernel's config-VERSION: CONFIG_X=y marks X built in; sets builtin_known. */
+void vm_hw_facts_config(struct vm_hw_facts *f, const char *text, size_t len);
+/* A kernel's modules.builtin ("kernel/drivers/ata/ahci.ko" lines); sets builtin_known. */
+void vm_hw_facts_builtin(struct vm_hw_facts *f, const char *text, size_t len);
+
+/*
+ * Walk an initramfs in memory as the kernel unpacks it: cpio (newc)
+ * segments one after another (early microcode first, as Debian's and
+ * dracut's are), 4-byte NUL padding between them, the last one possibly
+ * compressed (gzip, xz, zstd, lz4, bzip2, lzma: libarchive's filters; the
+ * unpacked stream may hold several cpio archives too). Every module file
+ * (NAME.ko, .ko.xz, .ko.zst, .ko.gz) of interest marks its driver
+ * VM_DRIVER_INITRD, unless it lies under lib/modules/OTHER-VERSION/ (kver
+ * given and different: it could not load); a modules.builtin of kver is
+ * read too. f->segments says what was found ("cpio + gzip cpio"). Unpacked
+ * sizes are bounded (1 GiB). Returns 0, or -EINVAL when the data is not an
+ * initramfs (err says at which byte).
+ */
+int vm_initramfs_scan(const char *data, size_t len, const char *kver, struct vm_hw_facts *f, struct pb_err *err);
+
+/* What the user asked for, and what the VM must offer, for vm_hw_choose(). */
+struct vm_hw_want {
+	enum vm_mode mode;
+	enum vm_machine machine; /* AUTO = choose */
+	enum vm_disk_bus bus;    /* AUTO = choose */
+	bool net;                /* the VM has a network card */
+	bool libvirt;            /* for a libvirt domain: no microvm, no NVMe disks (libvirt 9) */
+	const char *kernel;      /* the kernel's version, for messages (may be NULL) */
+	const char *why_not;     /* facts not inspected: why (for the message), may be NULL */
+};
+
+struct vm_hw_choice {
+	enum vm_machine machine;
+	enum vm_disk_bus bus;
+	enum vm_nic nic;
+	struct strbuf why;     /* one line: what was found and why this choice */
+	struct strbuf warning; /* a choice the guest may not boot from (forced, or nothing known), else empty */
+};
+#define VM_HW_CHOICE_INIT { VM_MACHINE_AUTO, VM_DISK_BUS_AUTO, VM_NIC_AUTO, STRBUF_INIT, STRBUF_INIT }
+void vm_hw_choice_release(struct vm_hw_choice *c);
+
+/*
+ * Pick the machine and disk controller the guest can boot from, in this
+ * order: microvm with virtio-mmio (direct mode, virtio_mmio + virtio_blk),
+ * q35 with virtio-blk-pci (virtio_pci + virtio_blk), q35 with NVMe (nvme),
+ * q35 with AHCI (ahci + sd_mod), pc with PIIX IDE (ata_piix + sd_mod); a
+ * driver counts when it is built in or in the initramfs. The user's machine
+ * and bus narrow the list and are obeyed even without the drivers (with a
+ * warning). The network card: virtio-net where the guest has virtio_net
+ * (anywhere, it loads after the root is mounted), else e1000. Nothing fits:
+ * -ENODEV with a message naming the drivers looked for, unless what is
+ * built in is unknown (no config, no modules.builtin) or the guest was not
+ * inspected: then the first candidate, with a warning. -EINVAL for a
+ * machine and bus that do not go together (microvm has virtio only, q35
+ * has no PIIX IDE, pc no AHCI). Pure: looks at nothing but its arguments.
+ * ret must be VM_HW_CHOICE_INIT; release it even on failure.
+ */
+int vm_hw_choose(const struct vm_hw_facts *f, const struct vm_hw_want *w, struct vm_hw_choice *ret,
+		 struct pb_err *err);
 
 /*
  * Build the QEMU argument vector (argv[0] is the binary), NULL-terminated.
@@ -223,6 +360,12 @@ struct vm_extent {
  */
 int vm_disk_view_plan(const struct part_info *parts, size_t n, unsigned target_partno, uint64_t disk_size,
 		      struct vm_extent **ret, size_t *ret_n, struct pb_err *err);
+/*
+ * The same with several live partitions (partition numbers in live[]: a
+ * guest and its separate /boot); each must exist.
+ */
+int vm_disk_view_plan_live(const struct part_info *parts, size_t n, const unsigned *live, size_t n_live,
+			   uint64_t disk_size, struct vm_extent **ret, size_t *ret_n, struct pb_err *err);
 
 /* The vmdk descriptor (monolithicFlat, FLAT extents, all RW) for a plan. */
 void vm_vmdk_descriptor(const struct vm_extent *e, size_t n, const char *disk_path, const char *shadow_path,
@@ -232,23 +375,35 @@ void vm_vmdk_descriptor(const struct vm_extent *e, size_t n, const char *disk_pa
 
 struct vm;
 
-/* What direct mode boots: files of the guest (paths inside it) and its own arguments. Borrowed. */
+/* What the guest boots: files of the guest (paths inside it) and its own arguments. Borrowed. */
 struct vm_boot {
 	const char *kernel;  /* "/boot/vmlinuz-6.1.0-28-amd64" */
 	const char *initrd;  /* NULL or "" = none */
 	const char *cmdline; /* the guest's own kernel arguments; NULL = "ro quiet" */
+	const char *version; /* "6.1.0-28-amd64": its modules are in the root's /lib/modules/VERSION */
+	const char *config;  /* "/boot/config-6.1.0-28-amd64" (built-in drivers), or NULL */
+	/*
+	 * A separate /boot partition holding kernel, initrd and config (paths
+	 * inside it), or NULL. The VM sees it too: the second disk in direct
+	 * mode, a live partition of the whole-disk view in firmware mode.
+	 */
+	const struct part_info *boot_part;
 };
 
 /*
  * Prepare a VM for partition p of d (d is borrowed and must outlive the vm):
  * refuse what cannot work (partition mounted or in use by another runner,
  * qemu or firmware missing, in direct mode no kernel), lock the partition
- * for the VM's lifetime and let go of d's whole-disk lock, so other guests
- * of the disk stay usable; read the boot files (direct mode: b, read through
- * fs/) or build the disk view (firmware mode; b unused, may be NULL), and
- * choose the accelerator. Whether p holds a complete guest is the caller's
- * to decide (disk_vm_prepare()). Nothing is started. *ret is the caller's:
- * vm_free().
+ * (and b's boot partition) for the VM's lifetime and let go of d's
+ * whole-disk lock, so other guests of the disk stay usable; look inside the
+ * guest (b's kernel config and initramfs, the root's /lib/modules; cached by
+ * content in the cache directory) and choose machine, disk controller and
+ * network card (vm_hw_choose(); refused when the guest can boot from none);
+ * read the boot files (direct mode, through fs/) or build the disk view
+ * (firmware mode), and choose the accelerator. In firmware mode b may be NULL
+ * (nothing to inspect: the default machine). Whether p holds a complete guest
+ * is the caller's to decide (disk_vm_prepare()). Nothing is started. *ret is
+ * the caller's: vm_free().
  */
 int vm_prepare(struct part_disk *d, const struct part_info *p, const struct vm_boot *b, const struct vm_opts *o,
 	       struct vm **ret, struct pb_err *err);
@@ -263,13 +418,28 @@ enum vm_accel vm_accel(const struct vm *vm);
 const struct vm_guest *vm_guest(const struct vm *vm);
 
 /*
+ * What vm_prepare() found inside the guest and why it chose its machine and
+ * controller (one line, for run -v and --print-cmdline), a warning about
+ * that choice or NULL, and how long the inspection took (ms; *ret_cached
+ * when its cache answered). Owned by vm.
+ */
+const char *vm_hw_why(const struct vm *vm);
+const char *vm_hw_warning(const struct vm *vm);
+double vm_hw_inspect_ms(const struct vm *vm, bool *ret_cached);
+
+/*
  * The QEMU command for --print-cmdline, shell-quoted, into out. Files it names
  * (kernel, initrd in the cache; the disk view of firmware mode) are kept after
  * vm_free() so the command can be run; the partition lock is not.
  */
 int vm_print_cmdline(struct vm *vm, struct strbuf *out, struct pb_err *err);
 
-/* A libvirt domain XML for the same guest (q35, virtio disk slice or vmdk view). */
+/*
+ * A libvirt domain XML for the same guest: the disk slice (direct mode) or
+ * the vmdk view, on the machine and controller vm_hw_choose() picks for
+ * libvirt (no microvm there, no NVMe disks in libvirt 9: q35 or pc with
+ * virtio, SATA or IDE). -ENODEV when the guest can boot from none of those.
+ */
 int vm_libvirt_xml(struct vm *vm, struct strbuf *out, struct pb_err *err);
 
 /*
@@ -294,6 +464,12 @@ int vm_prepare_installer(struct part_disk *d, const struct part_info *p, const s
 			 struct vm **ret, struct pb_err *err);
 /* Build the firmware-mode whole-disk view (shadow + vmdk) in the VM's temporary folder. */
 int vm_prepare_view(struct vm *vm, struct pb_err *err);
+/*
+ * Firmware mode: the view's private shadow file (the tables, ESP and BIOS
+ * boot partition copied at their own offsets; what the VM writes there never
+ * reaches the disk), or NULL in direct mode. Owned by vm.
+ */
+const char *vm_view_shadow(const struct vm *vm);
 /* Copy an answers file into a 1 MiB raw image in the VM's temporary folder and attach it read-only. */
 int vm_attach_answers(struct vm *vm, const char *file, struct pb_err *err);
 /*

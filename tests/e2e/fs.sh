@@ -168,7 +168,8 @@ def walk(d):
         if name in (".", "..") or (d == "/" and name in ("lost+found",)):
             continue
         p = ("" if d == "/" else d) + "/" + name
-        if p in ("/etc/fstab", "/etc/hostname", "/etc/hosts"):
+        if p in ("/etc/fstab", "/etc/hostname", "/etc/hosts", "/var/lib", "/var/lib/partboot",
+                 "/var/lib/partboot/guest"):
             continue  # written by the after-install steps (tests/e2e/install-setup.sh)
         k = {stat.S_IFREG: "f", stat.S_IFDIR: "d", stat.S_IFLNK: "l", stat.S_IFCHR: "c", stat.S_IFBLK: "b",
              stat.S_IFIFO: "p", stat.S_IFSOCK: "s"}.get(stat.S_IFMT(mode), "?")
