@@ -110,6 +110,13 @@ int cmd_default(int argc, char **argv);
 int cmd_next(int argc, char **argv);
 int cmd_boot(int argc, char **argv);
 
+int cmd_move(int argc, char **argv);
+int cmd_clone(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
+int cmd_snapshots(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+
 int cmd_run(int argc, char **argv);
 /* install --via-vm SRC (cmd-vm.c): cmd_install() hands its whole argv over. */
 int cmd_install_via_vm(int argc, char **argv);

@@ -19,11 +19,24 @@ struct pb_run_opts {
 	const char *stdin_path;        /* file for standard input, NULL = /dev/null */
 	struct strbuf *out;            /* pb_run(): captures standard output when non-NULL, else dropped */
 	bool pass_stderr;              /* standard error goes to ours (not kept) */
+	/*
+	 * The child cannot truncate files: truncate(2) and ftruncate(2) fail
+	 * with EPERM (a seccomp filter set between fork and exec). For
+	 * resize2fs, which truncates a regular file to the new filesystem size
+	 * whatever the offset it was given (resize/main.c), and so would cut
+	 * off every partition behind the one it resizes.
+	 */
+	bool deny_truncate;
+	/*
+	 * Exit statuses besides 0 that mean success, as a bit mask (bit N: exit
+	 * N): e2fsck exits 1 when it corrected errors.
+	 */
+	unsigned accept_exit;
 };
 
 /*
  * Run argv[0] (looked up in PATH) with argv, wait for it.
- * Returns 0 when it exited 0; -ENOENT when the program is missing (message
+ * Returns 0 when it exited 0 (or a status in opts->accept_exit); -ENOENT when the program is missing (message
  * names it); -EIO for any other failure, with the message
  * "PROGRAM failed (exit N): <last lines of its stderr>".
  * opts may be NULL.

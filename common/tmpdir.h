@@ -43,4 +43,27 @@ int pb_mkdtemp(const char *prefix, enum pb_tmp size, char **ret_path, struct pb_
  */
 int pb_mkstemp(const char *prefix, enum pb_tmp size, char **ret_path, struct pb_err *err);
 
+/*
+ * A file without a name, for what must either appear whole or not at all
+ * (a snapshot, an export) and for scratch that must not outlive the
+ * process (an image converted to raw): O_TMPFILE in dir (NULL: in
+ * pb_tmpdir(size)), which the kernel removes when the last descriptor goes,
+ * even after kill -9. path is "/proc/PID/fd/N", usable by this process and
+ * by the children it runs (qemu-img) as the file's name. Where the
+ * filesystem has no O_TMPFILE, a named file (prefix.XXXXXX in dir) stands
+ * in: then only a clean exit removes it. pb_tmpfile_link() gives the file
+ * its name, never over an existing file (-EEXIST); pb_tmpfile_close()
+ * closes it and removes a stand-in that was not linked. Both accept a
+ * closed or zeroed struct.
+ */
+struct pb_tmpfile {
+	int fd;          /* -1 when closed */
+	char path[48];   /* /proc/PID/fd/N */
+	char *named;     /* the stand-in's name, or NULL */
+	char *dir;       /* where it was made */
+};
+int pb_tmpfile_open(struct pb_tmpfile *t, const char *dir, enum pb_tmp size, const char *prefix, struct pb_err *err);
+int pb_tmpfile_link(struct pb_tmpfile *t, const char *path, struct pb_err *err);
+void pb_tmpfile_close(struct pb_tmpfile *t);
+
 #endif

@@ -70,8 +70,42 @@ int disk_install_begin(struct disk *k, const char *name, const struct disk_insta
 int disk_install_lock(struct disk_install_ctx *c, struct pb_err *err);
 void disk_install_end(struct disk_install_ctx *c);
 
+/* import.c: disk_install() from disk:IMAGE[:PARTITION]. */
+int disk_install_image(struct disk *k, const char *name, const struct disk_install_opts *o,
+		       struct disk_install_result *ret, struct pb_err *err);
+
 /* install-vm.c: disk_install() with o->via_vm. */
 int disk_install_via_vm(struct disk *k, const char *name, const struct disk_install_opts *o,
 			struct disk_install_result *ret, struct pb_err *err);
+
+/*
+ * op.c: one whole-guest operation's state (resize, move, clone, snapshot,
+ * rollback, export, import): the partition, its name and "DISK: partition
+ * 'NAME'", its fs/ target and its guest as the model sees it.
+ */
+struct disk_op {
+	struct disk *k;
+	struct part_info p;
+	char name[80];
+	struct strbuf where;
+	struct fs_target t;     /* strings borrowed from k and where */
+	struct disk_guest g;
+	bool probed, locked;
+};
+/* Find NAME and probe its guest; nothing written. disk_op_end() it whatever this returns. */
+int disk_op_begin(struct disk *k, const char *name, struct disk_op *c, struct pb_err *err);
+/* Refuse anything but a guest (complete: a complete one), with a message naming the partition. */
+int disk_op_need_guest(struct disk_op *c, bool complete, struct pb_err *err);
+/* Check the partition is unused and lock its range (refuses a guest running in a VM). */
+int disk_op_lock(struct disk_op *c, struct pb_err *err);
+void disk_op_end(struct disk_op *c);
+/*
+ * The folder snapshots of k go to: dir when given; else DISK.snapshots for
+ * an image file, /var/lib/partboot/snapshots/DISK-ID for a block device
+ * (made, with its parents, when make). Appended to ret.
+ */
+int disk_snapshot_dir(struct disk *k, const char *dir, bool make, struct strbuf *ret, struct pb_err *err);
+/* The context's progress callback for fs/. */
+void disk_op_progress(const struct disk *k, fs_progress_fn *ret_fn, void **ret_userdata);
 
 #endif

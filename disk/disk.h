@@ -176,11 +176,7 @@ int disk_bootloader_install(struct disk *k, unsigned flags, struct pb_err *err);
 int disk_remove(struct disk *k, const char *name, struct part_info *ret_removed, struct pb_err *err);
 /* Rename; the menu follows, and so do default and next when they named it. */
 int disk_rename(struct disk *k, const char *name, const char *new_name, struct pb_err *err);
-/*
- * Resize the entry of NAME to size (0 = the largest free run after it),
- * never below its filesystem. ret (may be NULL) describes it afterwards.
- */
-int disk_resize(struct disk *k, const char *name, uint64_t size, struct part_info *ret, struct pb_err *err);
+
 /*
  * Make an empty filesystem in NAME (kind FS_KIND_NONE = the type's default:
  * vfat for the ESP, swap for swap, ext4 otherwise; label NULL = the one given
@@ -190,6 +186,102 @@ int disk_resize(struct disk *k, const char *name, uint64_t size, struct part_inf
 int disk_mkfs(struct disk *k, const char *name, enum fs_kind kind, const char *label, enum fs_kind *ret_kind,
 	      struct pb_err *err);
 
+/* ---- whole guests: resize, move, clone, snapshots, export (resize.c ... export.c) ----------- */
+
+/*
+ * Resize partition NAME to size (0 = up to the next partition or the end)
+ * with the ext2/3/4 filesystem inside (resize2fs): grown into the new room,
+ * or shrunk first, never below resize2fs -P's minimum (the refusal names
+ * it); other contents: the table entry alone. The guest reads incomplete
+ * (and leaves the menu) while it changes; a guest running in a VM is
+ * refused. ret (may be NULL) describes the partition afterwards.
+ */
+int disk_resize(struct disk *k, const char *name, uint64_t size, struct part_info *ret, struct pb_err *err);
+
+/*
+ * Move partition NAME with its data to start (bytes, 1 MiB aligned), or,
+ * when after is set, right behind partition after. Its number, UUID, name,
+ * type and size stay. Into free space the data is copied before the table
+ * switches (the old copy is the guest until then); an overlapping move (an
+ * ext2/3/4 guest only) goes through a snapshot beside the disk's snapshots
+ * (see disk_snapshot()) and the guest reads incomplete until it is done.
+ * bios-boot partitions are refused. ret (may be NULL): the partition after.
+ */
+int disk_move(struct disk *k, const char *name, uint64_t start, const char *after, struct part_info *ret,
+	      struct pb_err *err);
+
+struct disk_clone_opts {
+	uint64_t size;        /* the new partition's size; 0 = the source partition's (the filesystem grows into more) */
+	const char *hostname; /* NULL = from the new name, as install makes it */
+};
+
+/*
+ * A new partition NEW on to (or on k when to is NULL) holding a copy of
+ * guest SRC: the blocks in use only (the rest sparse), a new PARTUUID and
+ * filesystem UUID, fstab, /etc/kernel/cmdline and hostname updated, then
+ * the menu of that disk refreshed. The source must be complete, with a
+ * clean journal, and not running. ret (may be NULL): the new partition.
+ */
+int disk_clone(struct disk *k, const char *src, struct disk *to, const char *new_name,
+	       const struct disk_clone_opts *o, struct part_info *ret, struct pb_err *err);
+
+struct disk_snapshot_opts {
+	const char *to;   /* the file; NULL = DIR/NAME-YYYYMMDD-HHMMSS.img[.zst] */
+	const char *dir;  /* NULL = DISK.snapshots beside an image, /var/lib/partboot/snapshots/DISK-ID for a device */
+	bool zstd;        /* compressed (zstd), else a sparse raw image */
+};
+
+/* One snapshot: its file and its header. Release with disk_snapshot_release(). */
+struct disk_snapshot {
+	struct strbuf path;
+	struct fs_snapshot_info info;
+};
+void disk_snapshot_release(struct disk_snapshot *s);
+
+/*
+ * Save guest NAME's partition to a snapshot file (fs_snapshot_save(): the
+ * blocks in use, and from an image file every byte that is not a hole, so
+ * a rollback restores the same bytes). Reads the disk only; refused while
+ * the guest runs in a VM. *ret (initialise its path with STRBUF_INIT; may
+ * be NULL) names the file written.
+ */
+int disk_snapshot(struct disk *k, const char *name, const struct disk_snapshot_opts *o, struct disk_snapshot *ret,
+		  struct pb_err *err);
+
+struct disk_snapshots {
+	struct disk_snapshot *v; /* oldest first */
+	size_t n, cap;
+};
+/* The snapshots of partition NAME (by PARTUUID) in dir (NULL: the default folder). Reads only. */
+int disk_snapshots(struct disk *k, const char *name, const char *dir, struct disk_snapshots *ret, struct pb_err *err);
+void disk_snapshots_release(struct disk_snapshots *l);
+
+/*
+ * Put snapshot file back into partition NAME: afterwards it holds the bytes
+ * it held when the snapshot was taken. Refuses a snapshot of another size,
+ * or of another partition (by PARTUUID) unless force, and a guest running
+ * in a VM; the snapshot is checked (a zstd one unpacked to scratch) before
+ * the partition is written, and the guest reads incomplete until it is
+ * whole.
+ */
+int disk_rollback(struct disk *k, const char *name, const char *file, bool force, struct pb_err *err);
+
+struct disk_export_opts {
+	uint64_t size;       /* the guest's partition in the export; 0 = as now; larger grows its filesystem */
+	const char *seed;    /* reproducible identifiers in the new disk */
+	const char *display; /* internal: the name messages use for the new disk (NULL = OUT) */
+};
+
+/*
+ * Guest NAME as a disk of its own in OUT (.img or .raw: raw; .qcow2, .vmdk
+ * through qemu-img): GPT, a BIOS boot partition, an ESP, the guest, and
+ * partboot's GRUB for BIOS and UEFI; it boots through SeaBIOS, OVMF and
+ * partboot run. Reads k only; OUT is written under a temporary name and
+ * renamed when whole; an existing OUT is refused.
+ */
+int disk_export(struct disk *k, const char *name, const char *out, const struct disk_export_opts *o,
+		struct pb_err *err);
+
 /* ---- installing a guest (install.c) -------------------------------------------------------- */
 
 /* What disk_install() is asked for. Strings borrowed. Zero-initialise, then set. */
@@ -197,7 +289,9 @@ struct disk_install_opts {
 	/*
 	 * Where the guest comes from: a tar archive (plain, gzip, xz, zstd) or a
 	 * directory; "-" for standard input (source_fd); "iso:FILE" a live ISO;
-	 * "debootstrap:SUITE[:VARIANT]" Debian through mmdebstrap. For an OS
+	 * "debootstrap:SUITE[:VARIANT]" Debian through mmdebstrap;
+	 * "disk:IMAGE[:PARTITION]" the root of a disk image (raw, qcow2, vmdk;
+	 * see disk/import.c), copied and grown to the partition. For an OS
 	 * installer in a VM set via_vm instead.
 	 */
 	const char *source;

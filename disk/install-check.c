@@ -41,8 +41,10 @@ int disk_source_check(const char *source, struct pb_err *err)
 	const char *suite, *variant;
 
 	if (!source || !*source)
-		return pb_err_set(err, -EINVAL, "no source given (a tar archive, '-', a directory, iso:FILE or "
-				  "debootstrap:SUITE[:VARIANT])");
+		return pb_err_set(err, -EINVAL, "no source given (a tar archive, '-', a directory, iso:FILE, "
+				  "debootstrap:SUITE[:VARIANT] or disk:IMAGE[:PARTITION])");
+	if (!strncmp(source, "disk:", 5) && (!source[5] || source[5] == ':'))
+		return pb_err_set(err, -EINVAL, "expected disk:IMAGE[:PARTITION], e.g. disk:cloud.qcow2 or disk:disk.img:2");
 	if (!strncmp(source, "debootstrap:", 12))
 		return disk_debootstrap_parse(source, &spec, &suite, &variant, err);
 	return 0;

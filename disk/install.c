@@ -37,6 +37,8 @@ int disk_install(struct disk *k, const char *name, const struct disk_install_opt
 
 	if (o->via_vm)
 		return disk_install_via_vm(k, name, o, ret, err);
+	if (o->source && !strncmp(o->source, "disk:", 5))
+		return disk_install_image(k, name, o, ret, err);
 	r = disk_install_begin(k, name, o, &c, err);
 	if (r >= 0)
 		r = disk_install_lock(&c, err);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Partition changes that reach beyond the table: remove, rename, resize and
- * mkfs each end with the boot menu and grubenv following the change.
+ * Partition changes that reach beyond the table: remove, rename and mkfs
+ * each end with the boot menu and grubenv following the change (resize:
+ * resize.c, with the filesystem).
  */
 #include <errno.h>
 #include <string.h>
@@ -57,45 +58,6 @@ int disk_rename(struct disk *k, const char *name, const char *new_name, struct p
 	if (r < 0)
 		return pb_err_prefix(err, r, "%s: renamed, but the boot menu was not updated: ", k->path);
 	return 0;
-}
-
-/* The smallest size the partition's filesystem allows (0 when it holds none partboot can read). */
-static int fs_size_of(struct disk *k, const struct part_info *p, uint64_t *ret, struct pb_err *err)
-{
-	struct fs_target t = disk_target(k, p, NULL, p->name);
-	enum fs_kind kind = FS_KIND_NONE;
-	struct fs *fs = NULL;
-	int r;
-
-	*ret = 0;
-	if (fs_probe(&t, &kind, NULL) < 0 || kind != FS_KIND_EXT4)
-		return 0;
-	r = fs_open(&t, &fs, err);
-	if (r >= 0)
-		r = fs_min_size(fs, ret, err);
-	fs_free(fs);
-	return r;
-}
-
-int disk_resize(struct disk *k, const char *name, uint64_t size, struct part_info *ret, struct pb_err *err)
-{
-	struct part_info p;
-	uint64_t min_size = 0;
-	int r;
-
-	r = part_disk_find(k->d, name, &p, err);
-	/* a guest running in a VM is neither read nor resized */
-	if (r >= 0)
-		r = part_disk_check_unlocked(k->d, &p, err);
-	if (r >= 0)
-		r = fs_size_of(k, &p, &min_size, err);
-	if (r >= 0)
-		r = part_disk_resize(k->d, name, size, min_size, err);
-	if (r >= 0)
-		r = part_disk_write(k->d, err);
-	if (r >= 0 && ret)
-		r = part_disk_find(k->d, name, ret, err);
-	return r;
 }
 
 int disk_mkfs_part(struct disk *k, const struct part_info *p, enum fs_kind kind, const char *label, bool refresh,

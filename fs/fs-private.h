@@ -261,4 +261,98 @@ void fs_test_pause_at(const char *stage, const char *path);
 int fs_setup_guest(struct populate *p, ext2_filsys e2, const struct fs_target *t, const struct fs_install_opts *o,
 		   struct pb_err *err);
 
+/*
+ * Whole-guest operations (resize, copies, snapshots), each calling only
+ * those listed after it:
+ *   snapshot.c  the snapshot file: raw with a trailer, or zstd
+ *   adopt.c     a copy's last steps: features back, setup, marker removed
+ *   copy.c      fs_copy(): the block copy, the held-back head
+ *   copy-io.c   the io_manager that holds the head in memory
+ *   copy-plan.c what a copy reads: byte runs
+ *   rawio.c     raw range-checked reads and writes, holes
+ *   tree.c      a guest's folder as a tar archive (import's /boot)
+ *   resize.c    resize2fs -P and resize2fs
+ *   check.c     e2fsprogs' tools on a partition, e2fsck -fp
+ *   mark.c      the incomplete marker naming the operation
+ */
+
+/* check.c */
+/* "PATH?offset=N" into ret (appended), the name e2fsprogs' tools take; -EINVAL when PATH holds a '?'. */
+int fs_tool_device(const struct fs_target *t, struct strbuf *ret, struct pb_err *err);
+/* "E2FSPROGS_FAKE_TIME=N" into buf when seeded (pb_fixed_time()), else NULL. */
+const char *fs_tool_time_env(const char *seed, char *buf, size_t len);
+/* Would resize2fs or tune2fs ask for a fresh e2fsck (not clean, errors, mounted since the check, journal)? */
+bool fs_e2_needs_check(ext2_filsys e2);
+/* e2fsck -fp on the target (only when fs_e2_needs_check(), with only_if_needed). Exit 1 counts as success. */
+int fs_e2fsck_preen(const struct fs_target *t, const char *seed, bool only_if_needed, struct pb_err *err);
+
+/* mark.c */
+/* In an open read-write session: add the marker holding "op\n" (none when one is there), flushed. */
+errcode_t fs_mark_add(ext2_filsys e2, const char *op);
+/* In an open read-write session: remove the marker if present. */
+errcode_t fs_mark_drop(ext2_filsys e2);
+
+/* copy-plan.c: byte runs, sorted and merged by fs_runs_normalize(). */
+struct fs_byte_run {
+	uint64_t start, len;
+};
+struct fs_runs {
+	struct fs_byte_run *v;
+	size_t n, cap;
+};
+void fs_runs_add(struct fs_runs *r, uint64_t start, uint64_t len);
+void fs_runs_normalize(struct fs_runs *r);
+/* ret += a without b; ret += a within b (a and b normalized; ret as built, in order). */
+void fs_runs_subtract(const struct fs_runs *a, const struct fs_runs *b, struct fs_runs *ret);
+void fs_runs_intersect(const struct fs_runs *a, const struct fs_runs *b, struct fs_runs *ret);
+uint64_t fs_runs_bytes(const struct fs_runs *r);
+void fs_runs_release(struct fs_runs *r);
+
+/* rawio.c: one target open for a copy. */
+struct fs_raw {
+	int fd;
+	uint64_t offset, size; /* the target's range on the disk */
+	uint64_t file_size;    /* an image file's size (UINT64_MAX for a device) */
+	const char *where;
+	bool is_file;          /* a regular file: holes are punched and found */
+};
+int fs_raw_open(const struct fs_target *t, bool rw, struct fs_raw *ret, struct pb_err *err);
+void fs_raw_close(struct fs_raw *io);
+/* Read (zeros past an image file's end) or write [off, off+len) of the target; ERANGE outside it. */
+int fs_raw_read(struct fs_raw *io, uint64_t off, void *buf, size_t len, struct pb_err *err);
+int fs_raw_write(struct fs_raw *io, uint64_t off, const void *buf, size_t len, struct pb_err *err);
+/* Make [off, off+len) read as zeros: holes in a file, BLKZEROOUT (or zeros) on a device. */
+int fs_raw_zero(struct fs_raw *io, uint64_t off, uint64_t len, struct pb_err *err);
+int fs_raw_sync(struct fs_raw *io, struct pb_err *err);
+/* The next offset at or after off that holds data (a device: off), or size; the next hole, or size. */
+uint64_t fs_raw_next_data(struct fs_raw *io, uint64_t off);
+uint64_t fs_raw_next_hole(struct fs_raw *io, uint64_t off);
+
+/* What a copy reads (copy-plan.c). */
+struct fs_copy_plan {
+	struct fs_runs meta;    /* structures, root directory included */
+	struct fs_runs data;    /* the rest to copy */
+	struct fs_runs rootdir; /* the root directory's blocks (within meta) */
+	uint64_t bs;            /* block size (4096 for a raw copy) */
+	uint64_t fs_bytes;      /* the filesystem's size (raw: the source's) */
+	size_t head_len;        /* the held-back head: block 0 with the primary superblock */
+	bool journal_dirty;     /* the journal needs recovery */
+};
+/* Plan reading src (open as in) in mode; *ret released with fs_copy_plan_release(). */
+int fs_copy_plan_make(const struct fs_target *src, struct fs_raw *in, enum fs_copy_mode mode, struct fs_copy_plan *ret,
+		      struct pb_err *err);
+void fs_copy_plan_release(struct fs_copy_plan *p);
+
+/* copy-io.c: the held-back head (see there). */
+struct fs_overlay {
+	unsigned char *head;        /* bytes [0, head_len) of the target as libext2fs sees them */
+	size_t head_len;
+	struct fs_byte_run *written; /* ranges written to the target itself */
+	size_t n_written, cap_written;
+};
+extern io_manager pb_overlay_io_manager;
+/* Open t's filesystem read-write through the overlay ov (head filled by the caller). */
+int fs_overlay_open(const struct fs_target *t, struct fs_overlay *ov, ext2_filsys *ret, struct pb_err *err);
+void fs_overlay_release(struct fs_overlay *ov);
+
 #endif

@@ -258,6 +258,181 @@ char *fs_grub_cmdline(const char *const *texts, size_t n);
  */
 int fs_min_size(struct fs *fs, uint64_t *ret, struct pb_err *err);
 
+/* --- whole guests: resizing, copies, snapshots (fs/resize.c, copy.c, adopt.c, snapshot.c) -- */
+
+/* What a whole-guest operation checks first (fs/info.c). */
+struct fs_ext_info {
+	uint64_t size;       /* the filesystem's size: blocks × block size */
+	uint32_t block_size;
+	char uuid[37];
+	bool journal_dirty;  /* the journal needs recovery (not shut down cleanly) */
+};
+/* Read the target's ext2/3/4 superblock into *ret. -EMEDIUMTYPE without one. */
+int fs_ext_info(const struct fs_target *t, struct fs_ext_info *ret, struct pb_err *err);
+/*
+ * A filesystem UUID for a new filesystem in t: with seed, the name-based one
+ * fs_mkfs() would give it (seed and t->name), else random.
+ */
+void fs_uuid_for(const struct fs_target *t, const char *seed, char ret[37]);
+
+/*
+ * The smallest size the target's ext2/3/4 filesystem can be shrunk to, as
+ * resize2fs -P computes it (blocks × block size) into *ret. -EMEDIUMTYPE
+ * without one. Reads only.
+ */
+int fs_resize_min(const struct fs_target *t, uint64_t *ret, struct pb_err *err);
+
+/*
+ * Grow or shrink the target's ext2/3/4 filesystem to new_size bytes (whole
+ * blocks) with resize2fs, which is run unable to truncate the image file;
+ * e2fsck -fp first when resize2fs would ask for a checked filesystem. t
+ * must span the larger of the old and the new size. seed: fixed times (NULL
+ * = the current time). Returns 0 or -errno with the tool's message.
+ */
+int fs_resize(const struct fs_target *t, uint64_t new_size, const char *seed, struct pb_err *err);
+
+/*
+ * The incomplete marker around work on a whole guest (resize): op names
+ * the work in the marker ("resize"); a guest already marked stays as it is.
+ * fs_mark_get() says whether the target is marked and, when the marker
+ * names an operation, which (*ret_op malloc'ed, caller frees; NULL for an
+ * install's). Each returns 0 or -errno.
+ */
+int fs_mark_incomplete_for(const struct fs_target *t, const char *op, const char *seed, struct pb_err *err);
+int fs_mark_complete(const struct fs_target *t, const char *seed, struct pb_err *err);
+int fs_mark_get(const struct fs_target *t, bool *ret_marked, char **ret_op, struct pb_err *err);
+
+enum fs_copy_mode {
+	FS_COPY_USED = 0, /* the blocks the filesystem uses (e2image -ra's choice) */
+	FS_COPY_EXACT,    /* the same bytes: from an image file also its free blocks' data (snapshot, rollback) */
+	FS_COPY_RAW,      /* no filesystem read: every byte the source holds (a partition without ext2/3/4) */
+};
+
+struct fs_copy_opts {
+	enum fs_copy_mode mode;
+	/*
+	 * The target reads as incomplete from the moment it holds a filesystem
+	 * until the caller removes the marker (fs_adopt()); the marker names op
+	 * ("clone"). An exact copy ends complete, the marker gone. NULL: the
+	 * target holds no filesystem until the very end.
+	 */
+	const char *op;
+	const char *uuid; /* a new filesystem UUID for the copy (with op), or NULL to keep the source's */
+	const char *seed; /* fixed times for what the copy's session stamps */
+	fs_progress_fn progress;
+	void *userdata;
+};
+
+struct fs_copy_result {
+	uint64_t bytes;        /* what was read: the plan's size */
+	bool csum_seed_added;  /* the new UUID went in through metadata_csum_seed: fs_adopt() drops it */
+};
+
+/*
+ * Copy the source's filesystem (or, FS_COPY_RAW, its bytes) into dst, at
+ * the same offsets, reading only what fs_copy_plan (fs/copy-plan.c) says;
+ * zero blocks stay holes in an image file. dst must hold the filesystem
+ * (an exact copy: the whole source range). The source is only read; the
+ * order of writes (fs/copy.c) means a copy cut short never reads as a
+ * complete filesystem. A filesystem whose journal needs recovery is
+ * refused when the copy is to be changed (op or uuid). ret may be NULL.
+ */
+int fs_copy(const struct fs_target *src, const struct fs_target *dst, const struct fs_copy_opts *o,
+	    struct fs_copy_result *ret, struct pb_err *err);
+
+/*
+ * Make the target read as holding no filesystem: holes punched over all of
+ * an image file's range, the first and last MiB of a device's zeroed.
+ */
+int fs_clear(const struct fs_target *t, struct pb_err *err);
+
+/* What fs_adopt() does to a copy left incomplete by fs_copy(). Strings borrowed. */
+struct fs_adopt_opts {
+	bool drop_csum_seed;        /* fs_copy_result.csum_seed_added: tune2fs turns it off again */
+	const char *hostname;       /* /etc/hostname and the 127.0.1.1 line of /etc/hosts; NULL = kept */
+	const char *cmdline;        /* /etc/kernel/cmdline; NULL = the guest's own, with replace applied */
+	const char *const *replace; /* old, new, old, new, ..., NULL: replaced in fstab and kernel/cmdline */
+	const char *merge_boot;     /* a tar archive unpacked into the root first (fs_tree_tar()), or NULL */
+	bool drop_boot_mount;       /* fstab loses its /boot line (its files were merged) */
+	const char *seed;
+	void (*warn)(const char *msg, void *userdata);
+	void *userdata;
+};
+
+/*
+ * A copy's last steps, then the marker removed last: the checksum seed
+ * feature off again, /boot merged, the identifiers replaced, and the
+ * after-install steps of every install (fs_install_opts.setup: fstab naming
+ * the root by its new UUID, hostname, hosts, kernel/cmdline). Returns 0 or
+ * -errno; a failure leaves the copy incomplete.
+ */
+int fs_adopt(const struct fs_target *t, const struct fs_adopt_opts *o, struct pb_err *err);
+
+/*
+ * Folder dir of the target's filesystem as a tar archive at out, entries
+ * under prefix ("boot"): folders, files, links with owners, modes, times.
+ */
+int fs_tree_tar(const struct fs_target *t, const char *dir, const char *prefix, const char *out,
+		struct pb_err *err);
+
+/* A snapshot file's header (fs/snapshot.c). */
+struct fs_snapshot_info {
+	uint64_t size;       /* the partition's size: a rollback needs one of that size */
+	uint64_t data;       /* bytes read and stored (before compression) */
+	int64_t created;     /* seconds since 1970 */
+	bool zstd;
+	char partition[80];  /* the partition's name then */
+	char partuuid[40];
+	char fs_uuid[40];
+	char disk_id[40];
+	char note[64];       /* what the snapshot is for, when not a user's ("move 220200960"), or "" */
+};
+
+struct fs_snapshot_opts {
+	bool zstd;
+	int zstd_level;      /* 0 = 3 */
+	int64_t created;
+	/* recorded in the header (may be NULL) */
+	const char *partition, *partuuid, *fs_uuid, *disk_id, *note;
+	fs_progress_fn progress;
+	void *userdata;
+};
+
+/*
+ * Save the target (an ext2/3/4 partition) to the new file path: a sparse
+ * raw image with a trailer, or zstd (see fs/snapshot.c). Written under a
+ * temporary name beside path and renamed into place when complete; an
+ * existing path is refused. Reads the target only. *ret (may be NULL) is
+ * the header written.
+ */
+int fs_snapshot_save(const struct fs_target *t, const char *path, const struct fs_snapshot_opts *o,
+		     struct fs_snapshot_info *ret, struct pb_err *err);
+
+/* Read and check a snapshot file's header. -EINVAL for a file that is not one (or is damaged). */
+int fs_snapshot_read_info(const char *path, struct fs_snapshot_info *ret, struct pb_err *err);
+
+struct fs_snapshot_restore_opts {
+	const char *seed;
+	/*
+	 * Called after the snapshot is read and checked (a zstd one unpacked
+	 * into a scratch file under $TMPDIR, else /var/tmp), before the target
+	 * is written: the caller marks the guest incomplete and refreshes the
+	 * boot menu there. <0 stops with nothing written. May be NULL.
+	 */
+	int (*before)(void *userdata, struct pb_err *err);
+	void *before_userdata;
+	fs_progress_fn progress;
+	void *userdata;
+};
+
+/*
+ * Put snapshot path back into the target, which must be the snapshot's
+ * size: afterwards the partition holds the same bytes as when it was
+ * saved (fs_copy() FS_COPY_EXACT, incomplete while it is written).
+ */
+int fs_snapshot_restore(const char *path, const struct fs_target *t, const struct fs_snapshot_restore_opts *o,
+			struct pb_err *err);
+
 /* --- Debian from the network (fs/debootstrap.c) ------------------------------------ */
 
 struct fs_debootstrap_opts {

@@ -6,6 +6,7 @@
  * libfdisk's label and partboot's record in memory and marks the disk
  * dirty; nothing is written until part_disk_write() (write.c).
  */
+#include <inttypes.h>
 #include <string.h>
 
 #include "part-private.h"
@@ -379,9 +380,11 @@ int part_disk_resize(struct part_disk *d, const char *name_or_number, uint64_t s
 				  pb_format_size(max, b, sizeof(b)));
 	}
 	if (size < min_size)
-		return pb_err_set(err, -EINVAL, "%s: partition %s: %s is smaller than the filesystem inside (%s)",
+		return pb_err_set(err, -EINVAL,
+				  "%s: partition %s: %s is below the smallest size its filesystem can take (%s, %" PRIu64
+				  " bytes)",
 				  d->display, pname(&p, c, sizeof(c)), pb_format_size(size, a, sizeof(a)),
-				  pb_format_size(min_size, b, sizeof(b)));
+				  pb_format_size(min_size, b, sizeof(b)), min_size);
 	if (size == p.size)
 		return 0;
 	r = part_disk_check_unused(d, &p, err);
@@ -396,6 +399,64 @@ int part_disk_resize(struct part_disk *d, const char *name_or_number, uint64_t s
 	if (r < 0)
 		return pb_err_set(err, r, "%s: partition %s: cannot resize: %s", d->display, pname(&p, c, sizeof(c)),
 				  strerror(-r));
+	d->dirty = true;
+	return part_table_refresh(d, err);
+}
+
+int part_disk_move(struct part_disk *d, const char *name_or_number, uint64_t start, struct pb_err *err)
+{
+	char a[32], b[32], c[96];
+	struct fdisk_partition *pa;
+	struct part_meta *m;
+	struct part_info p;
+	uint64_t end;
+	int r;
+
+	r = check_writable(d, err);
+	if (r < 0)
+		return r;
+	r = part_disk_find(d, name_or_number, &p, err);
+	if (r < 0)
+		return r;
+	end = part_table_end_usable(d);
+	if (start % PART_ALIGN)
+		return pb_err_set(err, -EINVAL, "%s: partition %s: start %s is not 1 MiB aligned", d->display,
+				  pname(&p, c, sizeof(c)), pb_format_size(start, a, sizeof(a)));
+	if (start < part_table_first_usable(d))
+		return pb_err_set(err, -EINVAL, "%s: partition %s: start %s is before the first usable byte (%s)",
+				  d->display, pname(&p, c, sizeof(c)), pb_format_size(start, a, sizeof(a)),
+				  pb_format_size(part_table_first_usable(d), b, sizeof(b)));
+	if (start > end || p.size > end - start)
+		return pb_err_set(err, -ENOSPC, "%s: partition %s: %s at %s runs past the end of the disk (%s)",
+				  d->display, pname(&p, c, sizeof(c)), pb_format_size(p.size, a, sizeof(a)),
+				  pb_format_size(start, b, sizeof(b)), pb_format_size(end, (char[32]){ 0 }, 32));
+	for (size_t i = 0; i < d->n_parts; i++) {
+		const struct part_info *q = &d->parts[i];
+
+		if (q->partno != p.partno && start < q->start + q->size && q->start < start + p.size)
+			return pb_err_set(err, -EEXIST, "%s: partition %s: %s at %s overlaps partition %s", d->display,
+					  pname(&p, c, sizeof(c)), pb_format_size(p.size, a, sizeof(a)),
+					  pb_format_size(start, b, sizeof(b)), pname(q, (char[96]){ 0 }, 96));
+	}
+	if (start == p.start)
+		return 0;
+	r = part_disk_check_unused(d, &p, err);
+	if (r < 0)
+		return r;
+	pa = fdisk_new_partition();
+	if (!pa)
+		return pb_err_set(err, -ENOMEM, "out of memory");
+	fdisk_partition_set_start(pa, start / d->sector_size);
+	fdisk_partition_set_size(pa, p.size / d->sector_size);
+	r = fdisk_set_partition(d->cxt, p.partno - 1, pa);
+	fdisk_unref_partition(pa);
+	if (r < 0)
+		return pb_err_set(err, r, "%s: partition %s: cannot move: %s", d->display, pname(&p, c, sizeof(c)),
+				  strerror(-r));
+	/* partboot's record is keyed by the start: it follows. */
+	m = part_meta_find(d, p.start / d->sector_size);
+	if (m)
+		m->start_lba = start / d->sector_size;
 	d->dirty = true;
 	return part_table_refresh(d, err);
 }

@@ -150,6 +150,14 @@ int part_disk_rename(struct part_disk *d, const char *name_or_number, const char
 int part_disk_resize(struct part_disk *d, const char *name_or_number, uint64_t size, uint64_t min_size,
 		     struct pb_err *err);
 
+/*
+ * Give partition NAME another start (1 MiB aligned; its size, number, UUID,
+ * name and type stay), in memory: the table entry only, never the data
+ * (disk_move() moves the data). Refuses a start that is not aligned, before
+ * the first usable byte, runs past the end, or overlaps another partition.
+ */
+int part_disk_move(struct part_disk *d, const char *name_or_number, uint64_t start, struct pb_err *err);
+
 /* Write the table in memory to the disk: the only function that writes. */
 int part_disk_write(struct part_disk *d, struct pb_err *err);
 

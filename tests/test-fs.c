@@ -1077,6 +1077,162 @@ static void test_fs_guest_info_knows_installs_older_than_the_marker(void **state
 	pb_err_clear(&err);
 }
 
+/* --- whole guests: runs, snapshots, copies ------------------------------------------ */
+
+static void test_fs_runs_subtract_and_intersect(void **state)
+{
+	struct fs_runs a = { 0 }, b = { 0 }, d = { 0 }, i = { 0 };
+
+	fs_runs_add(&a, 100, 50);
+	fs_runs_add(&a, 0, 10);
+	fs_runs_add(&a, 5, 20); /* overlaps the one before: merged */
+	fs_runs_normalize(&a);
+	assert_int_equal(a.n, 2);
+	assert_int_equal(a.v[0].start, 0);
+	assert_int_equal(a.v[0].len, 25);
+	fs_runs_add(&b, 10, 5);
+	fs_runs_add(&b, 120, 100);
+	fs_runs_normalize(&b);
+	fs_runs_subtract(&a, &b, &d);
+	assert_int_equal(d.n, 3);
+	assert_true(d.v[0].start == 0 && d.v[0].len == 10);
+	assert_true(d.v[1].start == 15 && d.v[1].len == 10);
+	assert_true(d.v[2].start == 100 && d.v[2].len == 20);
+	fs_runs_intersect(&a, &b, &i);
+	assert_int_equal(i.n, 2);
+	assert_true(i.v[0].start == 10 && i.v[0].len == 5);
+	assert_true(i.v[1].start == 120 && i.v[1].len == 30);
+	assert_int_equal(fs_runs_bytes(&i), 35);
+	fs_runs_release(&a);
+	fs_runs_release(&b);
+	fs_runs_release(&d);
+	fs_runs_release(&i);
+}
+
+/* A file holding text at its end where a raw snapshot keeps its header. */
+static void write_trailer(const char *path, uint64_t data_size, const char *text)
+{
+	char trailer[4096] = { 0 };
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+
+	assert_true(fd >= 0);
+	memcpy(trailer, text, strlen(text));
+	assert_int_equal(ftruncate(fd, (off_t)data_size), 0);
+	assert_int_equal(pwrite(fd, trailer, sizeof(trailer), (off_t)data_size), (ssize_t)sizeof(trailer));
+	close(fd);
+}
+
+static void test_fs_snapshot_refuses_damaged_headers(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		const char *text;
+		const char *msg;
+	} bad[] = {
+		{ "not a snapshot\n", "not a partboot snapshot" },
+		{ "partboot-snapshot 1\nformat=raw\n", "no size" },
+		{ "partboot-snapshot 1\nsize=-4096\n", "damaged snapshot header" },
+		{ "partboot-snapshot 1\nsize=99999999999999999999999\n", "damaged snapshot header" },
+		{ "partboot-snapshot 1\nsize=1048576\npartition=a\x01b\n", "damaged snapshot header" },
+		{ "partboot-snapshot 1\nsize=2097152\n", "truncated or damaged" }, /* the file holds 1 MiB */
+		{ "partboot-snapshot 1\nsize=1048576\nformat=zstd\n", "truncated or damaged" },
+	};
+	struct fs_snapshot_info info;
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/snap.img", f->dir);
+	for (size_t k = 0; k < ARRAY_SIZE(bad); k++) {
+		struct pb_err err = PB_ERR_INIT;
+
+		write_trailer(path, MiB, bad[k].text);
+		assert_int_equal(fs_snapshot_read_info(path, &info, &err), -EINVAL);
+		if (!strstr(pb_err_msg(&err), bad[k].msg))
+			fail_msg("header %zu: '%s' does not say '%s'", k, pb_err_msg(&err), bad[k].msg);
+		pb_err_clear(&err);
+	}
+	{
+		struct pb_err err = PB_ERR_INIT;
+
+		write_trailer(path, MiB, "partboot-snapshot 1\nsize=1048576\npartition=g\npartuuid=x-y\ndata=5\n");
+		assert_int_equal(fs_snapshot_read_info(path, &info, &err), 0);
+		assert_int_equal(info.size, MiB);
+		assert_string_equal(info.partition, "g");
+		assert_false(info.zstd);
+		pb_err_clear(&err);
+	}
+}
+
+/* Save, change the guest, put it back: the same bytes, nothing outside the partition written. */
+static void snapshot_roundtrip(struct fixture *f, bool zstd)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct fs_mkfs_opts mo = { .kind = FS_KIND_EXT4 };
+	struct fs_snapshot_opts so = { .zstd = zstd, .partition = "guest", .partuuid = "p" };
+	struct fs_snapshot_restore_opts ro = { 0 };
+	struct fs_snapshot_info info;
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/guest.img%s", f->dir, zstd ? ".zst" : "");
+	assert_int_equal(fs_mkfs(&f->t, &mo, &err), 0);
+	/* free space that is not zeros: a rollback gives it back too */
+	assert_int_equal(sh("printf 'stale data' | dd of='%s' bs=1 seek=%llu conv=notrunc status=none", f->img,
+			    (unsigned long long)(PART_OFF + PART_SIZE - 3 * MiB)),
+			 0);
+	assert_int_equal(sh("dd if='%s' bs=1M skip=3 count=64 status=none | sha256sum >'%s/before'", f->img, f->dir), 0);
+	assert_int_equal(fs_snapshot_save(&f->t, path, &so, &info, &err), 0);
+	assert_int_equal(info.size, PART_SIZE);
+	assert_int_equal(fs_snapshot_save(&f->t, path, &so, NULL, &err), -EEXIST);
+	assert_int_equal(sh("debugfs -w -R 'write /etc/hostname junk' '%s?offset=%llu' >/dev/null 2>&1", f->img,
+			    (unsigned long long)PART_OFF),
+			 0);
+	assert_int_not_equal(sh("dd if='%s' bs=1M skip=3 count=64 status=none | sha256sum | cmp -s - '%s/before'", f->img,
+				f->dir),
+			     0);
+	assert_int_equal(fs_snapshot_restore(path, &f->t, &ro, &err), 0);
+	assert_int_equal(sh("dd if='%s' bs=1M skip=3 count=64 status=none | sha256sum | cmp -s - '%s/before'", f->img,
+			    f->dir),
+			 0);
+	check_outside(f);
+	pb_err_clear(&err);
+}
+
+static void test_fs_snapshot_restores_the_same_bytes(void **state)
+{
+	snapshot_roundtrip(*state, false);
+}
+
+static void test_fs_snapshot_zstd_restores_the_same_bytes(void **state)
+{
+	snapshot_roundtrip(*state, true);
+}
+
+/* A copy into a smaller range than the filesystem is refused before anything is written. */
+static void test_fs_copy_refuses_a_small_target(void **state)
+{
+	struct fixture *f = *state;
+	struct pb_err err = PB_ERR_INIT;
+	struct fs_mkfs_opts mo = { .kind = FS_KIND_EXT4 };
+	struct fs_copy_opts co = { .mode = FS_COPY_USED };
+	struct fs_target small = f->t;
+
+	assert_int_equal(fs_mkfs(&f->t, &mo, &err), 0);
+	small.offset = PART_OFF + PART_SIZE - 16 * MiB;
+	small.size = 16 * MiB;
+	small.where = "disk.img: partition 'small'";
+	/* its own range holds a pattern until the copy would start */
+	{
+		int fd = open(f->img, O_RDWR);
+
+		assert_true(fd >= 0);
+		fill_pattern(fd, small.offset, small.size);
+		close(fd);
+	}
+	assert_int_equal(fs_copy(&f->t, &small, &co, NULL, &err), -ENOSPC);
+	assert_non_null(strstr(pb_err_msg(&err), "needed, the partition is"));
+	assert_true(pattern_intact(f->img, small.offset, small.size));
+	pb_err_clear(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1101,6 +1257,11 @@ int main(void)
 		cmocka_unit_test(test_fs_grub_cmdline_reads_default_grub),
 		cmocka_unit_test_setup_teardown(test_fs_guest_info_of_an_install_partboot_did_not_make, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_guest_info_knows_installs_older_than_the_marker, setup, teardown),
+		cmocka_unit_test(test_fs_runs_subtract_and_intersect),
+		cmocka_unit_test_setup_teardown(test_fs_snapshot_refuses_damaged_headers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fs_snapshot_restores_the_same_bytes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fs_snapshot_zstd_restores_the_same_bytes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fs_copy_refuses_a_small_target, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("fs", tests, NULL, NULL);

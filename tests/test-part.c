@@ -104,6 +104,68 @@ static void test_part_refuses_overlap(void **state)
 	part_disk_free(d);
 }
 
+static void test_part_move_keeps_the_entry(void **state)
+{
+	struct part_disk *d = new_disk("move.img", 64 * MiB, PART_TABLE_GPT, NULL);
+	struct pb_err err = PB_ERR_INIT;
+	struct part_info before, after;
+
+	add_ok(d, "a", PART_TYPE_ROOT, 10 * MiB); /* 1 MiB .. 11 MiB */
+	add_ok(d, "b", PART_TYPE_DATA, 10 * MiB); /* 11 MiB .. 21 MiB */
+	assert_int_equal(part_disk_find(d, "a", &before, &err), 0);
+	assert_int_equal(part_disk_move(d, "a", 30 * MiB, &err), 0);
+	assert_int_equal(part_disk_find(d, "a", &after, &err), 0);
+	assert_int_equal(after.start, 30 * MiB);
+	assert_int_equal(after.size, before.size);
+	assert_int_equal(after.partno, before.partno);
+	assert_string_equal(after.uuid, before.uuid);
+	/* onto b, unaligned, past the end: refused, the entry stays where it is */
+	assert_int_equal(part_disk_move(d, "a", 15 * MiB, &err), -EEXIST);
+	assert_non_null(strstr(pb_err_msg(&err), "overlaps partition 2 'b'"));
+	assert_int_equal(part_disk_move(d, "a", 30 * MiB + 4096, &err), -EINVAL);
+	assert_non_null(strstr(pb_err_msg(&err), "not 1 MiB aligned"));
+	assert_int_equal(part_disk_move(d, "a", 60 * MiB, &err), -ENOSPC);
+	assert_int_equal(part_disk_find(d, "a", &after, &err), 0);
+	assert_int_equal(after.start, 30 * MiB);
+	/* a move that overlaps its own old place is fine for the table */
+	assert_int_equal(part_disk_move(d, "a", 25 * MiB, &err), 0);
+	strbuf_release(&err.msg);
+	part_disk_free(d);
+}
+
+/* On dos partboot keeps names in its record, keyed by the start: the name moves along. */
+static void test_part_move_dos_keeps_the_name(void **state)
+{
+	struct part_disk *d = new_disk("move-dos.img", 64 * MiB, PART_TABLE_DOS, NULL);
+	struct pb_err err = PB_ERR_INIT;
+	struct part_info p;
+
+	add_ok(d, "deb12", PART_TYPE_ROOT, 10 * MiB);
+	assert_int_equal(part_disk_write(d, &err), 0);
+	assert_int_equal(part_disk_move(d, "deb12", 40 * MiB, &err), 0);
+	assert_int_equal(part_disk_write(d, &err), 0);
+	part_disk_free(d);
+	d = NULL;
+	assert_int_equal(part_disk_open(img_path("move-dos.img"), PART_OPEN_RDONLY, 0, &d, &err), 0);
+	assert_int_equal(part_disk_find(d, "deb12", &p, &err), 0);
+	assert_int_equal(p.start, 40 * MiB);
+	assert_int_equal(p.size, 10 * MiB);
+	strbuf_release(&err.msg);
+	part_disk_free(d);
+}
+
+static void test_part_resize_refusal_names_the_minimum(void **state)
+{
+	struct part_disk *d = new_disk("min.img", 64 * MiB, PART_TABLE_GPT, NULL);
+	struct pb_err err = PB_ERR_INIT;
+
+	add_ok(d, "a", PART_TYPE_ROOT, 20 * MiB);
+	assert_int_equal(part_disk_resize(d, "a", 4 * MiB, 12 * MiB, &err), -EINVAL);
+	assert_non_null(strstr(pb_err_msg(&err), "4 MiB is below the smallest size its filesystem can take (12 MiB, 12582912 bytes)"));
+	strbuf_release(&err.msg);
+	part_disk_free(d);
+}
+
 static void test_part_refuses_too_big(void **state)
 {
 	struct part_disk *d = new_disk("big.img", 64 * MiB, PART_TABLE_GPT, NULL);
@@ -716,6 +778,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_part_refuses_overlap),
 		cmocka_unit_test(test_part_refuses_too_big),
+		cmocka_unit_test(test_part_move_keeps_the_entry),
+		cmocka_unit_test(test_part_move_dos_keeps_the_name),
+		cmocka_unit_test(test_part_resize_refusal_names_the_minimum),
 		cmocka_unit_test(test_part_refuses_zero_size),
 		cmocka_unit_test(test_part_refuses_unknown_type),
 		cmocka_unit_test(test_part_refuses_duplicate_name),

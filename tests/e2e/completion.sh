@@ -34,5 +34,8 @@ check "guest names from list --json" test "$(complete_words partboot run "$IMG" 
 check "guest names after an option with a value" test "$(complete_words partboot run --console c.txt "$IMG" d)" = "deb12"
 check "options from the verb's --help" bash -c "grep -qw -- --hostname <<<'$(complete_words partboot install --h)'"
 check "option values" test "$(complete_words partboot run "$IMG" deb12 --firmware '')" = "bios uefi"
+check "guest names for the lifecycle verbs" test "$(complete_words partboot clone "$IMG" '')" = "alpine deb12"
+check "partition names after move --after" test "$(complete_words partboot move "$IMG" deb12 --after a)" = "alpine"
+check "options of snapshot" bash -c "grep -qw -- --zstd <<<'$(complete_words partboot snapshot --)'"
 check "paths inside the guest" test "$(complete_words partboot cat "$IMG" deb12 /etc/mo)" = "/etc/motd"
 t_done

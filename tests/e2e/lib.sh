@@ -85,6 +85,67 @@ refuses() {
 	fi
 }
 sum() { sha256sum "$1" | cut -d' ' -f1; }
+# pb_range NAME DISK: "START SIZE" in bytes of partition NAME (partboot list --json)
+pb_range() { pb list --json "$2" | jq -r --arg n "$1" '.partitions[] | select(.name == $n) | "\(.start) \(.size)"'; }
+# A fingerprint of a file's bytes that reads only what the file holds (SEEK_DATA): its size
+# and every non-zero 64 KiB block with its offset, leaving out the ranges given (OFF:SIZE,
+# 64 KiB aligned). Equal fingerprints, equal bytes (outside those ranges); much faster than
+# sha256sum on the sparse images here.
+fp() {
+	python3 - "$@" <<'PY'
+import hashlib, os, sys
+h = hashlib.sha256()
+fd = os.open(sys.argv[1], os.O_RDONLY)
+cut = sorted(tuple(map(int, r.split(':'))) for r in sys.argv[2:])
+size = os.fstat(fd).st_size
+h.update(str(size).encode())
+pos, zero = 0, bytes(65536)
+while pos < size:
+    try:
+        pos = os.lseek(fd, pos, os.SEEK_DATA)
+    except OSError:
+        break
+    end = os.lseek(fd, pos, os.SEEK_HOLE)
+    pos -= pos % 65536
+    while pos < end:
+        c = next(((o, n) for o, n in cut if o <= pos < o + n), None)
+        if c:
+            pos = c[0] + c[1]
+            continue
+        b = os.pread(fd, 65536, pos)
+        if b != zero[:len(b)]:
+            h.update(pos.to_bytes(8, 'little') + b)
+        pos += 65536
+print(h.hexdigest())
+PY
+}
+# fp_ranges DISK WHAT...: OFF:SIZE for each partition name, OFF:SIZE given as is, "table" the
+# first and last MiB
+fp_ranges() {
+	local disk=$1 x off size
+	shift
+	for x in "$@"; do
+		case $x in
+		*:*) echo "$x" ;;
+		table) echo "0:1048576 $(($(stat -c %s "$disk") - 1048576)):1048576" ;;
+		*) read -r off size <<<"$(pb_range "$x" "$disk")" && echo "$off:$size" ;;
+		esac
+	done
+}
+# fp_outside DISK WHAT...: the fingerprint of DISK outside those ranges
+fp_outside() {
+	local disk=$1
+	shift
+	# shellcheck disable=SC2046 # one word per range
+	fp "$disk" $(fp_ranges "$disk" "$@")
+}
+# fp_unchanged_except COPY DISK WHAT...: DISK has COPY's bytes outside those ranges (of DISK)
+fp_unchanged_except() {
+	local copy=$1 disk=$2
+	shift 2
+	# shellcheck disable=SC2046 # one word per range
+	[ "$(fp "$copy" $(fp_ranges "$disk" "$@"))" = "$(fp "$disk" $(fp_ranges "$disk" "$@"))" ]
+}
 t_done() {
 	echo "1..$T_N"
 	[ "$T_FAILED" -eq 0 ]
