@@ -36,7 +36,7 @@ endif
 
 # What the libraries link (and partboot.pc's Requires.private names); the program adds
 # libsmartcols for its tables.
-LIB_PKGS := fdisk blkid uuid ext2fs com_err libarchive inih
+LIB_PKGS := fdisk blkid uuid ext2fs com_err libarchive inih libcrypt
 PKGS := $(LIB_PKGS) smartcols
 TEST_PKGS := cmocka
 

@@ -167,6 +167,71 @@ int disk_resize(struct disk *k, const char *name, uint64_t size, struct part_inf
 int disk_mkfs(struct disk *k, const char *name, enum fs_kind kind, const char *label, enum fs_kind *ret_kind,
 	      struct pb_err *err);
 
+/* ---- logging into what is installed (customize.c) ------------------------------------------ */
+
+/* What happens to root's password besides setting one from a file. */
+enum disk_root_password {
+	DISK_ROOT_PASSWORD_KEEP = 0, /* as the guest has it (or as root_password_file says) */
+	DISK_ROOT_PASSWORD_LOCKED,   /* '!' put before the current hash, as passwd -l does (passwd -u undoes it) */
+	DISK_ROOT_PASSWORD_DISABLED, /* '*': no password works (keys, su from root still do) */
+};
+
+/*
+ * Changes to a guest, for install, apply and customize (docs/customize.md).
+ * Strings borrowed. Zero-initialise, then set. Password files hold the
+ * password on their first line; "-" reads it from password_fd. Passwords are
+ * hashed with yescrypt (libcrypt), as Debian 12 does, and are never part of a
+ * message, a note or a plan line.
+ */
+struct disk_customize_opts {
+	const char *root_password_file;       /* root's new password */
+	enum disk_root_password root_password; /* LOCKED or DISABLED (not with root_password_file) */
+	const char *user;                     /* "NAME[:GROUP,...]": a new user, as adduser makes one */
+	const char *user_password_file;       /* the new user's password; NULL = none ('*': keys only) */
+	const char *const *ssh_keys;          /* public key files: root's authorized_keys, or user's when set */
+	size_t n_ssh_keys;
+	const char *firstboot;                /* a script run once at the next boot (systemd unit) */
+	const char *cloud_init;               /* NoCloud user-data into /var/lib/cloud/seed/nocloud */
+	const char *meta_data;                /* its meta-data; NULL = instance-id and local-hostname */
+	int password_fd;                      /* what "-" reads; 0 = standard input */
+	/*
+	 * DHCP on the VM runner's virtio network card: a systemd-networkd
+	 * .network matching Driver=virtio_net only (a real machine's cards are
+	 * left to the guest), networkd enabled. For `partboot ssh`.
+	 */
+	bool vm_network;
+};
+
+/* True when o asks for nothing. */
+bool disk_customize_empty(const struct disk_customize_opts *o);
+
+/*
+ * Check o without reading a file or a disk: options that fit together,
+ * user and group names (adduser's rules). -EINVAL with a message.
+ */
+int disk_customize_check(const struct disk_customize_opts *o, struct pb_err *err);
+
+enum {
+	DISK_CUSTOMIZE_DRY_RUN = 1 << 0, /* check everything and say what would change (diag->note); write nothing */
+};
+
+/*
+ * Change complete guest NAME in place, without mounting. The whole request
+ * is checked before the first write: the files given (passwords not empty,
+ * public keys that are keys, a first-boot script that is text with an
+ * interpreter the guest has), and against the guest (its /etc/shadow, the
+ * user new, its groups there, systemd for --firstboot, cloud-init for the
+ * seed). Then the files change, each replaced whole in one step (fs.h),
+ * in an order that keeps the guest usable at every moment: homes and keys
+ * first, then shadow, gshadow, group, and passwd last (a user exists once
+ * it is complete); units before the link that enables them. The guest is
+ * not marked incomplete meanwhile: an interrupted run leaves a bootable
+ * guest with some of the changes, and the same request run again finishes
+ * it. One diag->note per change. flags: DISK_CUSTOMIZE_*.
+ */
+int disk_customize(struct disk *k, const char *name, const struct disk_customize_opts *o, unsigned flags,
+		   struct pb_err *err);
+
 /* ---- installing a guest (install.c) -------------------------------------------------------- */
 
 /* What disk_install() is asked for. Strings borrowed. Zero-initialise, then set. */
@@ -196,6 +261,17 @@ struct disk_install_opts {
 	const char *via_vm;
 	const char *answers;
 	const struct vm_opts *vm;
+	/* debootstrap: only: more packages for mmdebstrap's --include ("openssh-server,sudo" or blanks) */
+	const char *packages;
+	/*
+	 * Passwords, a user, keys, a first-boot script, a cloud-init seed (see
+	 * disk_customize()), written in the install's own session before the
+	 * guest is marked complete; may be NULL. Files are read and checked
+	 * before the first write; what depends on the guest's content (its
+	 * groups, a user already there) once it is filled, a refusal then
+	 * leaving the guest incomplete.
+	 */
+	const struct disk_customize_opts *customize;
 };
 
 /* What disk_install() reports besides success. Initialise with DISK_INSTALL_RESULT_INIT, release it. */
@@ -257,6 +333,9 @@ struct disk_step {
 	const char *hostname;
 	const char *cmdline;    /* NULL when the layout has none */
 	bool wipe;
+	const char *packages;   /* debootstrap: more packages (comma-separated), or NULL */
+	/* what goes into the guest (root-password-file, user, ssh-key, ...; paths resolved), or NULL */
+	const struct disk_customize_opts *customize;
 	/* BOOTLOADER: BOOT_INSTALL_* */
 	unsigned boot_flags;
 	/* DEFAULT */

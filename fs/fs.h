@@ -295,9 +295,19 @@ struct fs_debootstrap_opts {
 	const char *mirror;    /* NULL = from the host's apt sources (fs_apt_mirror), else the tool's default */
 	const char *cache_dir; /* keep the downloaded .debs here and reuse them (mmdebstrap only); NULL = none */
 	bool no_kernel;        /* leave out linux-image-amd64, initramfs-tools, systemd-sysv, udev */
+	const char *packages;  /* more packages to include (see fs_debootstrap_packages()); NULL = none */
 	bool verbose;          /* the tool's progress goes to our standard error */
 	bool seeded;           /* a reproducible run: the tool gets SOURCE_DATE_EPOCH (pb_fixed_time()) */
 };
+
+/*
+ * A list of Debian package names ("openssh-server,sudo", or separated by
+ * blanks) as mmdebstrap's --include takes it, into out (comma-separated):
+ * each name as Debian policy allows (a lower-case letter or digit, then
+ * lower-case letters, digits, '+', '-', '.'; at least two characters),
+ * optionally ":ARCH". -EINVAL naming the bad one; an empty list too.
+ */
+int fs_debootstrap_packages(const char *list, struct strbuf *out, struct pb_err *err);
 
 /* A running mmdebstrap (or a finished debootstrap's temporary tree). */
 struct fs_debootstrap;
