@@ -265,6 +265,7 @@ int cmd_install_via_vm(int argc, char **argv)
 	static const struct option longopts[] = {
 		CLI_COMMON_LONGOPTS,
 		VM_LONGOPTS,
+		CLI_CUSTOMIZE_LONGOPTS,
 		{ "via-vm", required_argument, NULL, OPT_VIA },
 		{ "answers", required_argument, NULL, OPT_ANSWERS },
 		{ "label", required_argument, NULL, 'L' },
@@ -273,7 +274,8 @@ int cmd_install_via_vm(int argc, char **argv)
 		{}
 	};
 	struct vm_opts o = { .mode = VM_MODE_BIOS };
-	struct disk_install_opts io = { .vm = &o };
+	struct cli_customize cc = { .o.password_fd = STDIN_FILENO };
+	struct disk_install_opts io = { .vm = &o, .customize = &cc.o };
 	struct pb_err err = PB_ERR_INIT;
 	int c, r;
 
@@ -300,12 +302,19 @@ int cmd_install_via_vm(int argc, char **argv)
 				break;
 			if (r)
 				return r;
+			r = cli_customize_option("install", c, optarg, &cc);
+			if (r == 1)
+				break;
+			if (r)
+				return r;
 			r = cli_common_option("install", c);
 			if (r == CLI_OPT_CONTINUE)
 				break;
 			if (r == EXIT_USAGE)
 				log_info("with --via-vm, install takes: --answers --firmware --accel --mem --cpus --console "
-					 "--timeout --label --hostname --cmdline --qemu");
+					 "--timeout --label --hostname --cmdline --qemu, and --root-password-file "
+					 "--root-password --user --user-password-file --ssh-key --firstboot --cloud-init "
+					 "--meta-data");
 			return r < 0 ? EXIT_USAGE : r;
 		}
 	}
