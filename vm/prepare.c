@@ -33,7 +33,7 @@ struct vm {
 	char *disk_path; /* absolute: vmdk extents and printed commands need it */
 	char *name;
 	char *kernel, *initrd, *cmdline;
-	char *tmpdir, *shadow, *view, *vars, *ovmf_code, *answers;
+	char *tmpdir, *shadow, *view, *vars, *ovmf_code, *answers, *cidata;
 	size_t view_extents;
 	struct vm_guest g;
 	enum vm_accel accel;
@@ -55,6 +55,8 @@ void vm_free(struct vm *vm)
 			unlink(vm->vars);
 		if (vm->answers)
 			unlink(vm->answers);
+		if (vm->cidata)
+			unlink(vm->cidata);
 		rmdir(vm->tmpdir);
 	}
 	if (vm->locked)
@@ -70,6 +72,7 @@ void vm_free(struct vm *vm)
 	free(vm->vars);
 	free(vm->ovmf_code);
 	free(vm->answers);
+	free(vm->cidata);
 	free(vm->warning);
 	free(vm);
 }
@@ -433,6 +436,33 @@ bool vm_was_interrupted(const struct vm *vm)
 	return vm->interrupted;
 }
 
+int vm_tmpdir(struct vm *vm, const char **ret, struct pb_err *err)
+{
+	int r;
+
+	if (!vm->tmpdir && (r = make_tmpdir(vm, err)) < 0)
+		return r;
+	*ret = vm->tmpdir;
+	return 0;
+}
+
+void vm_set_cidata(struct vm *vm, char *path)
+{
+	free(vm->cidata);
+	vm->cidata = path;
+	vm->o.cidata_disk = path;
+}
+
+const struct part_disk *vm_disk(const struct vm *vm)
+{
+	return vm->disk;
+}
+
+const struct part_info *vm_part(const struct vm *vm)
+{
+	return &vm->p;
+}
+
 int vm_attach_answers(struct vm *vm, const char *file, struct pb_err *err)
 {
 	int r;
@@ -577,6 +607,12 @@ int vm_libvirt_xml(struct vm *vm, struct strbuf *x, struct pb_err *err)
 	if (vm->o.snapshot)
 		strbuf_addstr(x, "      <transient/>\n");
 	strbuf_addstr(x, "    </disk>\n");
+	if (vm->o.cidata_disk) {
+		strbuf_addstr(x, "    <disk type='file' device='disk'>\n      <driver name='qemu' type='raw'/>\n"
+				 "      <source file='");
+		xml_escaped(x, vm->o.cidata_disk);
+		strbuf_addstr(x, "'/>\n      <target dev='vdb' bus='virtio'/>\n      <readonly/>\n    </disk>\n");
+	}
 	if (vm->o.net == VM_NET_USER)
 		strbuf_addstr(x, "    <interface type='user'><model type='virtio'/></interface>\n");
 	strbuf_addstr(x, "    <serial type='pty'><target port='0'/></serial>\n"

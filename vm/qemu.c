@@ -246,6 +246,17 @@ int vm_argv_build(const struct vm_opts *o, const struct vm_guest *g, const struc
 		strv_addf(&a, "virtio-blk-%s,drive=answers", dev);
 	}
 
+	/* A cloud-init NoCloud seed: read-only, found by its label (cidata), not by its place. */
+	if (o->cidata_disk) {
+		strbuf_reset(&sb);
+		strbuf_addstr(&sb, "if=none,id=cidata,format=raw,readonly=on,file.driver=file,file.filename=");
+		add_qemu_escaped(&sb, o->cidata_disk);
+		strv_add(&a, "-drive");
+		strv_add(&a, sb.buf);
+		strv_add(&a, "-device");
+		strv_addf(&a, "virtio-blk-%s,drive=cidata", dev);
+	}
+
 	/* Entropy early, so guests do not stall waiting for the crng. */
 	strv_add(&a, "-object");
 	strv_add(&a, "rng-random,id=rng0,filename=/dev/urandom");

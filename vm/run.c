@@ -81,6 +81,7 @@ int vm_run(struct vm *vm, int *ret_status, struct pb_err *err)
 	int sfd = -1, status = 0, r;
 	bool exited = false, interrupted = false, timed_out = false, quit_sent = false;
 	int64_t t_deadline = -1, t_hard = -1, t_kill = -1;
+	char *runtime = NULL;
 	pid_t pid;
 
 	vm_opts_get(vm, &o);
@@ -118,6 +119,9 @@ int vm_run(struct vm *vm, int *ret_status, struct pb_err *err)
 		goto out;
 	vm_qmp_init(&q, sp[0]);
 	sp[0] = -1;
+	/* others (partboot ssh) find this VM and its SSH port while it runs */
+	if (o.ssh_port)
+		runtime = vm_runtime_write(vm, o.ssh_port);
 	if (o.timeout)
 		t_deadline = now_ms() + (int64_t)o.timeout * 1000;
 
@@ -184,6 +188,7 @@ int vm_run(struct vm *vm, int *ret_status, struct pb_err *err)
 	while (q.fd >= 0 && vm_qmp_read(&q) >= 0) {
 	}
 
+	vm_runtime_remove(runtime);
 	vm_set_interrupted(vm, interrupted);
 	if (timed_out)
 		*ret_status = VM_EXIT_TIMEOUT;
