@@ -48,6 +48,6 @@ void disk_cloud_init_meta(const char *name, const char *hostname, const struct s
 		strbuf_addch(out, (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ? *c
 														   : '-');
 	strbuf_addf(out, "-%08x\n", h);
-	if (hostname && *hostname)
+	if (hostname && fs_hostname_valid(hostname)) /* YAML: letters, digits, '-', dots only */
 		strbuf_addf(out, "local-hostname: %s\n", hostname);
 }

@@ -115,6 +115,8 @@ int disk_customize_check(const struct disk_customize_opts *o, struct pb_err *err
 			return pb_err_set(err, -EINVAL, "--ssh-key takes a public key file (id_ed25519.pub)");
 	if (o->meta_data && !o->cloud_init)
 		return pb_err_set(err, -EINVAL, "--meta-data goes with --cloud-init USER-DATA");
+	if (o->keys_for && (o->user || !o->n_ssh_keys || !disk_user_name_valid(o->keys_for)))
+		return pb_err_set(err, -EINVAL, "keys for an existing account go without --user, with --ssh-key");
 	if ((o->firstboot && !*o->firstboot) || (o->cloud_init && !*o->cloud_init))
 		return pb_err_set(err, -EINVAL, "--firstboot and --cloud-init take a file");
 	return 0;
@@ -696,20 +698,31 @@ static int plan_build(struct plan *pl, const char *hostname)
 			goto out;
 	}
 	if (c->n_keys && !c->user[0]) {
-		long ri = disk_acct_find(&pl->passwd, "root");
+		const char *account = c->o->keys_for ? c->o->keys_for : "root";
+		long ri = disk_acct_find(&pl->passwd, account);
 		struct strbuf home = STRBUF_INIT;
 		uint32_t uid = 0, gid = 0;
 
+		if (ri < 0 && strcmp(account, "root")) {
+			r = pb_err_set(pl->err, -ENOENT, "%s: no user '%s' in the guest (its /etc/passwd)", pl->where, account);
+			goto out;
+		}
 		if (ri >= 0) {
 			disk_acct_field(&pl->passwd, (size_t)ri, 5, &home);
 			acct_id(&pl->passwd, ri, 2, &uid);
 			acct_id(&pl->passwd, ri, 3, &gid);
 		}
 		if (!home.len || home.buf[0] != '/') {
+			if (strcmp(account, "root")) {
+				strbuf_release(&home);
+				r = pb_err_set(pl->err, -ENOENT, "%s: user '%s' has no home in the guest's /etc/passwd",
+					       pl->where, account);
+				goto out;
+			}
 			strbuf_reset(&home);
 			strbuf_addstr(&home, "/root");
 		}
-		r = plan_keys(pl, "root", home.buf, uid, gid, false);
+		r = plan_keys(pl, account, home.buf, uid, gid, false);
 		strbuf_release(&home);
 		if (r < 0)
 			goto out;

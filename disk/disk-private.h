@@ -104,6 +104,9 @@ int disk_password_hash(const char *pw, const char *salt_seed, char **ret, struct
  * *ret_n (may be NULL) counts them.
  */
 int disk_sshkey_load(const char *file, struct strbuf *out, size_t *ret_n, struct pb_err *err);
+/* The same for text already read (what names it in messages). */
+int disk_sshkey_parse(const char *text, size_t len, const char *what, struct strbuf *out, size_t *ret_n,
+		      struct pb_err *err);
 /* authorized_keys text old (may be NULL) with the keys of add not in it yet; *ret_added counts them. */
 void disk_sshkey_merge(const char *old, const char *add, struct strbuf *out, size_t *ret_added);
 

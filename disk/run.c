@@ -6,6 +6,8 @@
  * partition).
  */
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "disk-private.h"
 
@@ -43,5 +45,44 @@ int disk_vm_prepare(struct disk *k, const char *name, const struct vm_opts *o, s
 out:
 	disk_guest_release(&g);
 	strbuf_release(&where);
+	return r;
+}
+
+int disk_vm_cloud_init(struct disk *k, const char *name, struct vm *vm, const char *user_data, const char *meta_data,
+		       struct pb_err *err)
+{
+	struct strbuf ud = STRBUF_INIT, md = STRBUF_INIT, host = STRBUF_INIT;
+	struct part_info p;
+	struct fs *fs = NULL;
+	char pname[80];
+	int r;
+
+	r = part_disk_find(k->d, name, &p, err);
+	if (r < 0)
+		return r;
+	disk_part_name(&p, pname, sizeof(pname));
+	r = disk_cloud_init_load(user_data, meta_data, &ud, &md, err);
+	if (r < 0)
+		goto out;
+	if (!meta_data) {
+		char *h = NULL;
+		size_t len;
+
+		/* the guest's own name (checked: it goes into YAML), when it can be read */
+		if (disk_fs_open(k, name, &fs, NULL) == 0 && fs_read_file(fs, "/etc/hostname", &h, &len, NULL) == 0 &&
+		    len < 256) {
+			strbuf_add(&host, h, strcspn(h, " \t\r\n"));
+			if (!fs_hostname_valid(host.buf))
+				strbuf_reset(&host);
+		}
+		free(h);
+		disk_cloud_init_meta(pname, host.len ? host.buf : NULL, &ud, &md);
+	}
+	r = vm_attach_cloud_init(vm, ud.buf, ud.len, md.buf, md.len, err);
+out:
+	fs_free(fs);
+	strbuf_release(&ud);
+	strbuf_release(&md);
+	strbuf_release(&host);
 	return r;
 }

@@ -7,11 +7,8 @@
  * without repeating a key already there.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "../common/macros.h"
 #include "disk-private.h"
@@ -103,39 +100,17 @@ static int parse_key(const char *line, size_t n)
 	return -1;
 }
 
-int disk_sshkey_load(const char *file, struct strbuf *out, size_t *ret_n, struct pb_err *err)
+int disk_sshkey_parse(const char *text, size_t len, const char *what, struct strbuf *out, size_t *ret_n,
+		      struct pb_err *err)
 {
-	_cleanup_close_ int fd = -1;
-	_cleanup_free_ char *buf = NULL;
-	struct stat st;
-	size_t len = 0, n = 0;
+	size_t n = 0;
 	unsigned lineno = 0;
-	ssize_t got;
 
-	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return pb_err_set(err, -errno, "%s: %s", file, strerror(errno));
-	if (fstat(fd, &st) < 0)
-		return pb_err_set(err, -errno, "%s: %s", file, strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		return pb_err_set(err, -EINVAL, "%s: not a regular file (an SSH public key file, such as id_ed25519.pub)",
-				  file);
-	if (st.st_size > KEYFILE_MAX)
-		return pb_err_set(err, -EFBIG, "%s: larger than %d KiB: not an SSH public key file", file,
-				  KEYFILE_MAX / 1024);
-	buf = malloc(KEYFILE_MAX + 1);
-	if (!buf)
-		abort();
-	while (len < KEYFILE_MAX && (got = read(fd, buf + len, KEYFILE_MAX - len)) > 0)
-		len += (size_t)got;
-	if (got < 0 && len < KEYFILE_MAX)
-		return pb_err_set(err, -errno, "%s: %s", file, strerror(errno));
-	buf[len] = '\0';
-	if (memchr(buf, '\0', len))
-		return pb_err_set(err, -EINVAL, "%s: not text: not an SSH public key file", file);
-	if (strstr(buf, "PRIVATE KEY-----"))
-		return pb_err_set(err, -EINVAL, "%s: a private key: give its public half (the .pub file)", file);
-	for (const char *line = buf; *line;) {
+	if (memchr(text, '\0', len))
+		return pb_err_set(err, -EINVAL, "%s: not text: not an SSH public key file", what);
+	if (strstr(text, "PRIVATE KEY-----"))
+		return pb_err_set(err, -EINVAL, "%s: a private key: give its public half (the .pub file)", what);
+	for (const char *line = text; *line;) {
 		const char *end = strchrnul(line, '\n'), *s = line;
 
 		lineno++;
@@ -148,7 +123,7 @@ int disk_sshkey_load(const char *file, struct strbuf *out, size_t *ret_n, struct
 			return pb_err_set(err, -EINVAL,
 					  "%s:%u: not an SSH public key (expected 'TYPE BASE64 [COMMENT]' with TYPE "
 					  "ssh-ed25519, ssh-rsa, ecdsa-sha2-*, ...; options before the key are not taken)",
-					  file, lineno);
+					  what, lineno);
 		{
 			size_t k = (size_t)(end - s);
 
@@ -160,10 +135,22 @@ int disk_sshkey_load(const char *file, struct strbuf *out, size_t *ret_n, struct
 		n++;
 	}
 	if (!n)
-		return pb_err_set(err, -EINVAL, "%s: no SSH public key in it", file);
+		return pb_err_set(err, -EINVAL, "%s: no SSH public key in it", what);
 	if (ret_n)
 		*ret_n = n;
 	return 0;
+}
+
+int disk_sshkey_load(const char *file, struct strbuf *out, size_t *ret_n, struct pb_err *err)
+{
+	struct strbuf text = STRBUF_INIT;
+	int r;
+
+	r = disk_file_read(file, KEYFILE_MAX, false, "an SSH public key file, such as id_ed25519.pub", &text, err);
+	if (r >= 0)
+		r = disk_sshkey_parse(text.buf, text.len, file, out, ret_n, err);
+	strbuf_release(&text);
+	return r;
 }
 
 /* "TYPE BASE64" of a key line (what identifies the key; the comment does not). */
