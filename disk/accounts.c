@@ -10,24 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/alloc.h"
 #include "../common/macros.h"
 #include "disk-private.h"
 
 static void add_line(struct disk_acct *a, const char *s, size_t n)
 {
 	if (a->n == a->alloc) {
-		size_t na = a->alloc ? a->alloc * 2 : 64;
-		char **v = realloc(a->lines, na * sizeof(*v));
-
-		if (!v)
-			abort(); /* the out-of-memory policy (docs/disk.md) */
-		a->lines = v;
-		a->alloc = na;
+		a->alloc = a->alloc ? a->alloc * 2 : 64;
+		a->lines = xreallocarray(a->lines, a->alloc, sizeof(*a->lines));
 	}
-	a->lines[a->n] = strndup(s, n);
-	if (!a->lines[a->n])
-		abort();
-	a->n++;
+	a->lines[a->n++] = xstrndup(s, n);
 }
 
 void disk_acct_parse(const char *text, struct disk_acct *ret)
@@ -116,9 +109,7 @@ void disk_acct_put(struct disk_acct *a, const char *name, const char *line)
 		return;
 	}
 	free(a->lines[i]);
-	a->lines[i] = strdup(line);
-	if (!a->lines[i])
-		abort();
+	a->lines[i] = xstrdup(line);
 }
 
 void disk_acct_add_member(struct disk_acct *a, size_t i, unsigned f, const char *member)

@@ -33,6 +33,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/alloc.h"
 #include "../common/macros.h"
 #include "../common/util.h"
 #include "disk-private.h"
@@ -52,11 +53,9 @@ bool disk_customize_empty(const struct disk_customize_opts *o)
 /* "NAME[:GROUP,...]" into c (or only checked when c is NULL). */
 static int parse_user(const char *spec, struct disk_custom *c, struct pb_err *err)
 {
-	_cleanup_free_ char *copy = strdup(spec);
+	_cleanup_free_ char *copy = xstrdup(spec);
 	char *colon, *save = NULL;
 
-	if (!copy)
-		abort();
 	colon = strchr(copy, ':');
 	if (colon)
 		*colon = '\0';
@@ -77,12 +76,8 @@ static int parse_user(const char *spec, struct disk_custom *c, struct pb_err *er
 		if (!disk_group_name_valid(g))
 			return pb_err_set(err, -EINVAL, "--user %s: '%s' is not a valid group name", spec, g);
 		if (c) {
-			char **v = realloc(c->groups, (c->n_groups + 1) * sizeof(*v));
-
-			if (!v || !(v[c->n_groups] = strdup(g)))
-				abort();
-			c->groups = v;
-			c->n_groups++;
+			c->groups = xreallocarray(c->groups, c->n_groups + 1, sizeof(*c->groups));
+			c->groups[c->n_groups++] = xstrdup(g);
 		}
 	}
 	return 0;
@@ -238,20 +233,13 @@ static struct act *act_add(struct plan *pl, enum act_kind kind, const char *path
 	struct act *a;
 
 	if (pl->n == pl->alloc) {
-		size_t na = pl->alloc ? pl->alloc * 2 : 16;
-		struct act *v = realloc(pl->v, na * sizeof(*v));
-
-		if (!v)
-			abort();
-		pl->v = v;
-		pl->alloc = na;
+		pl->alloc = pl->alloc ? pl->alloc * 2 : 16;
+		pl->v = xreallocarray(pl->v, pl->alloc, sizeof(*pl->v));
 	}
 	a = &pl->v[pl->n++];
 	memset(a, 0, sizeof(*a));
 	a->kind = kind;
-	a->path = strdup(path);
-	if (!a->path)
-		abort();
+	a->path = xstrdup(path);
 	strbuf_init(&a->data);
 	a->meta = (struct fs_meta){ uid, gid, mode };
 	return a;
@@ -341,10 +329,8 @@ static long days_since_epoch(const struct plan *pl)
 /* mkdir -p of path's missing parents (0755 root:root), leaving existing ones alone. */
 static void plan_parents(struct plan *pl, const char *path)
 {
-	_cleanup_free_ char *copy = strdup(path);
+	_cleanup_free_ char *copy = xstrdup(path);
 
-	if (!copy)
-		abort();
 	for (char *s = strchr(copy + 1, '/'); s; s = strchr(s + 1, '/')) {
 		*s = '\0';
 		if (!guest_has(pl, copy, 0))

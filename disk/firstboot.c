@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/alloc.h"
 #include "disk-private.h"
 
 #define SCRIPT_MAX (1024 * 1024)
@@ -39,9 +40,7 @@ int disk_firstboot_load(const char *file, struct strbuf *ret_script, char **ret_
 		if (*p != '/' || n < 2 || n > 255)
 			return pb_err_set(err, -EINVAL,
 					  "%s: its #! line names no absolute interpreter (#!/bin/sh): not %s", file, what);
-		*ret_interp = strndup(p, n);
-		if (!*ret_interp)
-			abort();
+		*ret_interp = xstrndup(p, n);
 	}
 	return 0;
 }

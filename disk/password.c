@@ -13,6 +13,7 @@
 
 #include <uuid.h>
 
+#include "../common/alloc.h"
 #include "../common/macros.h"
 #include "disk-private.h"
 
@@ -71,9 +72,7 @@ int disk_password_read(const char *file, int fd, char **ret, struct pb_err *err)
 		r = pb_err_set(err, -EINVAL, "%s: the password holds a NUL byte", what);
 		goto out;
 	}
-	*ret = strdup(buf);
-	if (!*ret)
-		abort();
+	*ret = xstrdup(buf);
 	r = 0;
 out:
 	explicit_bzero(buf, sizeof(buf));
@@ -98,17 +97,13 @@ int disk_password_hash(const char *pw, const char *salt_seed, char **ret, struct
 	if (!crypt_gensalt_rn("$y$", 0, salt_seed ? (const char *)rbytes : NULL, salt_seed ? sizeof(rbytes) : 0,
 			      setting, sizeof(setting)))
 		return pb_err_set(err, -errno ? -errno : -EINVAL, "cannot make a yescrypt salt: %s", strerror(errno));
-	cd = calloc(1, sizeof(*cd));
-	if (!cd)
-		abort();
+	cd = xcalloc(1, sizeof(*cd));
 	h = crypt_r(pw, setting, cd);
 	/* libcrypt fails with a string starting with '*' rather than NULL */
 	if (!h || h[0] == '*') {
 		r = pb_err_set(err, -EINVAL, "cannot hash the password with yescrypt (libcrypt)");
 	} else {
-		*ret = strdup(h);
-		if (!*ret)
-			abort();
+		*ret = xstrdup(h);
 		r = 0;
 	}
 	explicit_bzero(cd, sizeof(*cd));

@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/alloc.h"
 #include "../common/macros.h"
 #include "../common/run.h"
 #include "disk-private.h"
@@ -69,10 +70,8 @@ static int64_t now_ms(void)
 /* mkdir -p, each new folder 0700 (keys live there). */
 static int mkdir_private(const char *path, struct pb_err *err)
 {
-	_cleanup_free_ char *copy = strdup(path);
+	_cleanup_free_ char *copy = xstrdup(path);
 
-	if (!copy)
-		abort();
 	for (char *s = copy + 1;; s++) {
 		if (*s == '/' || !*s) {
 			char c = *s;
@@ -373,9 +372,7 @@ int disk_ssh_start(struct disk *k, const char *name, const struct disk_ssh_opts 
 
 	if (!pb_have_program("ssh"))
 		return pb_err_set(err, -ENOENT, "ssh not found: install openssh-client (make deps)");
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		abort();
+	s = xcalloc(1, sizeof(*s));
 	s->k = k;
 	strbuf_init(&s->where);
 	strbuf_init(&s->dir);
@@ -596,9 +593,7 @@ int disk_ssh_exec(struct disk_ssh *s, char *const *command, int *ret_status, str
 	while (command && command[words])
 		words++;
 	ssh_cmd_init(&c, s, s->user, false);
-	argv = calloc(c.n + words + 1, sizeof(*argv));
-	if (!argv)
-		abort();
+	argv = xcalloc(c.n + words + 1, sizeof(*argv));
 	memcpy(argv, c.argv, c.n * sizeof(*argv));
 	for (size_t i = 0; i < words; i++)
 		argv[c.n + i] = command[i];

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "common/macros.h"
 #include "fs-private.h"
 
@@ -26,7 +27,6 @@ struct item {
 struct items {
 	struct item *v;
 	size_t n, alloc;
-	bool nomem;
 };
 
 struct copy {
@@ -51,26 +51,13 @@ static int collect(const struct fs_dirent *e, void *userdata)
 	struct item *x;
 
 	if (it->n == it->alloc) {
-		size_t na = it->alloc ? it->alloc * 2 : 16;
-		struct item *v = realloc(it->v, na * sizeof(*v));
-
-		if (!v) {
-			it->nomem = true;
-			return -ENOMEM;
-		}
-		it->v = v;
-		it->alloc = na;
+		it->alloc = it->alloc ? it->alloc * 2 : 16;
+		it->v = xreallocarray(it->v, it->alloc, sizeof(*it->v));
 	}
 	x = &it->v[it->n];
 	memset(x, 0, sizeof(*x));
-	x->name = strdup(e->name);
-	x->link = e->link ? strdup(e->link) : NULL;
-	if (!x->name || (e->link && !x->link)) {
-		free(x->name);
-		free(x->link);
-		it->nomem = true;
-		return -ENOMEM;
-	}
+	x->name = xstrdup(e->name);
+	x->link = e->link ? xstrdup(e->link) : NULL;
 	x->type = e->type;
 	x->mode = e->mode;
 	x->size = e->size;
@@ -112,11 +99,8 @@ static int copy_dir(struct copy *c, const char *from, const char *to, unsigned d
 		return pb_err_set(c->err, -ELOOP, "%s: %s: more than %d levels of directories", fs->where, from,
 				  COPY_DEPTH_MAX);
 	r = fs_list_dir(fs, from, collect, &it, c->err);
-	if (r < 0) {
-		if (it.nomem)
-			r = pb_err_set(c->err, -ENOMEM, "out of memory");
+	if (r < 0)
 		goto out;
-	}
 	for (size_t i = 0; i < it.n; i++) {
 		const struct item *x = &it.v[i];
 		struct fs_meta m = { .uid = c->uid, .gid = c->gid, .mode = x->mode };

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/alloc.h"
 #include "common/macros.h"
 #include "fs-private.h"
 
@@ -122,9 +123,7 @@ errcode_t fs_edit_new_inode(struct fs *fs, ext2_ino_t dir, unsigned type, const 
 	}
 	/* The large part we filled, zeros up to the on-disk inode size. */
 	if (isz > EXT2_GOOD_OLD_INODE_SIZE) {
-		buf = calloc(1, isz);
-		if (!buf)
-			return EXT2_ET_NO_MEMORY;
+		buf = xcalloc(1, isz);
 		li.i_extra_isize = sizeof(struct ext2_inode_large) - EXT2_GOOD_OLD_INODE_SIZE;
 		memcpy(buf, &li, sizeof(li) < isz ? sizeof(li) : isz);
 		rc = ext2fs_write_inode_full(e2, ino, (struct ext2_inode *)buf, (int)isz);

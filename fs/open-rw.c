@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/alloc.h"
 #include "common/util.h"
 #include "fs-private.h"
 
@@ -18,14 +19,8 @@ int fs_open_rw(const struct fs_target *t, const char *seed, struct fs **ret, str
 	errcode_t rc;
 	int r;
 
-	fs = calloc(1, sizeof(*fs));
-	if (!fs)
-		return pb_err_set(err, -ENOMEM, "out of memory");
-	fs->where = strdup(t->where ? t->where : t->path);
-	if (!fs->where) {
-		free(fs);
-		return pb_err_set(err, -ENOMEM, "out of memory");
-	}
+	fs = xcalloc(1, sizeof(*fs));
+	fs->where = xstrdup(t->where ? t->where : t->path);
 	r = fs_ext2_open(t, true, &fs->e2, err);
 	if (r < 0)
 		goto fail;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "common/macros.h"
 #include "fs-private.h"
 
@@ -26,9 +27,7 @@ int fs_symlink(struct fs *fs, const char *path, const char *target, const struct
 	r = fs_edit_parent(fs, path, &scratch, &dir, &name, err);
 	if (r < 0)
 		return r;
-	copy = strdup(target); /* ext2fs_symlink() takes a char * */
-	if (!copy)
-		return pb_err_set(err, -ENOMEM, "out of memory");
+	copy = xstrdup(target); /* ext2fs_symlink() takes a char * */
 	/* Unlinked first (no name): fs_edit_install() puts it in place. */
 	rc = ext2fs_new_inode(fs->e2, dir, LINUX_S_IFLNK | 0777, NULL, &ino);
 	if (!rc)

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/alloc.h"
 #include "common/macros.h"
 #include "vm-private.h"
 
@@ -66,9 +67,7 @@ int vm_run_background(struct vm *vm, struct vm_bg **ret, struct pb_err *err)
 		_exit(status);
 	}
 	close(p[1]);
-	b = calloc(1, sizeof(*b));
-	if (!b)
-		abort();
+	b = xcalloc(1, sizeof(*b));
 	b->pid = pid;
 	b->msg_fd = p[0];
 	strbuf_init(&b->msg);
