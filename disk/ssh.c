@@ -247,7 +247,8 @@ static bool sshd_answers(unsigned port)
 	struct pollfd pf;
 	char buf[256];
 	size_t got = 0;
-	int64_t deadline = now_ms() + 3000;
+	/* sshd starts a process per connection before its banner: seconds under TCG on a busy host */
+	int64_t deadline = now_ms() + 10000;
 
 	if (fd < 0)
 		return false;

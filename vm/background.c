@@ -8,7 +8,8 @@
  * never the supervisor, which keeps QEMU and its partition lock until it is
  * told to stop. vm_bg_stop() sends it SIGTERM, which vm_run() answers as
  * for partboot run: the ACPI power button, then a hard stop after
- * VM_GRACE_SECONDS. A failure message of the child comes back through a
+ * VM_GRACE_SECONDS. The child gets the same SIGTERM when partboot dies
+ * (PR_SET_PDEATHSIG), so a killed partboot ssh leaves no VM behind. A failure message of the child comes back through a
  * pipe (libraries do not print).
  */
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,10 +38,11 @@ int vm_run_background(struct vm *vm, struct vm_bg **ret, struct pb_err *err)
 {
 	struct vm_bg *b;
 	int p[2];
-	pid_t pid;
+	pid_t pid, parent;
 
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return pb_err_set(err, -errno, "cannot create a pipe: %s", strerror(errno));
+	parent = getpid();
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
@@ -54,6 +57,10 @@ int vm_run_background(struct vm *vm, struct vm_bg **ret, struct pb_err *err)
 
 		close(p[0]);
 		setpgid(0, 0);
+		/* partboot gone (killed, Ctrl-C while waiting for sshd): stop the VM as SIGTERM does */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(VM_EXIT_INTERRUPTED);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		if (vm_run(vm, &status, &e) < 0)

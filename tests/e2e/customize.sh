@@ -274,6 +274,9 @@ check "apply: a layout with a password, a user and a key" pb -q apply "$T_DIR/a.
 check "apply: dave's account" bash -c "'$PARTBOOT' cat '$T_DIR/a.img' g /etc/passwd | grep -q '^dave:x:1000:1000:'"
 cp "$T_DIR/a.img" first.img && rm -f "$T_DIR/a.img" && pb -q apply "$T_DIR/a.img" layout.conf
 check "apply with a seed and a password: byte-identical twice" cmp -s first.img "$T_DIR/a.img"
+printf '[partition x]\ntype = root\nsize = 10M\nsource = accounts.tar\nroot-password = open\n' >badpw.conf
+refuses "a layout's root-password other than locked or disabled" 1 "badpw.conf:5: root-password takes locked or disabled" \
+	pb apply "$T_DIR/b.img" badpw.conf --dry-run
 printf '[partition x]\ntype = root\nsize = 10M\nuser = eve\n' >nosrc.conf
 refuses "a layout key without source" 1 "nosrc.conf:4: \\[partition x\\]: user without source" \
 	pb apply "$T_DIR/b.img" nosrc.conf --dry-run
