@@ -264,25 +264,7 @@ static void note(struct plan *pl, const char *fmt, ...)
 /* A regular file of the guest into out; *ret_there false when it is missing. Bounded. */
 static int read_guest(struct plan *pl, const char *path, struct strbuf *out, bool *ret_there)
 {
-	_cleanup_free_ char *data = NULL;
-	struct fs_dirent st;
-	size_t len;
-	int r;
-
-	*ret_there = false;
-	if (fs_stat(pl->fs, path, true, &st, NULL) < 0)
-		return 0;
-	if (st.type != 'f')
-		return pb_err_set(pl->err, -EINVAL, "%s: %s in the guest is not a regular file", pl->where, path);
-	if (st.size > GUEST_FILE_MAX)
-		return pb_err_set(pl->err, -EFBIG, "%s: %s in the guest is larger than %u MiB", pl->where, path,
-				  GUEST_FILE_MAX >> 20);
-	r = fs_read_file(pl->fs, path, &data, &len, pl->err);
-	if (r < 0)
-		return r;
-	strbuf_add(out, data, len);
-	*ret_there = true;
-	return 0;
+	return disk_guest_read(pl->fs, pl->where, path, GUEST_FILE_MAX, out, ret_there, pl->err);
 }
 
 static int read_acct(struct plan *pl, const char *path, struct disk_acct *a, bool *ret_there)
@@ -846,13 +828,16 @@ int disk_customize(struct disk *k, const char *name, const struct disk_customize
 	if (r < 0)
 		goto out;
 	{
-		_cleanup_free_ char *h = NULL;
-		size_t len;
+		bool there;
 
-		if (fs_read_file(fs, "/etc/hostname", &h, &len, NULL) == 0 && len < 256) {
-			strbuf_add(&host, h, strcspn(h, " \t\r\n"));
+		/* the guest's name for the seed's local-hostname, when it is a valid one */
+		if (disk_guest_read(fs, where.buf, "/etc/hostname", 256, &host, &there, NULL) == 0 && there) {
+			host.len = strcspn(host.buf, " \t\r\n");
+			host.buf[host.len] = '\0';
 			if (!fs_hostname_valid(host.buf))
 				strbuf_reset(&host);
+		} else {
+			strbuf_reset(&host);
 		}
 	}
 	r = disk_custom_apply(&c, k, fs, where.buf, host.len ? host.buf : NULL, dry, err);

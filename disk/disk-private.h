@@ -113,6 +113,14 @@ void disk_sshkey_merge(const char *old, const char *add, struct strbuf *out, siz
 /* readfile.c: a small regular file of the host into out, refused above max bytes (-EFBIG) or when it is not text (-EINVAL, text set). */
 int disk_file_read(const char *path, size_t max, bool text, const char *what, struct strbuf *out, struct pb_err *err);
 
+/*
+ * readfile.c: a regular file of the guest (symlinks followed inside it) into out, at most
+ * max bytes (-EFBIG); *ret_there false (and 0 returned) when it is missing. where names
+ * the guest in messages.
+ */
+int disk_guest_read(struct fs *fs, const char *where, const char *path, size_t max, struct strbuf *out,
+		    bool *ret_there, struct pb_err *err);
+
 /* firstboot.c: a script that runs once, through a systemd unit that disables itself. */
 #define DISK_FIRSTBOOT_DIR "/var/lib/partboot"
 #define DISK_FIRSTBOOT_SCRIPT DISK_FIRSTBOOT_DIR "/firstboot"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Reading the small host files a request names (scripts, seeds), bounded. */
+/* Reading small files, bounded: the host's a request names (scripts, seeds), and the guest's. */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -33,5 +33,29 @@ int disk_file_read(const char *path, size_t max, bool text, const char *what, st
 		return pb_err_set(err, -errno, "%s: %s", path, strerror(errno));
 	if (text && memchr(out->buf + start, '\0', out->len - start))
 		return pb_err_set(err, -EINVAL, "%s: not text (it holds NUL bytes): not %s", path, what);
+	return 0;
+}
+
+int disk_guest_read(struct fs *fs, const char *where, const char *path, size_t max, struct strbuf *out,
+		    bool *ret_there, struct pb_err *err)
+{
+	_cleanup_free_ char *data = NULL;
+	struct fs_dirent st;
+	size_t len;
+	int r;
+
+	*ret_there = false;
+	if (fs_stat(fs, path, true, &st, NULL) < 0)
+		return 0;
+	if (st.type != 'f')
+		return pb_err_set(err, -EINVAL, "%s: %s in the guest is not a regular file", where, path);
+	/* a guest is untrusted: its size is checked before anything is read */
+	if (st.size > max)
+		return pb_err_set(err, -EFBIG, "%s: %s in the guest is larger than %zu KiB", where, path, max / 1024);
+	r = fs_read_file(fs, path, &data, &len, err);
+	if (r < 0)
+		return r;
+	strbuf_add(out, data, len);
+	*ret_there = true;
 	return 0;
 }

@@ -65,17 +65,16 @@ int disk_vm_cloud_init(struct disk *k, const char *name, struct vm *vm, const ch
 	if (r < 0)
 		goto out;
 	if (!meta_data) {
-		char *h = NULL;
-		size_t len;
+		bool there = false;
 
 		/* the guest's own name (checked: it goes into YAML), when it can be read */
-		if (disk_fs_open(k, name, &fs, NULL) == 0 && fs_read_file(fs, "/etc/hostname", &h, &len, NULL) == 0 &&
-		    len < 256) {
-			strbuf_add(&host, h, strcspn(h, " \t\r\n"));
-			if (!fs_hostname_valid(host.buf))
-				strbuf_reset(&host);
+		if (disk_fs_open(k, name, &fs, NULL) == 0 &&
+		    disk_guest_read(fs, disk_path(k), "/etc/hostname", 256, &host, &there, NULL) == 0 && there) {
+			host.len = strcspn(host.buf, " \t\r\n");
+			host.buf[host.len] = '\0';
 		}
-		free(h);
+		if (!fs_hostname_valid(host.buf))
+			strbuf_reset(&host);
 		disk_cloud_init_meta(pname, host.len ? host.buf : NULL, &ud, &md);
 	}
 	r = vm_attach_cloud_init(vm, ud.buf, ud.len, md.buf, md.len, err);

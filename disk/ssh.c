@@ -147,16 +147,21 @@ static int client_key(struct disk_ssh *s, const struct disk_ssh_opts *o, struct 
 /* The account's home (field 6 of its passwd line) into out; -ENOENT when the guest has no such user. */
 static int guest_home(struct disk_ssh *s, struct fs *fs, const char *user, struct strbuf *out, struct pb_err *err)
 {
-	_cleanup_free_ char *passwd = NULL;
+	struct strbuf passwd = STRBUF_INIT;
 	struct disk_acct a;
-	size_t len;
+	bool there;
 	long i;
 	int r;
 
-	r = fs_read_file(fs, "/etc/passwd", &passwd, &len, err);
-	if (r < 0)
+	r = disk_guest_read(fs, s->where.buf, "/etc/passwd", 16u << 20, &passwd, &there, err);
+	if (r >= 0 && !there)
+		r = pb_err_set(err, -ENOENT, "%s: the guest has no /etc/passwd", s->where.buf);
+	if (r < 0) {
+		strbuf_release(&passwd);
 		return r;
-	disk_acct_parse(passwd, &a);
+	}
+	disk_acct_parse(passwd.buf, &a);
+	strbuf_release(&passwd);
 	i = disk_acct_find(&a, user);
 	if (i < 0 || !disk_acct_field(&a, (size_t)i, 5, out) || out->buf[0] != '/') {
 		if (!strcmp(user, "root")) {
@@ -174,21 +179,22 @@ static int guest_home(struct disk_ssh *s, struct fs *fs, const char *user, struc
 static int has_key(struct disk_ssh *s, struct fs *fs, const char *user, const char *pub, bool *ret,
 		   struct pb_err *err)
 {
-	struct strbuf home = STRBUF_INIT, merged = STRBUF_INIT;
-	_cleanup_free_ char *ak = NULL;
-	size_t len, added = 1;
+	struct strbuf home = STRBUF_INIT, merged = STRBUF_INIT, ak = STRBUF_INIT;
+	size_t added = 1;
+	bool there = false;
 	int r;
 
 	r = guest_home(s, fs, user, &home, err);
 	if (r < 0)
 		goto out;
 	strbuf_addstr(&home, "/.ssh/authorized_keys");
-	if (fs_read_file(fs, home.buf, &ak, &len, NULL) == 0 && len < (1u << 20))
-		disk_sshkey_merge(ak, pub, &merged, &added);
+	if (disk_guest_read(fs, s->where.buf, home.buf, 1u << 20, &ak, &there, NULL) == 0 && there)
+		disk_sshkey_merge(ak.buf, pub, &merged, &added);
 	*ret = added == 0;
 out:
 	strbuf_release(&home);
 	strbuf_release(&merged);
+	strbuf_release(&ak);
 	return r;
 }
 
@@ -203,17 +209,21 @@ static int host_keys(struct disk_ssh *s, struct fs *fs, struct pb_err *err)
 	int r = 0;
 
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-		_cleanup_free_ char *data = NULL;
-		struct fs_dirent st;
-		size_t len;
+		struct strbuf data = STRBUF_INIT;
+		bool there = false;
 
-		if (fs_stat(fs, files[i], true, &st, NULL) < 0 || st.type != 'f' || st.size > HOST_KEY_MAX ||
-		    fs_read_file(fs, files[i], &data, &len, NULL) < 0)
+		if (disk_guest_read(fs, s->where.buf, files[i], HOST_KEY_MAX, &data, &there, NULL) < 0 || !there) {
+			strbuf_release(&data);
 			continue;
+		}
 		/* a guest's file: parsed like any key before it reaches known_hosts */
 		strbuf_reset(&lines);
-		if (disk_sshkey_parse(data, len, files[i], &lines, NULL, NULL) < 0)
+		r = disk_sshkey_parse(data.buf, data.len, files[i], &lines, NULL, NULL);
+		strbuf_release(&data);
+		if (r < 0) {
+			r = 0;
 			continue;
+		}
 		for (const char *l = lines.buf; *l;) {
 			const char *end = strchrnul(l, '\n');
 
@@ -367,7 +377,7 @@ int disk_ssh_start(struct disk *k, const char *name, const struct disk_ssh_opts 
 	struct disk_ssh *s;
 	struct disk_guest g = { 0 };
 	struct fs *fs = NULL;
-	struct vm_runtime rt;
+	struct vm_runtime rt = { 0 };
 	bool root_has = false, user_has = true, probed = false;
 	int r;
 
@@ -437,8 +447,16 @@ int disk_ssh_start(struct disk *k, const char *name, const struct disk_ssh_opts 
 	if (r < 0)
 		goto fail;
 
-	/* A VM already running the guest: join it. */
-	if (vm_runtime_read(k->d, &s->p, &rt) == 0) {
+	/*
+	 * A VM already running the guest: join it. Its runtime file is trusted
+	 * only while the partition is held; one whose VM is gone (partboot
+	 * killed, its pid reused) is overwritten by the next VM.
+	 */
+	if (vm_runtime_read(k->d, &s->p, &rt) == 0 && part_disk_lock_partition(k->d, &s->p, NULL) == 0) {
+		part_disk_unlock_partition(k->d, &s->p);
+		rt.ssh_port = 0;
+	}
+	if (rt.ssh_port) {
 		if (!root_has || !user_has) {
 			r = pb_err_set(err, -EPERM,
 				       "%s: a VM runs the guest already (partboot process %d, port %u), and the guest "
