@@ -12,8 +12,13 @@
  * that block is flushed and only then is the old inode released. libext2fs
  * does not write the journal, so these flushes are the only ordering there
  * is: a kill at any moment leaves the old file or the new one under the
- * name, never a missing or half-written one (and at worst an inode that
- * nothing links any more, which e2fsck frees).
+ * name, never a missing or half-written one. What it can leave is one inode
+ * no name points at (the new one when killed before the switch, the old one
+ * after it): the kernel ignores it, e2fsck -fy files it in /lost+found.
+ * Without writing the journal nothing can make the switch and that
+ * inode's accounting one step (an orphan list entry would be a second
+ * block to keep in step); tests/e2e/customize.sh kills partboot at both
+ * points (PARTBOOT_TEST_PAUSE=replace|replaced).
  */
 #include <errno.h>
 #include <string.h>
@@ -272,11 +277,13 @@ int fs_edit_install(struct fs *fs, ext2_ino_t dir, const char *name, ext2_ino_t 
 			goto fail;
 		return 0;
 	}
+	fs_test_pause("replace"); /* tests/e2e/customize.sh kills us here: the old file is whole */
 	rc = fs_edit_relink(fs, dir, name, ino, ft, &was);
 	if (rc)
 		goto fail;
 	named = true;
 	rc = ext2fs_flush(fs->e2); /* the name points at the new inode before the old one goes */
+	fs_test_pause("replaced"); /* ... and here: the new file is */
 	if (!rc)
 		rc = fs_edit_release(fs, was);
 	if (rc)

@@ -216,7 +216,8 @@ void fs_source_close(struct populate *p);
 /* test-pause.c */
 /*
  * Test hook: when PARTBOOT_TEST_PAUSE equals stage ("mkfs", "fill",
- * "setup"), stop the process (SIGSTOP) so a test can kill -9 it there.
+ * "setup"; "replace" and "replaced" around an edit's switch of a name to
+ * its new inode), stop the process (SIGSTOP) so a test can kill -9 it there.
  */
 void fs_test_pause(const char *stage);
 

@@ -220,7 +220,8 @@ int fs_min_size(struct fs *fs, uint64_t *ret, struct pb_err *err);
  * whole into a new inode and flushed to the disk first; then the one
  * directory block holding its name is rewritten to point at it, and only
  * then is the old inode freed. The name never goes missing and never names
- * half a file; at worst a freed inode is left over (e2fsck -p reclaims it).
+ * half a file; at worst an inode no name points at is left over (the kernel
+ * ignores it; e2fsck -fy puts it in /lost+found).
  */
 
 /* Owner and permission bits of what an edit makes. */

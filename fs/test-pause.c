@@ -3,7 +3,7 @@
  * The test hook that stops an install at a known point, so that
  * tests/e2e/install-kill.sh can kill -9 it there: mkfs.c calls it after
  * clearing the range, install.c after the first entries and after the
- * after-install steps. Its own file so that neither caller depends on the
+ * after-install steps, edit.c around the switch of a replaced file's name. Its own file so that neither caller depends on the
  * other for it.
  */
 #include <signal.h>

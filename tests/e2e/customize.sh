@@ -203,6 +203,50 @@ check "a second user gets 1001" bash -c "'$PARTBOOT' -q customize '$IMG' g --use
 	'$PARTBOOT' cat '$IMG' g /etc/passwd | grep -q '^bob:x:1001:1001:'"
 check "e2fsck clean after all of it" fsck_clean
 
+# --- killed while /etc/shadow is replaced: the old file or the new one, whole -------------
+# (PARTBOOT_TEST_PAUSE: partboot stops itself there, the test kills it; docs/customize.md)
+wait_stopped() {
+	local st
+	for _ in $(seq 1 300); do
+		st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+		[ "$st" = T ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+printf 'Newer-Secret-43\n' >new.pw
+OLD=$(line /etc/shadow root | cut -d: -f2)
+for stage in replace replaced; do
+	PARTBOOT_TEST_PAUSE=$stage "$PARTBOOT" -q customize "$IMG" g --root-password-file new.pw &
+	pid=$!
+	if wait_stopped $pid; then
+		kill -9 $pid
+		wait $pid 2>/dev/null
+		NOW=$(line /etc/shadow root | cut -d: -f2)
+		if [ $stage = replace ]; then
+			check "killed before the switch: /etc/shadow is the old one, whole" test "$NOW" = "$OLD"
+		else
+			check "killed after the switch: /etc/shadow is the new one, whole" \
+				bash -c "$(declare -f verify); verify Newer-Secret-43 '$NOW'"
+		fi
+		check "killed at '$stage': the shadow group and mode stay" test "$(lsl /etc shadow)" = "-rw-r----- 0 4242"
+		# libext2fs writes no journal: what a kill can leave is an inode no name points at
+		e2fsck -fn "$IMG?offset=$OFF" >fsck.$stage 2>&1
+		check "killed at '$stage': e2fsck finds one unattached inode, nothing else" \
+			bash -c "test \$(grep -c '? no\$' fsck.$stage) = 1 && grep -q '^Connect to /lost+found? no\$' fsck.$stage"
+		check "killed at '$stage': e2fsck -fy repairs it" \
+			bash -c "e2fsck -fy '$IMG?offset=$OFF' >/dev/null 2>&1; e2fsck -fn '$IMG?offset=$OFF' >/dev/null 2>&1"
+	else
+		t_fail "customize did not stop at '$stage'"
+		kill -9 $pid 2>/dev/null
+		wait $pid 2>/dev/null
+	fi
+done
+check "after the kills: the same request finishes the job" pb -q customize "$IMG" g --root-password-file new.pw
+check "... and root's hash is the new password's" \
+	bash -c "$(declare -f verify); verify Newer-Secret-43 \"\$('$PARTBOOT' cat '$IMG' g /etc/shadow | grep ^root: | cut -d: -f2)\""
+check "e2fsck -fn clean after the kills" fsck_clean
+
 # --- first boot, cloud-init seed (the boots are in tests/slow/login.sh) ------------------
 check "firstboot: installed" pb -q customize "$IMG" full --firstboot fb.sh
 check "firstboot: the script, 0700 root" test "$(lsl /var/lib/partboot firstboot full)" = "-rwx------ 0 0"
