@@ -292,6 +292,8 @@ check "install: carol's key and home" test "$(lsl /home/carol/.ssh authorized_ke
 check "install: root's hash verifies" \
 	bash -c "$(declare -f verify); verify Root-Secret-42 \"\$('$PARTBOOT' cat '$IMG' g /etc/shadow | grep ^root: | cut -d: -f2)\""
 check "install: the guest is complete" bash -c "! '$PARTBOOT' ls '$IMG' g / | grep -q partboot-incomplete"
+check "install --cloud-init: the seed into the guest" bash -c "'$PARTBOOT' -q install '$IMG' full --from full.tar --wipe --cloud-init ud.yaml &&
+	'$PARTBOOT' cat '$IMG' full /var/lib/cloud/seed/nocloud/user-data | cmp -s - ud.yaml"
 refuses "install with a user the archive has: fails" 1 "user 'daemon' already exists" \
 	pb install "$IMG" g --from accounts.tar --user daemon
 check "... and leaves the guest incomplete" bash -c "'$PARTBOOT' ls '$IMG' g / | grep -q partboot-incomplete"
