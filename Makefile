@@ -45,7 +45,7 @@ endif
 
 # What the libraries link (and partboot.pc's Requires.private names); the program adds
 # libsmartcols for its tables.
-LIB_PKGS := fdisk blkid uuid ext2fs com_err libarchive inih libzstd
+LIB_PKGS := fdisk blkid uuid ext2fs com_err libarchive inih libzstd libcrypt
 PKGS := $(LIB_PKGS) smartcols
 TEST_PKGS := cmocka
 

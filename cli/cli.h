@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <termios.h>
 #include <time.h>
 
 #include "common/err.h"
@@ -90,6 +91,50 @@ void cli_err_clearp(struct pb_err *e);
 #define _cleanup_disk_ __attribute__((cleanup(cli_disk_freep)))
 #define _cleanup_err_ __attribute__((cleanup(cli_err_clearp)))
 
+/*
+ * What install, customize (and apply's layout keys) put into a guest:
+ * the options, their getopt ids (above every verb's own) and their parser
+ * (cmd-customize.c). Repeated --ssh-key options add up (at most
+ * CLI_SSH_KEYS_MAX).
+ */
+enum {
+	CLI_OPT_ROOT_PASSWORD_FILE = 0x300,
+	CLI_OPT_ROOT_PASSWORD,
+	CLI_OPT_USER,
+	CLI_OPT_USER_PASSWORD_FILE,
+	CLI_OPT_SSH_KEY,
+	CLI_OPT_FIRSTBOOT,
+	CLI_OPT_CLOUD_INIT,
+	CLI_OPT_META_DATA,
+};
+#define CLI_CUSTOMIZE_LONGOPTS                                                                      \
+	{ "root-password-file", required_argument, NULL, CLI_OPT_ROOT_PASSWORD_FILE },              \
+		{ "root-password", required_argument, NULL, CLI_OPT_ROOT_PASSWORD },                \
+		{ "user", required_argument, NULL, CLI_OPT_USER },                                  \
+		{ "user-password-file", required_argument, NULL, CLI_OPT_USER_PASSWORD_FILE },      \
+		{ "ssh-key", required_argument, NULL, CLI_OPT_SSH_KEY },                            \
+		{ "firstboot", required_argument, NULL, CLI_OPT_FIRSTBOOT },                        \
+		{ "cloud-init", required_argument, NULL, CLI_OPT_CLOUD_INIT },                      \
+		{ "meta-data", required_argument, NULL, CLI_OPT_META_DATA }
+#define CLI_SSH_KEYS_MAX 16
+struct cli_customize {
+	struct disk_customize_opts o;
+	const char *keys[CLI_SSH_KEYS_MAX];
+};
+/* One of the options above into cc: 1 when c was one, 0 when not, EXIT_USAGE (after the message) for a bad value. */
+int cli_customize_option(const char *verb, int c, const char *arg, struct cli_customize *cc);
+/*
+ * A password read from standard input while it is a terminal: a prompt on
+ * standard error and no echo until cli_password_tty_end() (which accepts a
+ * state where nothing was changed).
+ */
+struct cli_tty {
+	bool changed;
+	struct termios saved;
+};
+void cli_password_tty_begin(const struct disk_customize_opts *o, struct cli_tty *t);
+void cli_password_tty_end(struct cli_tty *t);
+
 /* Verbs, by library. */
 int cmd_init(int argc, char **argv);
 int cmd_add(int argc, char **argv);
@@ -116,6 +161,8 @@ int cmd_snapshot(int argc, char **argv);
 int cmd_snapshots(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_customize(int argc, char **argv);
+int cmd_ssh(int argc, char **argv);
 
 int cmd_run(int argc, char **argv);
 /* install --via-vm SRC (cmd-vm.c): cmd_install() hands its whole argv over. */

@@ -23,7 +23,8 @@ static void plan_freep(struct disk_plan **p)
 static int print_plan_json(const struct disk_plan *plan)
 {
 	enum { C_STEP, C_KIND, C_PART, C_TEXT, C_START, C_SIZE, C_TYPE, C_FS, C_SOURCE, C_HOST, C_CMDLINE, C_WIPE,
-	       C_BOOT, C_GUEST, C_N };
+	       C_PACKAGES, C_ROOT_PW, C_ROOT_PW_FILE, C_USER, C_USER_PW_FILE, C_SSH_KEY, C_FIRSTBOOT, C_CLOUD_INIT,
+	       C_META_DATA, C_BOOT, C_GUEST, C_N };
 	static const struct {
 		const char *name;
 		int json_type;
@@ -34,6 +35,11 @@ static int print_plan_json(const struct disk_plan *plan)
 		[C_TYPE] = { "type", SCOLS_JSON_STRING },     [C_FS] = { "fs", SCOLS_JSON_STRING },
 		[C_SOURCE] = { "source", SCOLS_JSON_STRING }, [C_HOST] = { "hostname", SCOLS_JSON_STRING },
 		[C_CMDLINE] = { "cmdline", SCOLS_JSON_STRING }, [C_WIPE] = { "wipe", SCOLS_JSON_BOOLEAN },
+		[C_PACKAGES] = { "packages", SCOLS_JSON_STRING }, [C_ROOT_PW] = { "root_password", SCOLS_JSON_STRING },
+		[C_ROOT_PW_FILE] = { "root_password_file", SCOLS_JSON_STRING }, [C_USER] = { "user", SCOLS_JSON_STRING },
+		[C_USER_PW_FILE] = { "user_password_file", SCOLS_JSON_STRING },
+		[C_SSH_KEY] = { "ssh_key", SCOLS_JSON_STRING }, [C_FIRSTBOOT] = { "firstboot", SCOLS_JSON_STRING },
+		[C_CLOUD_INIT] = { "cloud_init", SCOLS_JSON_STRING }, [C_META_DATA] = { "meta_data", SCOLS_JSON_STRING },
 		[C_BOOT] = { "bootloader", SCOLS_JSON_STRING }, [C_GUEST] = { "guest", SCOLS_JSON_STRING },
 	};
 	struct libscols_table *tb = scols_new_table();
@@ -75,6 +81,23 @@ static int print_plan_json(const struct disk_plan *plan)
 			scols_line_set_data(ln, C_HOST, s->hostname);
 			scols_line_set_data(ln, C_CMDLINE, s->cmdline);
 			scols_line_set_data(ln, C_WIPE, s->wipe ? "true" : "false");
+			scols_line_set_data(ln, C_PACKAGES, s->packages);
+		}
+		if (s->kind == DISK_STEP_INSTALL && s->customize) {
+			/* where each thing comes from, never a password */
+			const struct disk_customize_opts *co = s->customize;
+
+			scols_line_set_data(ln, C_ROOT_PW, co->root_password_file ? "file"
+							   : co->root_password == DISK_ROOT_PASSWORD_LOCKED ? "locked"
+							   : co->root_password == DISK_ROOT_PASSWORD_DISABLED ? "disabled"
+													: NULL);
+			scols_line_set_data(ln, C_ROOT_PW_FILE, co->root_password_file);
+			scols_line_set_data(ln, C_USER, co->user);
+			scols_line_set_data(ln, C_USER_PW_FILE, co->user_password_file);
+			scols_line_set_data(ln, C_SSH_KEY, co->n_ssh_keys ? co->ssh_keys[0] : NULL);
+			scols_line_set_data(ln, C_FIRSTBOOT, co->firstboot);
+			scols_line_set_data(ln, C_CLOUD_INIT, co->cloud_init);
+			scols_line_set_data(ln, C_META_DATA, co->meta_data);
 		}
 		if (s->kind == DISK_STEP_BOOTLOADER) {
 			snprintf(buf, sizeof(buf), "%s%s%s", s->boot_flags & BOOT_INSTALL_BIOS ? "bios" : "",

@@ -79,11 +79,16 @@ int cli_install_run(const char *disk, const char *name, const struct disk_instal
 	struct cli_progress pr = { 0 };
 	int r;
 
+	struct cli_tty tty = { 0 };
+
 	if (cli_disk_open(disk, 0, &pr, &k))
 		return EXIT_FAIL;
 	if (seed)
 		disk_set_seed(k, seed);
+	if (o->customize)
+		cli_password_tty_begin(o->customize, &tty);
 	r = disk_install(k, name, o, &res, &err);
+	cli_password_tty_end(&tty);
 	cli_progress_done(&pr);
 	if (r >= 0) {
 		struct part_info p;
@@ -98,8 +103,10 @@ int cli_install_run(const char *disk, const char *name, const struct disk_instal
 
 int cmd_install(int argc, char **argv)
 {
-	enum { OPT_MIRROR = 0x100, OPT_NO_KERNEL, OPT_DEB_CACHE, OPT_CMDLINE, OPT_HOSTNAME };
+	enum { OPT_MIRROR = 0x100, OPT_NO_KERNEL, OPT_DEB_CACHE, OPT_CMDLINE, OPT_HOSTNAME, OPT_PACKAGES };
 	static const struct option opts[] = {
+		CLI_CUSTOMIZE_LONGOPTS,
+		{ "packages", required_argument, NULL, OPT_PACKAGES },
 		{ "from", required_argument, NULL, 'f' },
 		{ "wipe", no_argument, NULL, 'w' },
 		{ "label", required_argument, NULL, 'L' },
@@ -114,6 +121,7 @@ int cmd_install(int argc, char **argv)
 	};
 	_cleanup_err_ struct pb_err err = PB_ERR_INIT;
 	struct disk_install_opts io = { 0 };
+	struct cli_customize cc = { 0 };
 	const char *seed = NULL;
 	int c, r;
 
@@ -150,7 +158,15 @@ int cmd_install(int argc, char **argv)
 		case OPT_DEB_CACHE:
 			io.deb_cache = optarg;
 			break;
+		case OPT_PACKAGES:
+			io.packages = optarg;
+			break;
 		default:
+			r = cli_customize_option("install", c, optarg, &cc);
+			if (r == 1)
+				break;
+			if (r)
+				return r;
 			r = cli_common_option("install", c);
 			if (r != CLI_OPT_CONTINUE)
 				return r < 0 ? EXIT_USAGE : r;
@@ -162,6 +178,8 @@ int cmd_install(int argc, char **argv)
 		return cli_usage_error("install", "--from SOURCE is required (a tar archive, '-' or a directory)");
 	io.verbose = cli_verbosity > 1;
 	io.source_fd = STDIN_FILENO;
+	cc.o.password_fd = STDIN_FILENO;
+	io.customize = &cc.o;
 	/* A request that cannot work is a usage error, before the disk is opened. */
 	if (disk_install_check(&io, &err) < 0)
 		return cli_usage_error("install", "%s", pb_err_msg(&err));

@@ -110,7 +110,7 @@ static int vm_option(const char *verb, int c, const char *arg, struct vm_opts *o
 int cmd_run(int argc, char **argv)
 {
 	enum { OPT_MACHINE = OPT_VM_LAST, OPT_APPEND, OPT_SNAPSHOT, OPT_NET, OPT_SSH_PORT, OPT_PRINT, OPT_XML,
-	       OPT_NO_PVH, OPT_DISK_BUS, OPT_KERNEL };
+	       OPT_NO_PVH, OPT_DISK_BUS, OPT_KERNEL, OPT_CLOUD_INIT, OPT_META_DATA };
 	static const struct option longopts[] = {
 		CLI_COMMON_LONGOPTS,
 		VM_LONGOPTS,
@@ -124,8 +124,11 @@ int cmd_run(int argc, char **argv)
 		{ "print-cmdline", no_argument, NULL, OPT_PRINT },
 		{ "libvirt-xml", no_argument, NULL, OPT_XML },
 		{ "no-pvh", no_argument, NULL, OPT_NO_PVH },
+		{ "cloud-init", required_argument, NULL, OPT_CLOUD_INIT },
+		{ "meta-data", required_argument, NULL, OPT_META_DATA },
 		{}
 	};
+	const char *user_data = NULL, *meta_data = NULL;
 	struct vm_opts o = { 0 };
 	struct pb_err err = PB_ERR_INIT;
 	struct disk *k = NULL;
@@ -177,6 +180,12 @@ int cmd_run(int argc, char **argv)
 		case OPT_NO_PVH:
 			o.no_pvh = true;
 			break;
+		case OPT_CLOUD_INIT:
+			user_data = optarg;
+			break;
+		case OPT_META_DATA:
+			meta_data = optarg;
+			break;
 		default:
 			r = vm_option("run", c, optarg, &o);
 			if (r == 1)
@@ -206,12 +215,18 @@ int cmd_run(int argc, char **argv)
 	if (o.kernel && o.mode != VM_MODE_DIRECT)
 		return cli_usage_error("run", "--kernel is for direct mode; with --firmware the guest's GRUB menu chooses "
 				       "(its submenu lists every kernel)");
+	if (meta_data && !user_data)
+		return cli_usage_error("run", "--meta-data goes with --cloud-init USER-DATA");
 	o.interactive = !o.console_path && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 
 	if (cli_disk_open(argv[optind], 0, NULL, &k))
 		goto out;
 	r = disk_vm_prepare(k, argv[optind + 1], &o, &vm, &err);
 	if (r < 0) {
+		status = cli_fail(&err);
+		goto out;
+	}
+	if (user_data && disk_vm_cloud_init(k, argv[optind + 1], vm, user_data, meta_data, &err) < 0) {
 		status = cli_fail(&err);
 		goto out;
 	}
@@ -293,6 +308,7 @@ int cmd_install_via_vm(int argc, char **argv)
 	static const struct option longopts[] = {
 		CLI_COMMON_LONGOPTS,
 		VM_LONGOPTS,
+		CLI_CUSTOMIZE_LONGOPTS,
 		{ "via-vm", required_argument, NULL, OPT_VIA },
 		{ "answers", required_argument, NULL, OPT_ANSWERS },
 		{ "label", required_argument, NULL, 'L' },
@@ -301,7 +317,8 @@ int cmd_install_via_vm(int argc, char **argv)
 		{}
 	};
 	struct vm_opts o = { .mode = VM_MODE_BIOS };
-	struct disk_install_opts io = { .vm = &o };
+	struct cli_customize cc = { .o.password_fd = STDIN_FILENO };
+	struct disk_install_opts io = { .vm = &o, .customize = &cc.o };
 	struct pb_err err = PB_ERR_INIT;
 	int c, r;
 
@@ -328,12 +345,19 @@ int cmd_install_via_vm(int argc, char **argv)
 				break;
 			if (r)
 				return r;
+			r = cli_customize_option("install", c, optarg, &cc);
+			if (r == 1)
+				break;
+			if (r)
+				return r;
 			r = cli_common_option("install", c);
 			if (r == CLI_OPT_CONTINUE)
 				break;
 			if (r == EXIT_USAGE)
 				log_info("with --via-vm, install takes: --answers --firmware --accel --mem --cpus --console "
-					 "--timeout --label --hostname --cmdline --qemu");
+					 "--timeout --label --hostname --cmdline --qemu, and --root-password-file "
+					 "--root-password --user --user-password-file --ssh-key --firstboot --cloud-init "
+					 "--meta-data");
 			return r < 0 ? EXIT_USAGE : r;
 		}
 	}
@@ -351,4 +375,126 @@ int cmd_install_via_vm(int argc, char **argv)
 	log_info("%s: partition '%s': booting the installer from %s%s", argv[optind], argv[optind + 1], io.via_vm,
 		 o.console_path ? "" : o.interactive ? " (Ctrl-A x stops the VM)" : "");
 	return cli_install_run(argv[optind], argv[optind + 1], &io, NULL);
+}
+
+/* --- partboot ssh: a shell or a command in a guest (disk/ssh.c) -------------------------- */
+
+struct ssh_wait {
+	bool shown;
+	unsigned last;
+};
+
+static void ssh_waiting(unsigned waited, unsigned timeout, unsigned port, void *userdata)
+{
+	struct ssh_wait *w = userdata;
+
+	if (cli_verbosity < 1)
+		return;
+	if (isatty(STDERR_FILENO)) {
+		fprintf(stderr, "\rpartboot: waiting for sshd on 127.0.0.1:%u: %u s (at most %u) ", port, waited, timeout);
+		w->shown = true;
+	} else if (!waited || waited >= w->last + 30) {
+		/* not a terminal: a line now and then, not one a second */
+		log_info("waiting for sshd on 127.0.0.1:%u: %u s (at most %u)", port, waited, timeout);
+		w->last = waited;
+	}
+}
+
+int cmd_ssh(int argc, char **argv)
+{
+	enum { OPT_USER = OPT_VM_LAST, OPT_KEY_DIR, OPT_SNAPSHOT, OPT_APPEND };
+	static const struct option longopts[] = {
+		CLI_COMMON_LONGOPTS,
+		VM_LONGOPTS,
+		{ "user", required_argument, NULL, OPT_USER },
+		{ "key-dir", required_argument, NULL, OPT_KEY_DIR },
+		{ "snapshot", no_argument, NULL, OPT_SNAPSHOT },
+		{ "append", required_argument, NULL, OPT_APPEND },
+		{}
+	};
+	struct vm_opts vo = { 0 };
+	struct ssh_wait w = { 0 };
+	struct disk_ssh_opts so = { .vm = &vo, .waiting = ssh_waiting, .userdata = &w };
+	struct cli_progress pr = { 0 };
+	struct pb_err err = PB_ERR_INIT;
+	struct disk_ssh *s = NULL;
+	struct disk *k = NULL;
+	char **command = NULL;
+	int c, r, status = EXIT_FAIL, vm_status = 0;
+
+	/* What follows "--" is the command, whatever it looks like: getopt never sees it. */
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--")) {
+			command = argv + i + 1;
+			argv[i] = NULL;
+			argc = i;
+			break;
+		}
+	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_USER:
+			so.user = optarg;
+			break;
+		case OPT_KEY_DIR:
+			so.key_dir = optarg;
+			break;
+		case OPT_SNAPSHOT:
+			vo.snapshot = true;
+			break;
+		case OPT_APPEND:
+			vo.append = optarg;
+			break;
+		case OPT_CONSOLE:
+			so.console_path = optarg;
+			break;
+		case OPT_TIMEOUT:
+			/* here: how long to wait for sshd (the VM itself runs until the session ends) */
+			r = vm_option("ssh", c, optarg, &vo);
+			if (r != 1)
+				return r;
+			so.timeout = vo.timeout;
+			vo.timeout = 0;
+			break;
+		default:
+			r = vm_option("ssh", c, optarg, &vo);
+			if (r == 1)
+				break;
+			if (r)
+				return r;
+			r = cli_common_option("ssh", c);
+			if (r == CLI_OPT_CONTINUE)
+				break;
+			return r < 0 ? EXIT_USAGE : r;
+		}
+	}
+	if (argc - optind != 2)
+		return cli_usage_error("ssh", "expected DISK and NAME (a command goes after '--': partboot ssh DISK NAME -- "
+				       "COMMAND...)");
+
+	if (cli_disk_open(argv[optind], 0, &pr, &k))
+		goto out;
+	r = disk_ssh_start(k, argv[optind + 1], &so, &s, &err);
+	if (w.shown)
+		fputc('\n', stderr);
+	if (r < 0) {
+		status = cli_fail(&err);
+		goto out;
+	}
+	r = disk_ssh_exec(s, command, &status, &err);
+	if (r < 0)
+		status = cli_fail(&err);
+	pb_err_clear(&err);
+	if (!disk_ssh_joined(s)) {
+		log_debug("powering the VM off");
+		if (disk_ssh_stop(s, &vm_status, &err) < 0)
+			log_warn("%s", pb_err_msg(&err));
+		else if (vm_status != VM_EXIT_POWEROFF)
+			log_warn("%s: guest '%s': the VM did not power off cleanly (status %d); console: %s", argv[optind],
+				 argv[optind + 1], vm_status, disk_ssh_console(s));
+	}
+out:
+	disk_ssh_free(s); /* before the disk: the VM borrows it */
+	disk_free(k);
+	pb_err_clear(&err);
+	return status;
 }

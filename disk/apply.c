@@ -51,6 +51,11 @@ struct apply_part {
 	bool was_there;      /* on the disk before, same start, size and type */
 	struct part_info p;  /* after part_layout_apply */
 	char where[200];
+	/* what goes into the guest: the layout's keys, paths resolved (owned in paths[]) */
+	struct disk_customize_opts co;
+	char *paths[PART_LAYOUT_GUEST_KEYS];
+	const char *key;     /* co.ssh_keys points here */
+	char *packages;      /* comma-separated, checked */
 };
 
 struct disk_plan {
@@ -84,8 +89,12 @@ void disk_plan_free(struct disk_plan *plan)
 			unlink(plan->disk);
 	}
 	disk_free(plan->k);
-	for (size_t i = 0; plan->parts && i < plan->l->n_partitions; i++)
+	for (size_t i = 0; plan->parts && i < plan->l->n_partitions; i++) {
 		free(plan->parts[i].source);
+		free(plan->parts[i].packages);
+		for (size_t k = 0; k < PART_LAYOUT_GUEST_KEYS; k++)
+			free(plan->parts[i].paths[k]);
+	}
 	free(plan->parts);
 	for (size_t i = 0; i < plan->n_steps; i++) {
 		free(plan->steps[i].text);
@@ -206,6 +215,120 @@ static int check_source(const struct part_layout *l, const struct part_layout_pa
 	return 0;
 }
 
+static const char *const guest_key_names[PART_LAYOUT_GUEST_KEYS] = {
+	[PART_LAYOUT_ROOT_PASSWORD_FILE] = "root-password-file", [PART_LAYOUT_ROOT_PASSWORD] = "root-password",
+	[PART_LAYOUT_USER] = "user",		  [PART_LAYOUT_USER_PASSWORD_FILE] = "user-password-file",
+	[PART_LAYOUT_SSH_KEY] = "ssh-key",	  [PART_LAYOUT_FIRSTBOOT] = "firstboot",
+	[PART_LAYOUT_PACKAGES] = "packages",	  [PART_LAYOUT_CLOUD_INIT] = "cloud-init",
+	[PART_LAYOUT_META_DATA] = "meta-data",
+};
+
+/*
+ * The keys that go into a guest (root-password-file, user, ssh-key, ...):
+ * files resolved against the layout's folder and present, "-" refused
+ * (standard input is no part of a layout), packages only for debootstrap:.
+ * The files' contents are read when the install runs (disk_install()).
+ */
+static int check_guest_keys(struct part_layout *l, const struct part_layout_partition *lp, struct apply_part *ap,
+			    struct pb_err *err)
+{
+	static const enum part_layout_guest_key files[] = {
+		PART_LAYOUT_ROOT_PASSWORD_FILE, PART_LAYOUT_USER_PASSWORD_FILE, PART_LAYOUT_SSH_KEY,
+		PART_LAYOUT_FIRSTBOOT,		PART_LAYOUT_CLOUD_INIT,		PART_LAYOUT_META_DATA,
+	};
+	struct pb_err e = PB_ERR_INIT;
+	struct stat st;
+	int r;
+
+	for (size_t k = 0; k < PART_LAYOUT_GUEST_KEYS; k++)
+		if (lp->guest[k] && !lp->source)
+			return pb_err_set(err, -EINVAL, "%s:%u: [partition %s]: %s without source (only guests have one)",
+					  l->path, lp->guest_line[k], lp->name, guest_key_names[k]);
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		enum part_layout_guest_key k = files[i];
+
+		if (!lp->guest[k])
+			continue;
+		if (!strcmp(lp->guest[k], "-"))
+			return pb_err_set(err, -EINVAL, "%s:%u: [partition %s]: %s '-' (standard input) cannot be used in a layout",
+					  l->path, lp->guest_line[k], lp->name, guest_key_names[k]);
+		ap->paths[k] = resolve_path(l, lp->guest[k]);
+		if (stat(ap->paths[k], &st) < 0)
+			return pb_err_set(err, -errno, "%s:%u: [partition %s]: %s %s: %s", l->path, lp->guest_line[k],
+					  lp->name, guest_key_names[k], ap->paths[k], strerror(errno));
+		if (!S_ISREG(st.st_mode))
+			return pb_err_set(err, -EINVAL, "%s:%u: [partition %s]: %s %s is not a regular file", l->path,
+					  lp->guest_line[k], lp->name, guest_key_names[k], ap->paths[k]);
+	}
+	ap->co.root_password_file = ap->paths[PART_LAYOUT_ROOT_PASSWORD_FILE];
+	if (lp->guest[PART_LAYOUT_ROOT_PASSWORD])
+		ap->co.root_password = !strcmp(lp->guest[PART_LAYOUT_ROOT_PASSWORD], "locked") ? DISK_ROOT_PASSWORD_LOCKED
+											      : DISK_ROOT_PASSWORD_DISABLED;
+	ap->co.user = lp->guest[PART_LAYOUT_USER];
+	ap->co.user_password_file = ap->paths[PART_LAYOUT_USER_PASSWORD_FILE];
+	if (ap->paths[PART_LAYOUT_SSH_KEY]) {
+		ap->key = ap->paths[PART_LAYOUT_SSH_KEY];
+		ap->co.ssh_keys = &ap->key;
+		ap->co.n_ssh_keys = 1;
+	}
+	ap->co.firstboot = ap->paths[PART_LAYOUT_FIRSTBOOT];
+	ap->co.cloud_init = ap->paths[PART_LAYOUT_CLOUD_INIT];
+	ap->co.meta_data = ap->paths[PART_LAYOUT_META_DATA];
+	r = disk_customize_check(&ap->co, &e);
+	if (r < 0) {
+		unsigned line = lp->guest_line[PART_LAYOUT_USER] ? lp->guest_line[PART_LAYOUT_USER] : lp->line;
+
+		if (ap->co.root_password_file && ap->co.root_password)
+			line = lp->guest_line[PART_LAYOUT_ROOT_PASSWORD];
+		else if (ap->co.user_password_file && !ap->co.user)
+			line = lp->guest_line[PART_LAYOUT_USER_PASSWORD_FILE];
+		else if (ap->co.meta_data && !ap->co.cloud_init)
+			line = lp->guest_line[PART_LAYOUT_META_DATA];
+		r = pb_err_set(err, r, "%s:%u: [partition %s]: %s", l->path, line, lp->name, pb_err_msg(&e));
+		pb_err_clear(&e);
+		return r;
+	}
+	if (lp->guest[PART_LAYOUT_PACKAGES]) {
+		struct strbuf list = STRBUF_INIT;
+
+		if (strncmp(lp->source, "debootstrap:", 12))
+			return pb_err_set(err, -EINVAL, "%s:%u: [partition %s]: packages goes with source = debootstrap:SUITE",
+					  l->path, lp->guest_line[PART_LAYOUT_PACKAGES], lp->name);
+		r = fs_debootstrap_packages(lp->guest[PART_LAYOUT_PACKAGES], &list, &e);
+		if (r < 0) {
+			strbuf_release(&list);
+			r = pb_err_set(err, r, "%s:%u: [partition %s]: %s", l->path, lp->guest_line[PART_LAYOUT_PACKAGES],
+				       lp->name, pb_err_msg(&e));
+			pb_err_clear(&e);
+			return r;
+		}
+		ap->packages = strbuf_detach(&list, NULL);
+	}
+	return 0;
+}
+
+/* What the plan line says about the guest's keys (never a password: only where it comes from). */
+static void guest_keys_text(const struct apply_part *ap, struct strbuf *sb)
+{
+	const struct disk_customize_opts *co = &ap->co;
+
+	if (ap->packages)
+		strbuf_addf(sb, ", packages %s", ap->packages);
+	if (co->root_password_file)
+		strbuf_addf(sb, ", root password from %s", co->root_password_file);
+	else if (co->root_password)
+		strbuf_addf(sb, ", root password %s", co->root_password == DISK_ROOT_PASSWORD_LOCKED ? "locked" : "disabled");
+	if (co->user)
+		strbuf_addf(sb, ", user %s%s%s", co->user, co->user_password_file ? " with password from " : "",
+			    co->user_password_file ? co->user_password_file : "");
+	if (co->n_ssh_keys)
+		strbuf_addf(sb, ", ssh key %s", co->ssh_keys[0]);
+	if (co->firstboot)
+		strbuf_addf(sb, ", firstboot %s", co->firstboot);
+	if (co->cloud_init)
+		strbuf_addf(sb, ", cloud-init %s", co->cloud_init);
+}
+
 /*
  * Step 1: everything that can be checked without the disk. Fills each
  * partition's resolved source and the filesystem it should get.
@@ -273,7 +396,11 @@ static int validate_layout(struct disk_plan *a, struct pb_err *err)
 			if (r < 0)
 				return r;
 			kind = FS_KIND_NONE; /* the install makes its ext4 */
-		} else {
+		}
+		r = check_guest_keys(l, lp, ap, err);
+		if (r < 0)
+			return r;
+		if (!lp->source) {
 			if (lp->hostname)
 				return pb_err_set(err, -EINVAL, "%s:%u: [partition %s]: hostname without source (only guests have one)",
 						  l->path, lp->hostname_line, lp->name);
@@ -410,9 +537,18 @@ static int plan_steps(struct disk_plan *a, bool table_new, struct pb_err *err)
 				return pb_err_set(err, -EEXIST, "%s holds %s; installing guest '%s' would replace it (--force does)",
 						  ap->where, fs_kind_to_string(have), lp->name);
 			}
-			s = add_step(a, DISK_STEP_INSTALL, i, "install '%s' from %s (hostname %s%s%s)", lp->name, ap->source,
-				     host.buf, lp->cmdline ? ", cmdline " : "", lp->cmdline ? lp->cmdline : "");
+			{
+				struct strbuf keys = STRBUF_INIT;
+
+				guest_keys_text(ap, &keys);
+				s = add_step(a, DISK_STEP_INSTALL, i, "install '%s' from %s (hostname %s%s%s%s)", lp->name,
+					     ap->source, host.buf, lp->cmdline ? ", cmdline " : "", lp->cmdline ? lp->cmdline : "",
+					     keys.buf);
+				strbuf_release(&keys);
+			}
 			s->pub.partition = lp->name;
+			s->pub.packages = ap->packages;
+			s->pub.customize = disk_customize_empty(&ap->co) ? NULL : &ap->co;
 			s->pub.source = ap->source;
 			s->hostname = strbuf_detach(&host, NULL);
 			s->pub.hostname = s->hostname;
@@ -590,6 +726,8 @@ static int run_install(struct disk_plan *a, const struct step *s, struct pb_err 
 		.hostname = s->hostname,
 		.cmdline = lp->cmdline,
 		.verbose = a->flags & DISK_APPLY_VERBOSE,
+		.packages = ap->packages,
+		.customize = disk_customize_empty(&ap->co) ? NULL : &ap->co,
 	};
 
 	return disk_install(a->k, lp->name, &io, NULL, err);

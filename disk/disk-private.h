@@ -52,6 +52,125 @@ int disk_mkfs_part(struct disk *k, const struct part_info *p, enum fs_kind kind,
 int disk_debootstrap_parse(const char *source, char **ret_spec, const char **ret_suite, const char **ret_variant,
 			   struct pb_err *err);
 
+/*
+ * accounts.c: the colon-separated account files (/etc/passwd, group, shadow,
+ * gshadow) as lines, edited in memory; adduser's rules for names and ids.
+ */
+struct disk_acct {
+	char **lines; /* without their newlines */
+	size_t n, alloc;
+};
+/* Split text into lines (a last line without newline counts). */
+void disk_acct_parse(const char *text, struct disk_acct *ret);
+void disk_acct_release(struct disk_acct *a);
+/* The file again, one line each, every line ending in a newline. */
+void disk_acct_text(const struct disk_acct *a, struct strbuf *out);
+/* The line whose first field is name, or -1. */
+long disk_acct_find(const struct disk_acct *a, const char *name);
+/* Field f (0-based) of line i into out (reset first); false when the line has fewer fields. */
+bool disk_acct_field(const struct disk_acct *a, size_t i, unsigned f, struct strbuf *out);
+/* Replace field f of line i (missing fields are added empty). */
+void disk_acct_set_field(struct disk_acct *a, size_t i, unsigned f, const char *value);
+/* Replace the line for name (its first field), or append line when there is none. */
+void disk_acct_put(struct disk_acct *a, const char *name, const char *line);
+/* Add member to the comma-separated list in field f of line i, once. */
+void disk_acct_add_member(struct disk_acct *a, size_t i, unsigned f, const char *member);
+/* Does any line have id as its numeric field f (2: uid in passwd, gid in group)? */
+bool disk_acct_id_used(const struct disk_acct *a, unsigned f, uint32_t id);
+
+/* adduser's NAME_REGEX, ^[a-z][-a-z0-9_]*$, at most 32 characters. */
+bool disk_user_name_valid(const char *name);
+/* A group name: letters, digits, '_', '-', '.', not starting with '-', at most 32. */
+bool disk_group_name_valid(const char *name);
+
+/* What the guest's /etc/adduser.conf says (Debian's defaults for what it does not). */
+struct disk_adduser {
+	uint32_t first_uid, last_uid, first_gid, last_gid;
+	unsigned dir_mode;
+	char dhome[256], dshell[256], skel[256];
+};
+void disk_adduser_parse(const char *text, struct disk_adduser *ret);
+
+/* password.c: reading a password file and hashing it. */
+/* The first line of file (or of fd for "-"), without its line end; refuses empty ones. *ret: free with disk_password_free(). */
+int disk_password_read(const char *file, int fd, char **ret, struct pb_err *err);
+/* Wipe and free a password. */
+void disk_password_free(char *pw);
+/*
+ * yescrypt hash of pw (crypt_gensalt "$y$" at libcrypt's default cost).
+ * salt_seed NULL: random salt; else a salt derived from it (a seeded,
+ * reproducible disk). *ret malloc'ed.
+ */
+int disk_password_hash(const char *pw, const char *salt_seed, char **ret, struct pb_err *err);
+
+/* sshkey.c: OpenSSH public keys. */
+/*
+ * Read file: each line not blank nor a comment must be "TYPE BASE64
+ * [COMMENT]" whose decoded blob names TYPE (ssh-ed25519, ssh-rsa,
+ * ecdsa-sha2-*, sk-*). The keys are appended to out, one per line.
+ * *ret_n (may be NULL) counts them.
+ */
+int disk_sshkey_load(const char *file, struct strbuf *out, size_t *ret_n, struct pb_err *err);
+/* The same for text already read (what names it in messages). */
+int disk_sshkey_parse(const char *text, size_t len, const char *what, struct strbuf *out, size_t *ret_n,
+		      struct pb_err *err);
+/* authorized_keys text old (may be NULL) with the keys of add not in it yet; *ret_added counts them. */
+void disk_sshkey_merge(const char *old, const char *add, struct strbuf *out, size_t *ret_added);
+
+/* readfile.c: a small regular file of the host into out, refused above max bytes (-EFBIG) or when it is not text (-EINVAL, text set). */
+int disk_file_read(const char *path, size_t max, bool text, const char *what, struct strbuf *out, struct pb_err *err);
+
+/*
+ * readfile.c: a regular file of the guest (symlinks followed inside it) into out, at most
+ * max bytes (-EFBIG); *ret_there false (and 0 returned) when it is missing. where names
+ * the guest in messages.
+ */
+int disk_guest_read(struct fs *fs, const char *where, const char *path, size_t max, struct strbuf *out,
+		    bool *ret_there, struct pb_err *err);
+
+/* firstboot.c: a script that runs once, through a systemd unit that disables itself. */
+#define DISK_FIRSTBOOT_DIR "/var/lib/partboot"
+#define DISK_FIRSTBOOT_SCRIPT DISK_FIRSTBOOT_DIR "/firstboot"
+#define DISK_FIRSTBOOT_UNIT "partboot-firstboot.service"
+/* Read and check a script: text (no NUL), at most 1 MiB, "#!/ABSOLUTE/INTERPRETER" first (*ret_interp). */
+int disk_firstboot_load(const char *file, struct strbuf *ret_script, char **ret_interp, struct pb_err *err);
+/* The unit (static text). */
+const char *disk_firstboot_unit(void);
+
+/* cloudinit.c: NoCloud seeds. */
+#define DISK_CLOUD_SEED_DIR "/var/lib/cloud/seed/nocloud"
+/* Read user-data (cloud-config, a script, MIME or gzip; at most 1 MiB) and meta-data (may be NULL). */
+int disk_cloud_init_load(const char *user_data, const char *meta_data, struct strbuf *ret_ud, struct strbuf *ret_md,
+			 struct pb_err *err);
+/* meta-data when none was given: an instance-id from name and the user-data, local-hostname. */
+void disk_cloud_init_meta(const char *name, const char *hostname, const struct strbuf *ud, struct strbuf *out);
+
+/* customize.c: a request read and checked (files read, passwords hashed). */
+struct disk_custom {
+	const struct disk_customize_opts *o;
+	char *root_hash;        /* root_password_file's hash */
+	char user[33];          /* the new user's name, "" when none */
+	char **groups;          /* its supplementary groups */
+	size_t n_groups;
+	char *user_hash;        /* user_password_file's hash, or NULL ('*') */
+	struct strbuf keys;     /* the public keys, one per line */
+	size_t n_keys;
+	struct strbuf script;   /* firstboot */
+	char *interp;
+	struct strbuf ud, md;   /* cloud-init */
+	const char *partname;   /* for the default meta-data */
+};
+/* Read and check everything o names (no disk). seed (may be NULL) makes salts reproducible. */
+int disk_custom_load(struct disk_custom *c, const struct disk_customize_opts *o, const char *seed,
+		     const char *partname, struct pb_err *err);
+/*
+ * Check c against the guest open in fs, then (unless dry_run) write it;
+ * notes through k's diagnostics, prefixed with where.
+ */
+int disk_custom_apply(struct disk_custom *c, struct disk *k, struct fs *fs, const char *where,
+		      const char *hostname, bool dry_run, struct pb_err *err);
+void disk_custom_release(struct disk_custom *c);
+
 /* install-check.c: one install's state, shared by install.c and install-vm.c. */
 struct disk_install_ctx {
 	struct disk *k;
@@ -62,8 +181,15 @@ struct disk_install_ctx {
 	const char *label;      /* for a new filesystem */
 	char hostname[64];
 	bool locked;            /* the partition lock is ours */
+	struct disk_custom custom; /* o->customize, read and checked */
+	bool customize;
 };
-/* Check o, find NAME, refuse a partition that cannot hold a guest; fill c. Writes nothing. */
+/* fs_install_opts.customize for an install with o->customize: disk_custom_apply() on c (the userdata). */
+int disk_install_customize(struct fs *fs, void *userdata, struct pb_err *err);
+/*
+ * Check o, find NAME, refuse a partition that cannot hold a guest, read
+ * the files o->customize names; fill c. Writes nothing.
+ */
 int disk_install_begin(struct disk *k, const char *name, const struct disk_install_opts *o,
 		       struct disk_install_ctx *c, struct pb_err *err);
 /* Check the partition is unused and lock it. */

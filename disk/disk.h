@@ -281,6 +281,71 @@ struct disk_export_opts {
  */
 int disk_export(struct disk *k, const char *name, const char *out, const struct disk_export_opts *o,
 		struct pb_err *err);
+/* ---- logging into what is installed (customize.c) ------------------------------------------ */
+
+/* What happens to root's password besides setting one from a file. */
+enum disk_root_password {
+	DISK_ROOT_PASSWORD_KEEP = 0, /* as the guest has it (or as root_password_file says) */
+	DISK_ROOT_PASSWORD_LOCKED,   /* '!' put before the current hash, as passwd -l does (passwd -u undoes it) */
+	DISK_ROOT_PASSWORD_DISABLED, /* '*': no password works (keys, su from root still do) */
+};
+
+/*
+ * Changes to a guest, for install, apply and customize (docs/customize.md).
+ * Strings borrowed. Zero-initialise, then set. Password files hold the
+ * password on their first line; "-" reads it from password_fd. Passwords are
+ * hashed with yescrypt (libcrypt), as Debian 12 does, and are never part of a
+ * message, a note or a plan line.
+ */
+struct disk_customize_opts {
+	const char *root_password_file;       /* root's new password */
+	enum disk_root_password root_password; /* LOCKED or DISABLED (not with root_password_file) */
+	const char *user;                     /* "NAME[:GROUP,...]": a new user, as adduser makes one */
+	const char *user_password_file;       /* the new user's password; NULL = none ('*': keys only) */
+	const char *const *ssh_keys;          /* public key files: root's authorized_keys, or user's when set */
+	size_t n_ssh_keys;
+	const char *keys_for;                 /* without user: an existing account whose keys they are (NULL = root) */
+	const char *firstboot;                /* a script run once at the next boot (systemd unit) */
+	const char *cloud_init;               /* NoCloud user-data into /var/lib/cloud/seed/nocloud */
+	const char *meta_data;                /* its meta-data; NULL = instance-id and local-hostname */
+	int password_fd;                      /* what "-" reads; 0 = standard input */
+	/*
+	 * DHCP on the VM runner's virtio network card: a systemd-networkd
+	 * .network matching Driver=virtio_net only (a real machine's cards are
+	 * left to the guest), networkd enabled. For `partboot ssh`.
+	 */
+	bool vm_network;
+};
+
+/* True when o asks for nothing. */
+bool disk_customize_empty(const struct disk_customize_opts *o);
+
+/*
+ * Check o without reading a file or a disk: options that fit together,
+ * user and group names (adduser's rules). -EINVAL with a message.
+ */
+int disk_customize_check(const struct disk_customize_opts *o, struct pb_err *err);
+
+enum {
+	DISK_CUSTOMIZE_DRY_RUN = 1 << 0, /* check everything and say what would change (diag->note); write nothing */
+};
+
+/*
+ * Change complete guest NAME in place, without mounting. The whole request
+ * is checked before the first write: the files given (passwords not empty,
+ * public keys that are keys, a first-boot script that is text with an
+ * interpreter the guest has), and against the guest (its /etc/shadow, the
+ * user new, its groups there, systemd for --firstboot, cloud-init for the
+ * seed). Then the files change, each replaced whole in one step (fs.h),
+ * in an order that keeps the guest usable at every moment: homes and keys
+ * first, then shadow, gshadow, group, and passwd last (a user exists once
+ * it is complete); units before the link that enables them. The guest is
+ * not marked incomplete meanwhile: an interrupted run leaves a bootable
+ * guest with some of the changes, and the same request run again finishes
+ * it. One diag->note per change. flags: DISK_CUSTOMIZE_*.
+ */
+int disk_customize(struct disk *k, const char *name, const struct disk_customize_opts *o, unsigned flags,
+		   struct pb_err *err);
 
 /* ---- installing a guest (install.c) -------------------------------------------------------- */
 
@@ -313,6 +378,17 @@ struct disk_install_opts {
 	const char *via_vm;
 	const char *answers;
 	const struct vm_opts *vm;
+	/* debootstrap: only: more packages for mmdebstrap's --include ("openssh-server,sudo" or blanks) */
+	const char *packages;
+	/*
+	 * Passwords, a user, keys, a first-boot script, a cloud-init seed (see
+	 * disk_customize()), written in the install's own session before the
+	 * guest is marked complete; may be NULL. Files are read and checked
+	 * before the first write; what depends on the guest's content (its
+	 * groups, a user already there) once it is filled, a refusal then
+	 * leaving the guest incomplete.
+	 */
+	const struct disk_customize_opts *customize;
 };
 
 /* What disk_install() reports besides success. Initialise with DISK_INSTALL_RESULT_INIT, release it. */
@@ -395,6 +471,9 @@ struct disk_step {
 	const char *hostname;
 	const char *cmdline;    /* NULL when the layout has none */
 	bool wipe;
+	const char *packages;   /* debootstrap: more packages (comma-separated), or NULL */
+	/* what goes into the guest (root-password-file, user, ssh-key, ...; paths resolved), or NULL */
+	const struct disk_customize_opts *customize;
 	/* BOOTLOADER: BOOT_INSTALL_* */
 	unsigned boot_flags;
 	/* DEFAULT */
@@ -450,6 +529,73 @@ int disk_plan_execute(struct disk_plan *plan, struct pb_err *err);
  */
 int disk_vm_prepare(struct disk *k, const char *name, const struct vm_opts *o, struct vm **ret,
 		    struct pb_err *err);
+
+/*
+ * Give the VM prepared for guest NAME (disk_vm_prepare()) a cloud-init
+ * NoCloud seed: user_data (cloud-config, a #! script, MIME or gzip) and
+ * meta_data (may be NULL: an instance-id from NAME and the user-data, so
+ * new user-data is a new instance, and local-hostname from the guest's
+ * /etc/hostname), as a read-only volume labelled cidata (vm_attach_cloud_init()).
+ */
+int disk_vm_cloud_init(struct disk *k, const char *name, struct vm *vm, const char *user_data, const char *meta_data,
+		       struct pb_err *err);
+
+/* ---- partboot ssh (ssh.c) ------------------------------------------------------------------------ */
+
+/* How long disk_ssh_start() waits for the guest's sshd by default (TCG boots are slow). */
+#define DISK_SSH_TIMEOUT 600
+
+/* What partboot ssh is asked for. Strings borrowed. Zero-initialise, then set. */
+struct disk_ssh_opts {
+	const char *user;         /* log in as; NULL = root */
+	const char *key_dir;      /* partboot's keys; NULL = $XDG_DATA_HOME/partboot/ssh (~/.local/share/...) */
+	unsigned timeout;         /* seconds to wait for sshd; 0 = DISK_SSH_TIMEOUT */
+	const struct vm_opts *vm; /* for a VM partboot starts (mode, memory, ...); NULL = the defaults */
+	const char *console_path; /* that VM's serial console; NULL = console-PARTUUID.log beside the key */
+	/* about once a second while waiting for sshd: seconds waited and the timeout (may be NULL) */
+	void (*waiting)(unsigned waited, unsigned timeout, unsigned port, void *userdata);
+	void *userdata;
+};
+
+/* A session: the VM (joined or started) and how to reach its sshd. */
+struct disk_ssh;
+
+/*
+ * Get guest NAME of k to where ssh can log in (docs/ssh.md):
+ *  - refuses a guest without an SSH server (/usr/sbin/sshd) with a message
+ *    saying how to add one, a guest without host keys, an incomplete one;
+ *  - the per-disk key: KEY_DIR/DISK-ID/id_ed25519, made with ssh-keygen the
+ *    first time (DISK-ID the GPT disk GUID or dos signature);
+ *  - a VM already running NAME with an SSH port forward (its runtime file,
+ *    vm_runtime_read()) is joined; its guest must have partboot's key;
+ *  - otherwise partboot's key goes into root's authorized_keys (and the
+ *    user's) when it is not there, with DHCP for the VM's network card
+ *    (disk_customize(), reported through diag->note), and NAME boots in
+ *    the VM runner (o->vm, user networking, a free 127.0.0.1 port forwarded
+ *    to 22) in the background;
+ *  - then waits for sshd's banner (o->waiting), o->timeout at most.
+ * The host key ssh checks against is the one read from the guest's
+ * /etc/ssh/ssh_host_*_key.pub. *ret is the caller's: disk_ssh_free().
+ */
+int disk_ssh_start(struct disk *k, const char *name, const struct disk_ssh_opts *o, struct disk_ssh **ret,
+		   struct pb_err *err);
+/*
+ * Run ssh into the guest (command NULL or empty: a login shell) with the
+ * terminal, partboot ignoring SIGINT meanwhile; *ret_status is ssh's exit
+ * status (the command's, or 255).
+ */
+int disk_ssh_exec(struct disk_ssh *s, char *const *command, int *ret_status, struct pb_err *err);
+/*
+ * A VM disk_ssh_start() started is powered off (systemctl poweroff through
+ * ssh, then the power button, then a hard stop) and waited for; a joined
+ * one is left running. *ret_vm_status (may be NULL) gets its verdict.
+ */
+int disk_ssh_stop(struct disk_ssh *s, int *ret_vm_status, struct pb_err *err);
+/* Whether the VM was running already (joined); the serial console file of one partboot started. */
+bool disk_ssh_joined(const struct disk_ssh *s);
+const char *disk_ssh_console(const struct disk_ssh *s);
+/* Stops a VM it started that still runs; frees. Accepts NULL. */
+void disk_ssh_free(struct disk_ssh *s);
 
 /* Boot guest NAME on this machine (boot_native()): next boot, reboot or kexec. */
 int disk_boot_native(struct disk *k, const char *name, enum boot_native_action action, struct pb_err *err);

@@ -72,6 +72,30 @@ int disk_install_check(const struct disk_install_opts *o, struct pb_err *err)
 		return pb_err_set(err, -EINVAL, "'%s' is not a valid hostname (letters, digits, '-', dots)", o->hostname);
 	if (o->cmdline && strchr(o->cmdline, '\n'))
 		return pb_err_set(err, -EINVAL, "--cmdline must be one line");
+	if (o->packages) {
+		struct strbuf list = STRBUF_INIT;
+
+		if (!debootstrap)
+			return pb_err_set(err, -EINVAL, "--packages goes with --from debootstrap:SUITE (mmdebstrap's --include); "
+					  "in an existing guest, --firstboot can run apt-get");
+		r = fs_debootstrap_packages(o->packages, &list, err);
+		strbuf_release(&list);
+		if (r < 0)
+			return r;
+	}
+	if (o->customize) {
+		const struct disk_customize_opts *co = o->customize;
+
+		r = disk_customize_check(co, err);
+		if (r < 0)
+			return r;
+		if (o->source && !strcmp(o->source, "-") &&
+		    ((co->root_password_file && !strcmp(co->root_password_file, "-")) ||
+		     (co->user_password_file && !strcmp(co->user_password_file, "-"))))
+			return pb_err_set(err, -EINVAL, "standard input carries the guest (--from -): give the password in a file");
+		if (co->vm_network)
+			return pb_err_set(err, -EINVAL, "vm_network is for partboot ssh on an installed guest");
+	}
 	return 0;
 }
 
@@ -107,13 +131,29 @@ int disk_install_begin(struct disk *k, const char *name, const struct disk_insta
 	} else {
 		fs_hostname_from_name(c->name, c->hostname, sizeof(c->hostname));
 	}
+	/* Passwords, keys, scripts: read and checked now, before anything is written. */
+	if (!disk_customize_empty(o->customize)) {
+		c->customize = true;
+		r = disk_custom_load(&c->custom, o->customize, part_disk_seed(k->d), c->name, err);
+		if (r < 0)
+			return r;
+	}
 	return 0;
+}
+
+int disk_install_customize(struct fs *fs, void *userdata, struct pb_err *err)
+{
+	struct disk_install_ctx *c = userdata;
+
+	return disk_custom_apply(&c->custom, c->k, fs, c->where.buf, c->hostname, false, err);
 }
 
 void disk_install_end(struct disk_install_ctx *c)
 {
 	if (c->locked)
 		part_disk_unlock_partition(c->k->d, &c->p);
+	if (c->customize)
+		disk_custom_release(&c->custom);
 	strbuf_release(&c->where);
 }
 

@@ -179,6 +179,10 @@ int disk_install_via_vm(struct disk *k, const char *name, const struct disk_inst
 					      .cmdline = o->cmdline, .setup = true, .seed = part_disk_seed(k->d),
 					      .warn = k->diag.warn, .userdata = k->diag.userdata };
 
+		if (c.customize) {
+			fo.customize = disk_install_customize;
+			fo.customize_userdata = &c;
+		}
 		r = fs_finish_install(&c.t, &fo, err);
 		if (r < 0)
 			goto out;

@@ -73,6 +73,10 @@ int disk_install(struct disk *k, const char *name, const struct disk_install_opt
 	io.cmdline = o->cmdline;
 	io.marked = marked;
 	io.marked_userdata = &c;
+	if (c.customize) {
+		io.customize = disk_install_customize;
+		io.customize_userdata = &c;
+	}
 	if (!strcmp(o->source, "-")) {
 		io.source_is_fd = true;
 		io.source_fd = o->source_fd;
@@ -83,6 +87,7 @@ int disk_install(struct disk *k, const char *name, const struct disk_install_opt
 			.mirror = o->mirror,
 			.cache_dir = o->deb_cache,
 			.no_kernel = o->no_kernel,
+			.packages = o->packages,
 			.verbose = o->verbose,
 			.seeded = io.seed != NULL,
 		};

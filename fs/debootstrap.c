@@ -211,6 +211,51 @@ out:
 	return r;
 }
 
+/* --- more packages ---------------------------------------------------------------- */
+
+static bool package_char(char c, bool first)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+		return true;
+	return !first && (c == '+' || c == '-' || c == '.');
+}
+
+int fs_debootstrap_packages(const char *list, struct strbuf *out, struct pb_err *err)
+{
+	size_t start = out->len, n = 0;
+
+	for (const char *p = list; *p;) {
+		size_t len = strcspn(p, ", \t\n"), name = strcspn(p, ":, \t\n");
+
+		if (!len) {
+			p++;
+			continue;
+		}
+		/* policy §5.6.1: [a-z0-9][a-z0-9+.-]+, then an optional :ARCH */
+		bool ok = name >= 2 && name <= 128;
+
+		for (size_t i = 0; ok && i < name; i++)
+			ok = package_char(p[i], i == 0);
+		if (ok && name < len) {
+			ok = len - name >= 2;
+			for (size_t i = name + 1; ok && i < len; i++)
+				ok = (p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9') || p[i] == '-';
+		}
+		if (!ok) {
+			out->len = start;
+			out->buf[start] = '\0';
+			return pb_err_set(err, -EINVAL, "--packages: '%.*s' is not a Debian package name", (int)len, p);
+		}
+		if (n++)
+			strbuf_addch(out, ',');
+		strbuf_add(out, p, len);
+		p += len;
+	}
+	if (!n)
+		return pb_err_set(err, -EINVAL, "--packages: no package named (a list such as openssh-server,sudo)");
+	return 0;
+}
+
 /* --- running the tool ------------------------------------------------------------- */
 
 static void strv_push(const char **v, size_t *n, size_t max, const char *s)
@@ -255,7 +300,7 @@ int fs_debootstrap_start(const struct fs_debootstrap_opts *o, struct fs_debootst
 	_cleanup_free_ char *host_mirror = NULL;
 	struct fs_debootstrap *d;
 	struct strbuf variant = STRBUF_INIT, include = STRBUF_INIT, hook_in = STRBUF_INIT, hook_out = STRBUF_INIT,
-		      cache = STRBUF_INIT, mkdir_hook = STRBUF_INIT;
+		      cache = STRBUF_INIT, mkdir_hook = STRBUF_INIT, more = STRBUF_INIT;
 	struct pb_run_opts ro = { .pass_stderr = o->verbose };
 	const char *env[2] = { NULL, NULL };
 	char stamp[48];
@@ -271,6 +316,13 @@ int fs_debootstrap_start(const struct fs_debootstrap_opts *o, struct fs_debootst
 	if (!mm && !pb_have_program("debootstrap"))
 		return pb_err_set(err, -ENOENT,
 				  "mmdebstrap: program not found, nor debootstrap (package mmdebstrap; try 'make deps')");
+	if (o->packages) {
+		r = fs_debootstrap_packages(o->packages, &more, err);
+		if (r < 0) {
+			strbuf_release(&more);
+			return r;
+		}
+	}
 	/* a seeded run asks mmdebstrap for its reproducible mode too */
 	if (pb_fixed_time(o->seeded, &t)) {
 		env[0] = pb_source_date_env(t, stamp, sizeof(stamp));
@@ -278,8 +330,10 @@ int fs_debootstrap_start(const struct fs_debootstrap_opts *o, struct fs_debootst
 	}
 	if (!mirror) {
 		r = fs_apt_mirror("/etc/apt", &host_mirror, err);
-		if (r < 0)
+		if (r < 0) {
+			strbuf_release(&more);
 			return r;
+		}
 		mirror = host_mirror; /* NULL: the tool's default, deb.debian.org */
 	}
 	d = xcalloc(1, sizeof(*d));
@@ -292,6 +346,8 @@ int fs_debootstrap_start(const struct fs_debootstrap_opts *o, struct fs_debootst
 		if (o->variant)
 			strbuf_addf(&desc, " (%s)", o->variant);
 		strbuf_addf(&desc, " from %s", mirror ? mirror : "the default mirror");
+		if (more.len)
+			strbuf_addf(&desc, " with %s", more.buf);
 		d->desc = strbuf_detach(&desc, NULL);
 	}
 
@@ -302,8 +358,10 @@ int fs_debootstrap_start(const struct fs_debootstrap_opts *o, struct fs_debootst
 		strbuf_addf(&variant, "--variant=%s", o->variant);
 		strv_push(argv, &n, ARRAY_SIZE(argv), variant.buf);
 	}
-	if (!o->no_kernel) {
-		strbuf_addstr(&include, "--include=" KERNEL_PACKAGES);
+	if (!o->no_kernel || more.len) {
+		/* one --include: the kernel's packages and the user's (both tools take a comma list) */
+		strbuf_addf(&include, "--include=%s%s%s", o->no_kernel ? "" : KERNEL_PACKAGES,
+			    !o->no_kernel && more.len ? "," : "", more.buf);
 		strv_push(argv, &n, ARRAY_SIZE(argv), include.buf);
 	}
 	if (o->cache_dir) {
@@ -368,6 +426,7 @@ out:
 	strbuf_release(&hook_out);
 	strbuf_release(&mkdir_hook);
 	strbuf_release(&cache);
+	strbuf_release(&more);
 	return r;
 }
 

@@ -23,6 +23,9 @@
 struct fs {
 	ext2_filsys e2;
 	char *where;
+	bool rw;       /* fs_open_rw(), or fs_install()'s customize hook: the edits may write */
+	bool borrowed; /* e2 belongs to fs_install() (the customize hook): never closed here */
+	int64_t now;   /* the time stamped on what the edits make (fixed when seeded) */
 };
 
 /*
@@ -247,11 +250,50 @@ void fs_source_close(struct populate *p);
 /* test-pause.c */
 /*
  * Test hook: when PARTBOOT_TEST_PAUSE equals stage ("mkfs", "fill",
- * "setup"), stop the process (SIGSTOP) so a test can kill -9 it there.
+ * "setup"; "replace" and "replaced" around an edit's switch of a name to
+ * its new inode), stop the process (SIGSTOP) so a test can kill -9 it there.
  */
 void fs_test_pause(const char *stage);
 /* The same for one entry: PARTBOOT_TEST_PAUSE=STAGE:PATH ("read:etc/passwd"). */
 void fs_test_pause_at(const char *stage, const char *path);
+
+/*
+ * edit.c: what the small in-place edits (write-file.c, mkdir.c, symlink.c,
+ * copy-tree.c) share. Each returns errcode_t unless it says -errno.
+ */
+/* -EROFS with a message unless fs was opened for editing. */
+int fs_edit_check_rw(struct fs *fs, const char *path, struct pb_err *err);
+/*
+ * The directory holding path (its components resolved inside the guest,
+ * symlinks followed) and the last component (pointing into scratch, which
+ * holds the normalised path). -ENOENT/-ENOTDIR/-EINVAL with a message.
+ */
+int fs_edit_parent(struct fs *fs, const char *path, struct strbuf *scratch, ext2_ino_t *ret_dir,
+		   const char **ret_name, struct pb_err *err);
+/* A new, unlinked inode of type (LINUX_S_IFREG, ...) with m's owner and mode, times "now". */
+errcode_t fs_edit_new_inode(struct fs *fs, ext2_ino_t dir, unsigned type, const struct fs_meta *m,
+			    ext2_ino_t *ret);
+/* Owner, mode bits and times ("now") of an existing inode. */
+errcode_t fs_edit_set_meta(struct fs *fs, ext2_ino_t ino, const struct fs_meta *m);
+/* Link name into dir (the directory grows when full). */
+errcode_t fs_edit_link(struct fs *fs, ext2_ino_t dir, const char *name, ext2_ino_t ino, int ft);
+/*
+ * Point the existing entry name of dir at ino instead: one directory block
+ * rewritten, so the name never goes missing. *ret_old gets the inode it
+ * named before.
+ */
+errcode_t fs_edit_relink(struct fs *fs, ext2_ino_t dir, const char *name, ext2_ino_t ino, int ft,
+			 ext2_ino_t *ret_old);
+/* Drop one link of ino; the last one frees it (blocks, xattr block, bitmap). */
+errcode_t fs_edit_release(struct fs *fs, ext2_ino_t ino);
+/*
+ * Put the unlinked inode ino (type ft) at name in dir: a new name is
+ * linked; an existing one is switched over with fs_edit_relink() after
+ * everything ino holds was flushed, then the old inode released. A
+ * directory there is refused (-EISDIR). Returns 0 or -errno with a message.
+ */
+int fs_edit_install(struct fs *fs, ext2_ino_t dir, const char *name, ext2_ino_t ino, int ft, const char *path,
+		    struct pb_err *err);
 
 /* setup.c */
 /*

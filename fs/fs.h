@@ -59,6 +59,9 @@ struct fs_mkfs_opts {
  */
 int fs_mkfs(const struct fs_target *t, const struct fs_mkfs_opts *opts, struct pb_err *err);
 
+/* A filesystem open for reading, or for editing (fs_open(), fs_open_rw()). */
+struct fs;
+
 /* Progress of a long fill: done and total bytes (total 0 when unknown). */
 typedef void (*fs_progress_fn)(uint64_t done, uint64_t total, void *userdata);
 
@@ -108,6 +111,16 @@ struct fs_install_opts {
 	bool setup;
 	const char *hostname;
 	const char *cmdline;
+
+	/*
+	 * More edits of the guest in the same session, after the after-install
+	 * steps and before the marker goes (disk/customize.c: passwords,
+	 * users, keys, first-boot units): fs is open for editing (the fs_*
+	 * edit functions below) and valid only during the call. <0 fails the
+	 * install and leaves the guest incomplete. May be NULL.
+	 */
+	int (*customize)(struct fs *fs, void *customize_userdata, struct pb_err *err);
+	void *customize_userdata;
 };
 
 /*
@@ -129,9 +142,6 @@ bool fs_hostname_valid(const char *h);
  * cannot hold made '-' ("guest" when nothing is left). Writes into buf.
  */
 void fs_hostname_from_name(const char *name, char *buf, size_t size);
-
-/* A filesystem open for reading (ext4 through libext2fs). */
-struct fs;
 
 /*
  * Open the target's ext4 filesystem read-only. -EMEDIUMTYPE when there is
@@ -432,6 +442,86 @@ struct fs_snapshot_restore_opts {
  */
 int fs_snapshot_restore(const char *path, const struct fs_target *t, const struct fs_snapshot_restore_opts *o,
 			struct pb_err *err);
+/* --- editing a guest in place (stat.c, write-file.c, mkdir.c, symlink.c, copy-tree.c) --- */
+
+/*
+ * Small edits of an existing guest, without mounting: files written whole,
+ * directories, symlinks, a tree copied inside the guest. Paths are absolute
+ * in the guest; their directories resolve inside it (symlinks followed, an
+ * absolute link against the guest's root); the last component is never
+ * followed: a symlink there is replaced, not written through.
+ *
+ * What a crash or a kill leaves: a file that replaces another is written
+ * whole into a new inode and flushed to the disk first; then the one
+ * directory block holding its name is rewritten to point at it, and only
+ * then is the old inode freed. The name never goes missing and never names
+ * half a file; at worst an inode no name points at is left over (the kernel
+ * ignores it; e2fsck -fy puts it in /lost+found).
+ */
+
+/* Owner and permission bits of what an edit makes. */
+struct fs_meta {
+	uint32_t uid, gid;
+	uint32_t mode; /* 07777 bits */
+};
+
+/*
+ * Open the target's ext4 filesystem for editing. seed (may be NULL) fixes
+ * the time stamped on what is made (SOURCE_DATE_EPOCH, else 2000-01-01),
+ * as for fs_install(). Refused with -EUCLEAN: a journal that needs recovery
+ * (the guest was not shut down cleanly: libext2fs does not replay it, and
+ * the kernel's replay would undo the edits) and a filesystem larger than
+ * the partition; -EMEDIUMTYPE: no ext2/3/4 there. *ret is the caller's:
+ * fs_flush(), then fs_free().
+ */
+int fs_open_rw(const struct fs_target *t, const char *seed, struct fs **ret, struct pb_err *err);
+/* Write what is still in memory (bitmaps, superblock) to the disk. 0 or -errno. */
+int fs_flush(struct fs *fs, struct pb_err *err);
+
+/*
+ * What is at path: type, mode, owner, size, mtime (name and link NULL).
+ * follow: a symlink at the end is followed too. -ENOENT (with a message)
+ * when nothing is there.
+ */
+int fs_stat(struct fs *fs, const char *path, bool follow, struct fs_dirent *ret, struct pb_err *err);
+
+enum {
+	/* An existing regular file keeps its owner and mode; meta is for a new one. */
+	FS_WRITE_KEEP_META = 1 << 0,
+};
+/*
+ * Make path a regular file holding data[0..len) with meta's owner and mode,
+ * replacing a file or symlink there as described above (FS_WRITE_KEEP_META
+ * keeps the old file's owner and mode). The directory must exist. -EISDIR,
+ * -ENOENT, -ENOSPC ("no space left for PATH"), -EROFS (not opened for
+ * editing).
+ */
+int fs_write_file(struct fs *fs, const char *path, const void *data, size_t len, const struct fs_meta *meta,
+		  unsigned flags, struct pb_err *err);
+
+enum {
+	/* A directory already there is fine (left as it is). */
+	FS_MKDIR_EXIST_OK = 1 << 0,
+};
+/* Make directory path (its parent must exist). -EEXIST when something is there. */
+int fs_mkdir(struct fs *fs, const char *path, const struct fs_meta *meta, unsigned flags, struct pb_err *err);
+
+/*
+ * Make path a symlink to target (owner from meta), replacing a file or
+ * symlink there in one directory-block write, as fs_write_file() does.
+ */
+int fs_symlink(struct fs *fs, const char *path, const char *target, const struct fs_meta *meta,
+	       struct pb_err *err);
+
+/*
+ * Copy the guest's directory from (files, directories, symlinks; modes kept)
+ * into the existing directory to, owned by uid:gid, as adduser copies
+ * /etc/skel into a new home: what is already in to is left alone, names
+ * ending in .dpkg-old/-new/-dist/-save or .ucf-old/-new/-dist are skipped,
+ * other file types too. At most 16 levels and 10000 entries; files of at
+ * most 16 MiB each. Returns 0 or -errno.
+ */
+int fs_copy_tree(struct fs *fs, const char *from, const char *to, uint32_t uid, uint32_t gid, struct pb_err *err);
 
 /* --- Debian from the network (fs/debootstrap.c) ------------------------------------ */
 
@@ -441,9 +531,19 @@ struct fs_debootstrap_opts {
 	const char *mirror;    /* NULL = from the host's apt sources (fs_apt_mirror), else the tool's default */
 	const char *cache_dir; /* keep the downloaded .debs here and reuse them (mmdebstrap only); NULL = none */
 	bool no_kernel;        /* leave out linux-image-amd64, initramfs-tools, systemd-sysv, udev */
+	const char *packages;  /* more packages to include (see fs_debootstrap_packages()); NULL = none */
 	bool verbose;          /* the tool's progress goes to our standard error */
 	bool seeded;           /* a reproducible run: the tool gets SOURCE_DATE_EPOCH (pb_fixed_time()) */
 };
+
+/*
+ * A list of Debian package names ("openssh-server,sudo", or separated by
+ * blanks) as mmdebstrap's --include takes it, into out (comma-separated):
+ * each name as Debian policy allows (a lower-case letter or digit, then
+ * lower-case letters, digits, '+', '-', '.'; at least two characters),
+ * optionally ":ARCH". -EINVAL naming the bad one; an empty list too.
+ */
+int fs_debootstrap_packages(const char *list, struct strbuf *out, struct pb_err *err);
 
 /* A running mmdebstrap (or a finished debootstrap's temporary tree). */
 struct fs_debootstrap;

@@ -22,7 +22,8 @@
  *   3. the entries (entry.c), file data written in large contiguous runs
  *      (data.c: ext2fs_fallocate() + one write per extent), holes left as holes;
  *   4. opts->source_end (a streaming producer's exit status), then the
- *      after-install steps (setup.c: fstab, hostname, hosts, kernel/cmdline);
+ *      after-install steps (setup.c: fstab, hostname, hosts, kernel/cmdline)
+ *      and the caller's edits (opts->customize: passwords, users, keys);
  *   5. remove the marker, close (flush) last.
  * A failure after 2 closes the filesystem with the marker still there, so
  * fs_guest_info() says incomplete and the next install starts over.
@@ -210,6 +211,14 @@ int fs_install(const struct fs_target *t, const struct fs_install_opts *opts, st
 	}
 	if (opts->setup) {
 		r = fs_setup_guest(&p, p.e2, t, opts, err);
+		if (r < 0)
+			goto out_close;
+	}
+	if (opts->customize) {
+		/* The same session, through the edit functions: still under the marker. */
+		struct fs view = { .e2 = p.e2, .where = (char *)t->where, .rw = true, .borrowed = true, .now = p.now };
+
+		r = opts->customize(&view, opts->customize_userdata, err);
 		if (r < 0)
 			goto out_close;
 	}

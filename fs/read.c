@@ -33,8 +33,8 @@ void fs_free(struct fs *fs)
 {
 	if (!fs)
 		return;
-	if (fs->e2)
-		ext2fs_close_free(&fs->e2);
+	if (fs->e2 && !fs->borrowed)
+		ext2fs_close_free(&fs->e2); /* a filesystem open for editing is flushed here too */
 	free(fs->where);
 	free(fs);
 }

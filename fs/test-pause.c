@@ -4,8 +4,9 @@
  * tests/e2e/install-kill.sh can kill -9 it there: mkfs.c calls it after
  * clearing the range, install.c after the first entries and after the
  * after-install steps, entry.c between a directory source's entry read and
- * its data (tests/e2e/hostile-guest.sh swaps the file there). Its own file
- * so that neither caller depends on the other for it.
+ * its data (tests/e2e/hostile-guest.sh swaps the file there), edit.c around
+ * the switch of a replaced file's name. Its own file so that no caller
+ * depends on another for it.
  */
 #include <signal.h>
 #include <stdlib.h>

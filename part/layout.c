@@ -10,10 +10,18 @@
 
 #include "part-private.h"
 
-enum { K_TYPE, K_SIZE, K_LABEL, K_FS, K_SOURCE, K_HOSTNAME, K_CMDLINE, K_N_PART };
+enum {
+	K_TYPE, K_SIZE, K_LABEL, K_FS, K_SOURCE, K_HOSTNAME, K_CMDLINE,
+	/* what goes into the guest (disk/customize.c); strings, each with its line */
+	K_ROOT_PASSWORD_FILE, K_ROOT_PASSWORD, K_USER, K_USER_PASSWORD_FILE, K_SSH_KEY, K_FIRSTBOOT, K_PACKAGES,
+	K_CLOUD_INIT, K_META_DATA, K_N_PART
+};
 enum { K_DSIZE, K_TABLE, K_SEED, K_BOOTLOADER, K_DEFAULT, K_N_DISK };
 
-static const char *const part_keys[K_N_PART] = { "type", "size", "label", "fs", "source", "hostname", "cmdline" };
+static const char *const part_keys[K_N_PART] = {
+	"type",    "size",     "label",     "fs",         "source",   "hostname",  "cmdline", "root-password-file",
+	"root-password", "user", "user-password-file", "ssh-key", "firstboot", "packages", "cloud-init", "meta-data",
+};
 static const char *const disk_keys[K_N_DISK] = { "size", "table", "seed", "bootloader", "default" };
 
 struct parser {
@@ -216,7 +224,9 @@ static int partition_key(struct parser *ps, const char *name, const char *value)
 			k = i;
 	if (k < 0)
 		return perror_at(ps, ps->line, -EINVAL,
-				 "unknown key '%s' in [partition %s] (type, size, label, fs, source, hostname, cmdline)",
+				 "unknown key '%s' in [partition %s] (type, size, label, fs, source, hostname, cmdline, "
+				 "root-password-file, root-password, user, user-password-file, ssh-key, firstboot, "
+				 "packages, cloud-init, meta-data)",
 				 name, p->name);
 	if (kl[k])
 		return perror_at(ps, ps->line, -EINVAL, "duplicate key '%s' in [partition %s] (first on line %u)", name,
@@ -260,6 +270,13 @@ static int partition_key(struct parser *ps, const char *name, const char *value)
 		return dup_value(ps, &p->hostname, value);
 	case K_CMDLINE:
 		return dup_value(ps, &p->cmdline, value);
+	case K_ROOT_PASSWORD:
+		if (strcmp(value, "locked") && strcmp(value, "disabled"))
+			return perror_at(ps, ps->line, -EINVAL,
+					 "root-password takes locked or disabled (a password goes in root-password-file)");
+		/* fall through */
+	default:
+		return dup_value(ps, &p->guest[k - K_ROOT_PASSWORD_FILE], value);
 	}
 	return 1;
 }
@@ -292,6 +309,8 @@ void part_layout_free(struct part_layout *l)
 		free(p->source);
 		free(p->hostname);
 		free(p->cmdline);
+		for (size_t k = 0; k < PART_LAYOUT_GUEST_KEYS; k++)
+			free(p->guest[k]);
 	}
 	free(l->partitions);
 	free(l->path);
@@ -400,6 +419,8 @@ int part_layout_parse(const char *path, struct part_layout **ret, struct pb_err 
 		p->source_line = kl[K_SOURCE];
 		p->hostname_line = kl[K_HOSTNAME];
 		p->cmdline_line = kl[K_CMDLINE];
+		for (size_t k = 0; k < PART_LAYOUT_GUEST_KEYS; k++)
+			p->guest_line[k] = kl[K_ROOT_PASSWORD_FILE + k];
 	}
 	l->size_line = ps.disk_key_line[K_DSIZE];
 	l->table_line = ps.disk_key_line[K_TABLE];

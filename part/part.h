@@ -223,6 +223,20 @@ const char *part_type_to_string(enum part_type t);
  * [partition NAME] section per partition. part_layout_parse() reads and
  * validates the whole file; every string is owned by the layout.
  */
+/* Keys of struct part_layout_partition.guest, in this order. */
+enum part_layout_guest_key {
+	PART_LAYOUT_ROOT_PASSWORD_FILE = 0,
+	PART_LAYOUT_ROOT_PASSWORD,
+	PART_LAYOUT_USER,
+	PART_LAYOUT_USER_PASSWORD_FILE,
+	PART_LAYOUT_SSH_KEY,
+	PART_LAYOUT_FIRSTBOOT,
+	PART_LAYOUT_PACKAGES,
+	PART_LAYOUT_CLOUD_INIT,
+	PART_LAYOUT_META_DATA,
+	PART_LAYOUT_GUEST_KEYS,
+};
+
 struct part_layout_partition {
 	char *name;
 	enum part_type type;
@@ -235,7 +249,15 @@ struct part_layout_partition {
 	unsigned line;  /* line of the [partition NAME] header, for messages */
 	/* line of each key, 0 when absent (for messages about the values) */
 	unsigned type_line, size_line, label_line, fs_line, source_line, hostname_line, cmdline_line;
+	/*
+	 * What goes into the guest (disk/customize.c), indexed by enum
+	 * part_layout_guest_key: the values as written (paths not resolved),
+	 * NULL when absent; root-password is checked to be locked or disabled.
+	 */
+	char *guest[PART_LAYOUT_GUEST_KEYS];
+	unsigned guest_line[PART_LAYOUT_GUEST_KEYS];
 };
+
 
 struct part_layout {
 	char *path;

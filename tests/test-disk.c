@@ -21,7 +21,9 @@
 
 #include "common/macros.h"
 #include "common/run.h"
-#include "disk/disk.h"
+#include <crypt.h>
+
+#include "disk/disk-private.h"
 
 static char tmpdir[64];
 static char warnings[4096];
@@ -601,6 +603,238 @@ static void test_disk_adopt_takes_a_foreign_guest(void **state)
 	pb_err_clear(&err);
 }
 
+/* ---- logging into guests: the pure parts of customize ---------------------------------------- */
+
+static void test_disk_acct_edits_lines(void **state)
+{
+	struct disk_acct a;
+	struct strbuf sb = STRBUF_INIT;
+
+	disk_acct_parse("root:*:19000:0:99999:7:::\nsudo:x:27:\nusers:x:100:bob\nshort:x", &a);
+	assert_int_equal(a.n, 4);
+	assert_int_equal(disk_acct_find(&a, "sudo"), 1);
+	assert_int_equal(disk_acct_find(&a, "su"), -1);
+	assert_int_equal(disk_acct_find(&a, "root:*"), -1);
+	disk_acct_set_field(&a, 0, 1, "$y$hash");
+	disk_acct_set_field(&a, 3, 5, "/home"); /* missing fields become empty */
+	disk_acct_add_member(&a, 1, 3, "alice");
+	disk_acct_add_member(&a, 1, 3, "alice");
+	disk_acct_add_member(&a, 2, 3, "alice");
+	disk_acct_add_member(&a, 2, 3, "bob");
+	disk_acct_put(&a, "alice", "alice:x:1000:");
+	disk_acct_put(&a, "sudo", "sudo:x:27:alice,carol");
+	assert_true(disk_acct_id_used(&a, 2, 1000));
+	assert_true(disk_acct_id_used(&a, 2, 27));
+	assert_false(disk_acct_id_used(&a, 2, 1001));
+	assert_true(disk_acct_field(&a, 2, 3, &sb));
+	assert_string_equal(sb.buf, "bob,alice");
+	assert_false(disk_acct_field(&a, 4, 4, &sb)); /* "alice:x:1000:" has four fields */
+	strbuf_reset(&sb);
+	disk_acct_text(&a, &sb);
+	assert_string_equal(sb.buf, "root:$y$hash:19000:0:99999:7:::\nsudo:x:27:alice,carol\nusers:x:100:bob,alice\n"
+				    "short:x::::/home\nalice:x:1000:\n");
+	strbuf_release(&sb);
+	disk_acct_release(&a);
+}
+
+static void test_disk_user_names_as_adduser(void **state)
+{
+	struct disk_adduser au;
+
+	assert_true(disk_user_name_valid("alice"));
+	assert_true(disk_user_name_valid("a-b_9"));
+	assert_false(disk_user_name_valid("Alice"));
+	assert_false(disk_user_name_valid("9lives"));
+	assert_false(disk_user_name_valid("al:ce"));
+	assert_false(disk_user_name_valid(""));
+	assert_false(disk_user_name_valid("abcdefghijklmnopqrstuvwxyzabcdefg")); /* 33 */
+	assert_true(disk_group_name_valid("_ssh"));
+	assert_false(disk_group_name_valid("-x"));
+	disk_adduser_parse(NULL, &au);
+	assert_int_equal(au.first_uid, 1000);
+	assert_int_equal(au.dir_mode, 0700);
+	assert_string_equal(au.dshell, "/bin/bash");
+	disk_adduser_parse("# comment\nFIRST_UID=2000\nDIR_MODE=0750\nDSHELL=\"/bin/zsh\"\nDHOME = /srv\nSKEL=relative\n",
+			   &au);
+	assert_int_equal(au.first_uid, 2000);
+	assert_int_equal(au.last_uid, 59999);
+	assert_int_equal(au.dir_mode, 0750);
+	assert_string_equal(au.dshell, "/bin/zsh");
+	assert_string_equal(au.dhome, "/home"); /* "DHOME " is not the key DHOME */
+	assert_string_equal(au.skel, "/etc/skel"); /* not absolute: ignored */
+}
+
+static void test_disk_password_yescrypt_verifies(void **state)
+{
+	struct pb_err err = PB_ERR_INIT;
+	char *pw = NULL, *h1 = NULL, *h2 = NULL, *h3 = NULL;
+	struct crypt_data cd;
+	int fd;
+
+	write_file(tmp_path("pw"), "correct horse\r\nsecond line is not read\n");
+	assert_int_equal(disk_password_read(tmp_path("pw"), -1, &pw, &err), 0);
+	assert_string_equal(pw, "correct horse");
+	assert_int_equal(disk_password_hash(pw, NULL, &h1, &err), 0);
+	assert_int_equal(strncmp(h1, "$y$", 3), 0);
+	/* libcrypt's own check: crypt(password, hash) gives the hash back */
+	memset(&cd, 0, sizeof(cd));
+	assert_string_equal(crypt_r("correct horse", h1, &cd), h1);
+	assert_string_not_equal(crypt_r("correct horsf", h1, &cd), h1);
+	/* seeded: the same salt every time; another seed, another one */
+	assert_int_equal(disk_password_hash(pw, "s1", &h2, &err), 0);
+	assert_int_equal(disk_password_hash(pw, "s2", &h3, &err), 0);
+	assert_string_not_equal(h2, h3);
+	free(h3);
+	assert_int_equal(disk_password_hash(pw, "s1", &h3, &err), 0);
+	assert_string_equal(h2, h3);
+	assert_string_equal(crypt_r("correct horse", h2, &cd), h2);
+	disk_password_free(pw);
+	pw = NULL;
+	/* from a descriptor: only the first line is consumed */
+	fd = open(tmp_path("pw"), O_RDONLY);
+	assert_int_equal(disk_password_read("-", fd, &pw, &err), 0);
+	assert_string_equal(pw, "correct horse");
+	disk_password_free(pw);
+	close(fd);
+	/* refusals, never naming the password */
+	write_file(tmp_path("empty"), "\nsecret on the second line\n");
+	assert_int_equal(disk_password_read(tmp_path("empty"), -1, &pw, &err), -EINVAL);
+	assert_non_null(strstr(pb_err_msg(&err), "empty password"));
+	assert_null(strstr(pb_err_msg(&err), "secret"));
+	assert_int_equal(disk_password_read(tmp_path("missing"), -1, &pw, &err), -ENOENT);
+	free(h1);
+	free(h2);
+	free(h3);
+	pb_err_clear(&err);
+}
+
+static void test_disk_sshkey_checks_and_merges(void **state)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct strbuf keys = STRBUF_INIT, out = STRBUF_INIT;
+	char pub[256];
+	size_t n = 0, added = 0;
+
+	assert_int_equal(sh("ssh-keygen -q -t ed25519 -N '' -C 'me@host' -f '%s' && ssh-keygen -q -t rsa -b 2048 -N '' "
+			    "-f '%s'",
+			    tmp_path("k1"), tmp_path("k2")),
+			 0);
+	snprintf(pub, sizeof(pub), "%s.pub", tmp_path("k1"));
+	assert_int_equal(disk_sshkey_load(pub, &keys, &n, &err), 0);
+	assert_int_equal(n, 1);
+	snprintf(pub, sizeof(pub), "%s.pub", tmp_path("k2"));
+	assert_int_equal(disk_sshkey_load(pub, &keys, &n, &err), 0);
+	assert_non_null(strstr(keys.buf, "ssh-ed25519 AAAA"));
+	assert_non_null(strstr(keys.buf, "ssh-rsa AAAA"));
+	/* a private key, a type that lies about its blob, garbage, nothing */
+	assert_int_equal(disk_sshkey_load(tmp_path("k1"), &out, &n, &err), -EINVAL);
+	assert_non_null(strstr(pb_err_msg(&err), "private key"));
+	write_file(tmp_path("lie"), "ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIGzVv0nM3ZnFXy4x7Hk3v9H6gq9bDq1vbB6S6Wq2W0d6 x\n");
+	assert_int_equal(disk_sshkey_load(tmp_path("lie"), &out, &n, &err), -EINVAL);
+	assert_non_null(strstr(pb_err_msg(&err), ":1: not an SSH public key"));
+	write_file(tmp_path("junk"), "# a comment\nhello world\n");
+	assert_int_equal(disk_sshkey_load(tmp_path("junk"), &out, &n, &err), -EINVAL);
+	assert_non_null(strstr(pb_err_msg(&err), "junk:2:"));
+	write_file(tmp_path("none"), "# only a comment\n\n");
+	assert_int_equal(disk_sshkey_load(tmp_path("none"), &out, &n, &err), -EINVAL);
+	assert_int_equal(disk_sshkey_load(tmpdir, &out, &n, &err), -EINVAL);
+	/* merged once: a key already there (even after options, with another comment) is not added again */
+	{
+		const char *first = keys.buf;
+		size_t len = strcspn(first, "\n");
+		struct strbuf old = STRBUF_INIT;
+		size_t type_b64 = strcspn(first, " ") + 1;
+
+		type_b64 += strcspn(first + type_b64, " \n");
+		strbuf_addstr(&old, "from=\"10.0.0.1\" ");
+		strbuf_add(&old, first, type_b64);
+		strbuf_addstr(&old, " other-comment");
+		disk_sshkey_merge(old.buf, keys.buf, &out, &added);
+		assert_int_equal(added, 1);
+		assert_int_equal(strncmp(out.buf, old.buf, old.len), 0);
+		assert_non_null(strstr(out.buf, "ssh-rsa"));
+		strbuf_reset(&out);
+		disk_sshkey_merge(NULL, keys.buf, &out, &added);
+		assert_int_equal(added, 2);
+		(void)len;
+		strbuf_release(&old);
+	}
+	strbuf_release(&keys);
+	strbuf_release(&out);
+	pb_err_clear(&err);
+}
+
+static void test_disk_firstboot_and_packages_checked(void **state)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct strbuf sb = STRBUF_INIT;
+	char *interp = NULL;
+	FILE *f;
+
+	write_file(tmp_path("fb"), "#! /bin/sh -e\necho hi\n");
+	assert_int_equal(disk_firstboot_load(tmp_path("fb"), &sb, &interp, &err), 0);
+	assert_string_equal(interp, "/bin/sh");
+	free(interp);
+	strbuf_reset(&sb);
+	write_file(tmp_path("nofb"), "echo no shebang\n");
+	assert_int_equal(disk_firstboot_load(tmp_path("nofb"), &sb, &interp, &err), -EINVAL);
+	assert_non_null(strstr(pb_err_msg(&err), "#!"));
+	strbuf_reset(&sb);
+	write_file(tmp_path("relfb"), "#!sh\n");
+	assert_int_equal(disk_firstboot_load(tmp_path("relfb"), &sb, &interp, &err), -EINVAL);
+	strbuf_reset(&sb);
+	f = fopen(tmp_path("binfb"), "w");
+	fwrite("#!/bin/sh\n\0\1\2", 1, 13, f);
+	fclose(f);
+	assert_int_equal(disk_firstboot_load(tmp_path("binfb"), &sb, &interp, &err), -EINVAL);
+	assert_non_null(strstr(pb_err_msg(&err), "not text"));
+	assert_non_null(strstr(disk_firstboot_unit(), "ExecStopPost=systemctl --no-reload disable partboot-firstboot"));
+
+	strbuf_reset(&sb);
+	assert_int_equal(fs_debootstrap_packages("openssh-server, sudo  libc6:amd64,g++", &sb, &err), 0);
+	assert_string_equal(sb.buf, "openssh-server,sudo,libc6:amd64,g++");
+	strbuf_reset(&sb);
+	assert_int_equal(fs_debootstrap_packages("--allow-everything", &sb, &err), -EINVAL);
+	assert_int_equal(fs_debootstrap_packages("Foo", &sb, &err), -EINVAL);
+	assert_int_equal(fs_debootstrap_packages(" , ", &sb, &err), -EINVAL);
+	assert_int_equal(fs_debootstrap_packages("a;rm", &sb, &err), -EINVAL);
+	strbuf_release(&sb);
+	pb_err_clear(&err);
+}
+
+static void test_disk_customize_check_options(void **state)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct disk_customize_opts o = { 0 };
+
+	assert_true(disk_customize_empty(&o));
+	assert_int_equal(disk_customize_check(&o, &err), 0);
+	o.root_password_file = "pw";
+	o.root_password = DISK_ROOT_PASSWORD_LOCKED;
+	assert_int_equal(disk_customize_check(&o, &err), -EINVAL);
+	o.root_password = DISK_ROOT_PASSWORD_KEEP;
+	o.user = "Bad";
+	assert_int_equal(disk_customize_check(&o, &err), -EINVAL);
+	assert_non_null(strstr(pb_err_msg(&err), "not a valid user name"));
+	o.user = "root";
+	assert_int_equal(disk_customize_check(&o, &err), -EEXIST);
+	o.user = "alice:sudo,";
+	assert_int_equal(disk_customize_check(&o, &err), 0);
+	o.user = "alice:";
+	assert_int_equal(disk_customize_check(&o, &err), -EINVAL);
+	o.user = "alice";
+	o.root_password_file = "-";
+	o.user_password_file = "-";
+	assert_int_equal(disk_customize_check(&o, &err), -EINVAL);
+	o.user = NULL;
+	o.root_password_file = NULL;
+	assert_int_equal(disk_customize_check(&o, &err), -EINVAL); /* a user's password without a user */
+	o.user_password_file = NULL;
+	o.meta_data = "md";
+	assert_int_equal(disk_customize_check(&o, &err), -EINVAL);
+	pb_err_clear(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -614,6 +848,12 @@ int main(void)
 		cmocka_unit_test(test_disk_guest_foreign_on_data_and_dos_partitions),
 		cmocka_unit_test(test_disk_guest_foreign_with_a_boot_partition),
 		cmocka_unit_test(test_disk_adopt_takes_a_foreign_guest),
+		cmocka_unit_test(test_disk_acct_edits_lines),
+		cmocka_unit_test(test_disk_user_names_as_adduser),
+		cmocka_unit_test(test_disk_password_yescrypt_verifies),
+		cmocka_unit_test(test_disk_sshkey_checks_and_merges),
+		cmocka_unit_test(test_disk_firstboot_and_packages_checked),
+		cmocka_unit_test(test_disk_customize_check_options),
 	};
 
 	return cmocka_run_group_tests_name("disk", tests, setup_dir, teardown_dir);

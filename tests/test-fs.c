@@ -258,6 +258,155 @@ static int install(struct fixture *f, const char *seed, struct pb_err *err)
 			 0)
 
 /* --- tests ---------------------------------------------------------------------- */
+/* --- in-place edits (fs_open_rw and the edit functions) ------------------------------ */
+
+static void fsck_clean(struct fixture *f)
+{
+	assert_int_equal(sh("e2fsck -fn '%s?offset=%llu' >/dev/null 2>&1", f->img, (unsigned long long)PART_OFF), 0);
+}
+
+static void test_fs_edit_replaces_keeping_owner(void **state)
+{
+	struct fixture *f = *state;
+	struct pb_err err = PB_ERR_INIT;
+	struct fs_meta root = { 0, 0, 0644 }, shadow = { 0, 42, 0640 };
+	struct fs *fs = NULL;
+	struct fs_dirent st;
+	char *data = NULL;
+	size_t len;
+
+	write_tar(f->tar, 0, false);
+	assert_int_equal(install(f, NULL, &err), 0);
+	assert_int_equal(fs_open_rw(&f->t, NULL, &fs, &err), 0);
+	/* a new file with its owner and mode, in a directory that exists */
+	assert_int_equal(fs_write_file(fs, "/etc/shadow", "root:*:1:0:99999:7:::\n", 22, &shadow, 0, &err), 0);
+	/* replaced: the old owner and mode stay with FS_WRITE_KEEP_META */
+	assert_int_equal(fs_write_file(fs, "/etc/shadow", "root:$y$x:2:0:99999:7:::\n", 25, &root,
+				       FS_WRITE_KEEP_META, &err),
+			 0);
+	assert_int_equal(fs_stat(fs, "/etc/shadow", false, &st, &err), 0);
+	assert_int_equal(st.type, 'f');
+	assert_int_equal(st.mode, 0640);
+	assert_int_equal(st.gid, 42);
+	assert_int_equal(st.size, 25);
+	/* a symlink at the end is replaced, never written through */
+	assert_int_equal(fs_write_file(fs, "/etc/os-release", "ID=new\n", 7, &root, 0, &err), 0);
+	assert_int_equal(fs_read_file(fs, "/usr/lib/os-release", &data, &len, &err), 0);
+	assert_non_null(strstr(data, "ID=test"));
+	free(data);
+	assert_int_equal(fs_read_file(fs, "/etc/os-release", &data, &len, &err), 0);
+	assert_string_equal(data, "ID=new\n");
+	free(data);
+	/* a large file, in extents */
+	{
+		size_t big = 3 * 1024 * 1024 + 17;
+		char *b = malloc(big);
+
+		for (size_t i = 0; i < big; i++)
+			b[i] = (char)(i * 31);
+		assert_int_equal(fs_write_file(fs, "/var-big", b, big, &root, 0, &err), 0);
+		assert_int_equal(fs_read_file(fs, "/var-big", &data, &len, &err), 0);
+		assert_int_equal(len, big);
+		assert_memory_equal(data, b, big);
+		free(data);
+		free(b);
+	}
+	/* refusals: a directory there, a missing directory */
+	assert_int_equal(fs_write_file(fs, "/etc", "x", 1, &root, 0, &err), -EISDIR);
+	assert_int_equal(fs_write_file(fs, "/no/such/file", "x", 1, &root, 0, &err), -ENOENT);
+	assert_non_null(strstr(pb_err_msg(&err), "disk.img: partition 'guest'"));
+	assert_int_equal(fs_flush(fs, &err), 0);
+	fs_free(fs);
+	fsck_clean(f);
+	check_outside(f);
+	pb_err_clear(&err);
+}
+
+static void test_fs_edit_dirs_links_and_tree(void **state)
+{
+	struct fixture *f = *state;
+	struct pb_err err = PB_ERR_INIT;
+	struct fs_meta root = { 0, 0, 0755 }, user = { 1000, 1000, 0700 };
+	struct fs *fs = NULL;
+	struct fs_dirent st;
+	char *data = NULL;
+	size_t len;
+	char path[64];
+
+	write_tar(f->tar, 0, false);
+	assert_int_equal(install(f, "seed", &err), 0);
+	assert_int_equal(fs_open_rw(&f->t, "seed", &fs, &err), 0);
+	assert_int_equal(fs_mkdir(fs, "/etc/skel", &root, 0, &err), 0);
+	assert_int_equal(fs_mkdir(fs, "/etc/skel", &root, 0, &err), -EEXIST);
+	assert_int_equal(fs_mkdir(fs, "/etc/skel", &root, FS_MKDIR_EXIST_OK, &err), 0);
+	assert_int_equal(fs_mkdir(fs, "/etc/skel/.config", &root, 0, &err), 0);
+	assert_int_equal(fs_write_file(fs, "/etc/skel/.profile", "p\n", 2, &(struct fs_meta){ 0, 0, 0644 }, 0, &err),
+			 0);
+	assert_int_equal(fs_write_file(fs, "/etc/skel/.bashrc.dpkg-old", "o\n", 2, &(struct fs_meta){ 0, 0, 0644 },
+				       0, &err),
+			 0);
+	assert_int_equal(fs_symlink(fs, "/etc/skel/.config/link", "../.profile", &root, &err), 0);
+	/* many names: the directory grows */
+	for (int i = 0; i < 300; i++) {
+		snprintf(path, sizeof(path), "/etc/skel/.config/file-with-a-long-name-%03d", i);
+		assert_int_equal(fs_write_file(fs, path, "x", 1, &(struct fs_meta){ 0, 0, 0600 }, 0, &err), 0);
+	}
+	/* a symlink replaced in place */
+	assert_int_equal(fs_symlink(fs, "/etc/skel/.config/link", "/etc/skel/.profile", &root, &err), 0);
+
+	assert_int_equal(fs_mkdir(fs, "/home", &root, FS_MKDIR_EXIST_OK, &err), 0);
+	assert_int_equal(fs_mkdir(fs, "/home/alice", &user, 0, &err), 0);
+	/* what is already in the home stays */
+	assert_int_equal(fs_write_file(fs, "/home/alice/.profile", "mine\n", 5, &user, 0, &err), 0);
+	assert_int_equal(fs_copy_tree(fs, "/etc/skel", "/home/alice", 1000, 1000, &err), 0);
+	assert_int_equal(fs_read_file(fs, "/home/alice/.profile", &data, &len, &err), 0);
+	assert_string_equal(data, "mine\n");
+	free(data);
+	assert_int_equal(fs_stat(fs, "/home/alice/.config", false, &st, &err), 0);
+	assert_int_equal(st.type, 'd');
+	assert_int_equal(st.uid, 1000);
+	assert_int_equal(st.gid, 1000);
+	assert_int_equal(fs_stat(fs, "/home/alice/.config/link", false, &st, &err), 0);
+	assert_int_equal(st.type, 'l');
+	assert_int_equal(st.uid, 1000);
+	assert_int_equal(fs_stat(fs, "/home/alice/.config/file-with-a-long-name-299", false, &st, &err), 0);
+	assert_int_equal(st.mode, 0600);
+	assert_int_equal(st.uid, 1000);
+	assert_int_equal(fs_stat(fs, "/home/alice/.bashrc.dpkg-old", false, &st, &err), -ENOENT);
+	assert_int_equal(fs_stat(fs, "/home/alice", false, &st, &err), 0);
+	assert_int_equal(st.mode, 0700);
+	assert_int_equal(st.mtime, 946684800); /* seeded: the fixed time */
+	assert_int_equal(fs_flush(fs, &err), 0);
+	fs_free(fs);
+	fsck_clean(f);
+	check_outside(f);
+	DBG("stat /home/alice/.config/link", "Fast link dest: \"/etc/skel/.profile\"");
+	pb_err_clear(&err);
+}
+
+static void test_fs_edit_refuses_dirty_journal_and_readonly(void **state)
+{
+	struct fixture *f = *state;
+	struct pb_err err = PB_ERR_INIT;
+	struct fs *fs = NULL;
+
+	write_tar(f->tar, 0, false);
+	assert_int_equal(install(f, NULL, &err), 0);
+	/* read-only: no edits */
+	assert_int_equal(fs_open(&f->t, &fs, &err), 0);
+	assert_int_equal(fs_write_file(fs, "/x", "x", 1, &(struct fs_meta){ 0, 0, 0644 }, 0, &err), -EROFS);
+	fs_free(fs);
+	fs = NULL;
+	/* a journal left to replay: refused */
+	assert_int_equal(sh("debugfs -w -R 'feature needs_recovery' '%s?offset=%llu' >/dev/null 2>&1", f->img,
+			    (unsigned long long)PART_OFF),
+			 0);
+	assert_int_equal(fs_open_rw(&f->t, NULL, &fs, &err), -EUCLEAN);
+	assert_null(fs);
+	assert_non_null(strstr(pb_err_msg(&err), "not shut down cleanly"));
+	pb_err_clear(&err);
+}
+
 
 static void test_fs_mkfs_ext4_stays_in_range(void **state)
 {
@@ -1262,6 +1411,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fs_snapshot_restores_the_same_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_snapshot_zstd_restores_the_same_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_copy_refuses_a_small_target, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fs_edit_replaces_keeping_owner, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fs_edit_dirs_links_and_tree, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fs_edit_refuses_dirty_journal_and_readonly, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("fs", tests, NULL, NULL);

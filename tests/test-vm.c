@@ -398,6 +398,22 @@ static void test_vm_accel_choice_from_facts(void **state)
 	assert_null(why);
 }
 
+static void test_vm_argv_cloud_init_seed_and_ssh_port(void **state)
+{
+	struct vm_opts o = { .cidata_disk = "/tmp/v,1/cidata.iso", .net = VM_NET_USER, .ssh_port = 2222 };
+	struct vm_guest g = direct_guest;
+	char **argv = build(&o, &g, VM_ACCEL_TCG, 3);
+
+	/* the guest's partition first (vda), the seed after it, read-only, found by its label */
+	assert_non_null(strstr(arg_after(argv, "-drive", 0), "id=disk0"));
+	assert_string_equal(arg_after(argv, "-drive", 1), "if=none,id=cidata,format=raw,readonly=on,"
+							   "file.driver=file,file.filename=/tmp/v,,1/cidata.iso");
+	assert_string_equal(arg_after(argv, "-device", 1), "virtio-blk-device,drive=cidata");
+	/* the forward binds the host's loopback only */
+	assert_string_equal(arg_after(argv, "-netdev", 0), "user,id=net0,hostfwd=tcp:127.0.0.1:2222-:22");
+	vm_strv_free(argv);
+}
+
 static void test_vm_argv_installer_cdrom_and_answers_disk(void **state)
 {
 	struct vm_opts o = { .mode = VM_MODE_BIOS, .cdrom = "/srv/debian,12.iso", .answers_disk = "/tmp/v/answers.img" };
@@ -1076,6 +1092,7 @@ int main(void)
 		cmocka_unit_test(test_vm_disk_view_refuses_bad_layouts),
 		cmocka_unit_test(test_vm_accel_choice_from_facts),
 		cmocka_unit_test(test_vm_argv_installer_cdrom_and_answers_disk),
+		cmocka_unit_test(test_vm_argv_cloud_init_seed_and_ssh_port),
 		cmocka_unit_test(test_vm_argv_installer_pxe),
 		cmocka_unit_test(test_vm_argv_installer_pxe_url),
 		cmocka_unit_test(test_vm_argv_installer_refusals),

@@ -41,7 +41,7 @@ struct vm {
 	char *disk_path; /* absolute: vmdk extents and printed commands need it */
 	char *name;
 	char *kernel, *initrd, *cmdline;
-	char *tmpdir, *shadow, *view, *vars, *ovmf_code, *answers;
+	char *tmpdir, *shadow, *view, *vars, *ovmf_code, *answers, *cidata;
 	size_t view_extents;
 	uint64_t shadow_max; /* bytes the shadow may hold: its copies and VM_SHADOW_SLACK */
 	char *where;         /* "DISK: partition 'NAME'" */
@@ -65,6 +65,8 @@ void vm_free(struct vm *vm)
 			unlink(vm->vars);
 		if (vm->answers)
 			unlink(vm->answers);
+		if (vm->cidata)
+			unlink(vm->cidata);
 		rmdir(vm->tmpdir);
 	}
 	if (vm->locked)
@@ -85,6 +87,7 @@ void vm_free(struct vm *vm)
 	free(vm->vars);
 	free(vm->ovmf_code);
 	free(vm->answers);
+	free(vm->cidata);
 	free(vm->warning);
 	free(vm->where);
 	free(vm);
@@ -475,6 +478,33 @@ bool vm_was_interrupted(const struct vm *vm)
 	return vm->interrupted;
 }
 
+int vm_tmpdir(struct vm *vm, const char **ret, struct pb_err *err)
+{
+	int r;
+
+	if (!vm->tmpdir && (r = make_tmpdir(vm, err)) < 0)
+		return r;
+	*ret = vm->tmpdir;
+	return 0;
+}
+
+void vm_set_cidata(struct vm *vm, char *path)
+{
+	free(vm->cidata);
+	vm->cidata = path;
+	vm->o.cidata_disk = path;
+}
+
+const struct part_disk *vm_disk(const struct vm *vm)
+{
+	return vm->disk;
+}
+
+const struct part_info *vm_part(const struct vm *vm)
+{
+	return &vm->p;
+}
+
 int vm_attach_answers(struct vm *vm, const char *file, struct pb_err *err)
 {
 	int r;
@@ -762,6 +792,13 @@ int vm_libvirt_xml(struct vm *vm, struct strbuf *x, struct pb_err *err)
 		if (vm->o.snapshot)
 			strbuf_addstr(x, "      <transient/>\n");
 		strbuf_addstr(x, "    </disk>\n");
+	}
+	if (vm->o.cidata_disk) {
+		/* the cloud-init seed on the guest's own controller, after its disks */
+		strbuf_addstr(x, "    <disk type='file' device='disk'>\n      <driver name='qemu' type='raw'/>\n"
+				 "      <source file='");
+		xml_escaped(x, vm->o.cidata_disk);
+		strbuf_addf(x, "'/>\n      <target dev='%sc' bus='%s'/>\n      <readonly/>\n    </disk>\n", dev, bus);
 	}
 	if (vm->o.net == VM_NET_USER)
 		strbuf_addf(x, "    <interface type='user'><model type='%s'/></interface>\n",

@@ -351,6 +351,25 @@ int vm_argv_build(const struct vm_opts *o, const struct vm_guest *g, const struc
 		strv_addf(&a, "virtio-blk-%s,drive=answers", dev);
 	}
 
+	/* A cloud-init NoCloud seed: read-only, found by its label (cidata), not by its place. */
+	if (o->cidata_disk) {
+		strbuf_reset(&sb);
+		strbuf_addstr(&sb, "if=none,id=cidata,format=raw,readonly=on,file.driver=file,file.filename=");
+		add_qemu_escaped(&sb, o->cidata_disk);
+		strv_add(&a, "-drive");
+		strv_add(&a, sb.buf);
+		/* on the guest's own controller: it can drive that one */
+		strv_add(&a, "-device");
+		if (bus == VM_DISK_BUS_NVME)
+			strv_add(&a, "nvme,drive=cidata,serial=cidata");
+		else if (bus == VM_DISK_BUS_AHCI)
+			strv_add(&a, "ide-hd,drive=cidata,bus=ide.3");
+		else if (bus == VM_DISK_BUS_IDE)
+			strv_add(&a, "ide-hd,drive=cidata,bus=ide.1,unit=1");
+		else
+			strv_addf(&a, "virtio-blk-%s,drive=cidata", dev);
+	}
+
 	/* Entropy early, so guests do not stall waiting for the crng. */
 	strv_add(&a, "-object");
 	strv_add(&a, "rng-random,id=rng0,filename=/dev/urandom");

@@ -91,6 +91,7 @@ int vm_run(struct vm *vm, int *ret_status, struct pb_err *err)
 	int64_t t_deadline = -1, t_hard = -1, t_kill = -1, t_shadow = -1;
 	uint64_t shadow_max = 0, shadow_over = 0;
 	const char *shadow = vm_shadow(vm, &shadow_max);
+	char *runtime = NULL;
 	pid_t pid;
 
 	vm_opts_get(vm, &o);
@@ -128,6 +129,9 @@ int vm_run(struct vm *vm, int *ret_status, struct pb_err *err)
 		goto out;
 	vm_qmp_init(&q, sp[0]);
 	sp[0] = -1;
+	/* others (partboot ssh) find this VM and its SSH port while it runs */
+	if (o.ssh_port)
+		runtime = vm_runtime_write(vm, o.ssh_port);
 	if (o.timeout)
 		t_deadline = now_ms() + (int64_t)o.timeout * 1000;
 	if (shadow)
@@ -211,6 +215,7 @@ int vm_run(struct vm *vm, int *ret_status, struct pb_err *err)
 	while (q.fd >= 0 && vm_qmp_read(&q) >= 0) {
 	}
 
+	vm_runtime_remove(runtime);
 	vm_set_interrupted(vm, interrupted);
 	if (shadow_over) {
 		char a[32], b[32];

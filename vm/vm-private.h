@@ -82,6 +82,18 @@ const char *vm_where(const struct vm *vm);
 /* prepare.c: the options the VM was prepared with. */
 void vm_opts_get(const struct vm *vm, struct vm_opts *ret);
 
+/* prepare.c: the VM's temporary folder (made on first use; owned by vm). */
+int vm_tmpdir(struct vm *vm, const char **ret, struct pb_err *err);
+/* prepare.c: a file in it the VM attaches and vm_free() removes (the cidata seed). */
+void vm_set_cidata(struct vm *vm, char *path);
+/* prepare.c: the disk and partition the VM runs. */
+const struct part_disk *vm_disk(const struct vm *vm);
+const struct part_info *vm_part(const struct vm *vm);
+
+/* runtime.c: the runtime file while vm_run() runs a VM with an SSH port (see vm_runtime_read()). */
+char *vm_runtime_write(const struct vm *vm, unsigned ssh_port);
+void vm_runtime_remove(char *path);
+
 /* Set by vm_run() when it got SIGINT/SIGTERM. */
 void vm_set_interrupted(struct vm *vm, bool interrupted);
 

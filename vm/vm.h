@@ -105,6 +105,11 @@ struct vm_opts {
 	const char *answers_disk;
 	const char *tftp_dir;
 	const char *tftp_bootfile;
+	/*
+	 * A cloud-init NoCloud seed (an ISO9660 image labelled cidata) attached
+	 * read-only as a virtio disk; vm_attach_cloud_init() makes one and sets it.
+	 */
+	const char *cidata_disk;
 };
 
 #define VM_DEFAULT_MEM (512ULL * 1024 * 1024)
@@ -473,11 +478,61 @@ const char *vm_view_shadow(const struct vm *vm);
 /* Copy an answers file into a 1 MiB raw image in the VM's temporary folder and attach it read-only. */
 int vm_attach_answers(struct vm *vm, const char *file, struct pb_err *err);
 /*
+ * Give the VM a cloud-init NoCloud seed: user-data and meta-data (contents,
+ * already checked by the caller) go into an ISO9660 volume labelled cidata,
+ * made in the VM's temporary folder with xorriso (nothing mounted) and
+ * attached read-only (vm_opts.cidata_disk). -ENOENT without xorriso.
+ */
+int vm_attach_cloud_init(struct vm *vm, const char *user_data, size_t ud_len, const char *meta_data, size_t md_len,
+			 struct pb_err *err);
+
+/*
  * True when vm_run() got SIGINT/SIGTERM. Its verdict is still "powered off"
  * when the guest answered the power button, which an install must not take
  * for a finished installer.
  */
 bool vm_was_interrupted(const struct vm *vm);
+
+/* ---- a VM in the background, and found by others (background.c, runtime.c) ---- */
+
+/* A VM supervised by a process of its own (vm_run() there). */
+struct vm_bg;
+
+/*
+ * Start vm in the background: a child process of partboot, in its own
+ * process group (a Ctrl-C on the terminal does not reach it), runs vm_run()
+ * and exits with its VM_EXIT_* verdict. vm must stay alive (and is not to
+ * be run again) until vm_bg_free(). *ret is the caller's.
+ */
+int vm_run_background(struct vm *vm, struct vm_bg **ret, struct pb_err *err);
+/*
+ * Wait up to timeout_ms (-1: for good) for the VM to end: 0 with
+ * *ret_status its verdict (and err QEMU's failure for VM_EXIT_ERROR), or
+ * -ETIMEDOUT while it still runs.
+ */
+int vm_bg_wait(struct vm_bg *b, int timeout_ms, int *ret_status, struct pb_err *err);
+/* Press the power button (and stop QEMU VM_GRACE_SECONDS later), as SIGTERM does to partboot run. */
+void vm_bg_stop(struct vm_bg *b);
+/* Stop it when it still runs (vm_bg_stop(), waiting for the grace period), then free. Accepts NULL. */
+void vm_bg_free(struct vm_bg *b);
+
+/* What a VM that runs a partition tells others (partboot ssh joining it). */
+struct vm_runtime {
+	int pid;           /* the partboot process supervising the VM */
+	unsigned ssh_port; /* 127.0.0.1 port forwarded to the guest's 22 */
+};
+/*
+ * The running VM of partition p of d, from its runtime file: a file that
+ * vm_run() writes when the VM starts with an SSH port forward and removes
+ * when it ends, in $XDG_RUNTIME_DIR/partboot/, else /run/partboot (root) or
+ * /tmp/partboot-UID/, named after the disk's device and inode and the
+ * partition's start (any path to the same disk finds it). -ENOENT when
+ * there is none, or when its process is gone (the stale file is removed).
+ */
+int vm_runtime_read(const struct part_disk *d, const struct part_info *p, struct vm_runtime *ret);
+
+/* A TCP port on 127.0.0.1 free right now (for vm_opts.ssh_port). */
+int vm_free_port(unsigned *ret, struct pb_err *err);
 
 /* How a --via-vm source is booted. */
 enum vm_install_medium {
