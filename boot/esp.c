@@ -446,6 +446,27 @@ int esp_put_file(struct esp *e, const char *host_path, const char *path, struct 
 	return r;
 }
 
+int esp_remove(struct esp *e, const char *path, struct pb_err *err)
+{
+	struct strbuf dst = STRBUF_INIT;
+	const char *args[] = { "mdel", NULL, NULL };
+	int r;
+
+	r = esp_lookup(e, path, NULL, 0, NULL, NULL, NULL);
+	if (r == -ENOENT)
+		return 0;
+	if (r == -EISDIR)
+		return pb_err_set(err, r, "%s: %s is a directory, not a file", e->where, path);
+	if (r < 0)
+		return pb_err_set(err, r, "%s: cannot look up %s", e->where, path);
+	PB_DEBUG(PB_DEBUG_BOOT, "%s: remove %s", e->where, path);
+	strbuf_addf(&dst, "::%s", path);
+	args[1] = dst.buf;
+	r = mtools(e, args, err);
+	strbuf_release(&dst);
+	return r;
+}
+
 int esp_put_data(struct esp *e, const void *data, size_t len, const char *path, struct pb_err *err)
 {
 	_cleanup_free_ char *name = NULL;

@@ -46,6 +46,7 @@ enum {
 	OPT_CONSOLE,
 	OPT_TIMEOUT,
 	OPT_QEMU,
+	OPT_SECURE_BOOT,
 	OPT_VM_LAST,
 };
 
@@ -92,6 +93,9 @@ static int vm_option(const char *verb, int c, const char *arg, struct vm_opts *o
 	case OPT_QEMU:
 		o->qemu = arg;
 		return 1;
+	case OPT_SECURE_BOOT:
+		o->secure_boot = true;
+		return 1;
 	default:
 		return 0;
 	}
@@ -105,7 +109,8 @@ static int vm_option(const char *verb, int c, const char *arg, struct vm_opts *o
 		{ "cpus", required_argument, NULL, OPT_CPUS },                                     \
 		{ "console", required_argument, NULL, OPT_CONSOLE },                               \
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },                               \
-		{ "qemu", required_argument, NULL, OPT_QEMU }
+		{ "qemu", required_argument, NULL, OPT_QEMU },                                     \
+		{ "secure-boot", no_argument, NULL, OPT_SECURE_BOOT }
 
 int cmd_run(int argc, char **argv)
 {
@@ -191,6 +196,8 @@ int cmd_run(int argc, char **argv)
 		o.net = VM_NET_USER; /* a forwarded port needs the network */
 	if (o.machine == VM_MACHINE_MICROVM && o.mode != VM_MODE_DIRECT)
 		return cli_usage_error("run", "--machine microvm has no firmware; firmware mode needs q35");
+	if (o.secure_boot && o.mode != VM_MODE_UEFI)
+		return cli_usage_error("run", "--secure-boot needs --firmware uefi");
 	o.interactive = !o.console_path && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 
 	if (cli_disk_open(argv[optind], 0, NULL, &k))
@@ -304,13 +311,15 @@ int cmd_install_via_vm(int argc, char **argv)
 			if (r == CLI_OPT_CONTINUE)
 				break;
 			if (r == EXIT_USAGE)
-				log_info("with --via-vm, install takes: --answers --firmware --accel --mem --cpus --console "
-					 "--timeout --label --hostname --cmdline --qemu");
+				log_info("with --via-vm, install takes: --answers --firmware --secure-boot --accel --mem --cpus "
+					 "--console --timeout --label --hostname --cmdline --qemu");
 			return r < 0 ? EXIT_USAGE : r;
 		}
 	}
 	if (argc - optind != 2)
 		return cli_usage_error("install", "expected DISK and NAME");
+	if (o.secure_boot && o.mode != VM_MODE_UEFI)
+		return cli_usage_error("install", "--secure-boot needs --firmware uefi");
 	if (!io.via_vm || !*io.via_vm)
 		return cli_usage_error("install", "--via-vm takes an installer ISO, a disc (/dev/sr0) pxe:DIR or pxe:URL");
 	if (disk_install_check(&io, &err) < 0) {

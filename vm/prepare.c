@@ -247,16 +247,24 @@ static int prepare_direct(struct vm *vm, struct fs *fs, const struct vm_boot *b,
 	return 0;
 }
 
-/* UEFI: OVMF's code and a private copy of its variables (the guest's boot entries stay its own). */
+/*
+ * UEFI: OVMF's code and a private copy of its variables (the guest's boot
+ * entries stay its own). Secure Boot: Debian's OVMF build with Secure Boot
+ * (OVMF_CODE_4M.secboot.fd, which needs SMM: qemu.c) and variables with
+ * Microsoft's keys enrolled and Secure Boot on (OVMF_VARS_4M.ms.fd), so
+ * shim, signed by Microsoft's UEFI CA, is the only loader that runs.
+ */
 static int prepare_ovmf(struct vm *vm, struct pb_err *err)
 {
 	const char *dir = vm->o.ovmf_dir ? vm->o.ovmf_dir : "/usr/share/OVMF";
-	_cleanup_free_ char *vars = path_join(dir, "OVMF_VARS_4M.fd");
+	bool sb = vm->o.secure_boot;
+	_cleanup_free_ char *vars = path_join(dir, sb ? "OVMF_VARS_4M.ms.fd" : "OVMF_VARS_4M.fd");
 	int r;
 
-	vm->ovmf_code = path_join(dir, "OVMF_CODE_4M.fd");
+	vm->ovmf_code = path_join(dir, sb ? "OVMF_CODE_4M.secboot.fd" : "OVMF_CODE_4M.fd");
 	if (access(vm->ovmf_code, R_OK) < 0 || access(vars, R_OK) < 0)
-		return pb_err_set(err, -ENOENT, "%s: UEFI firmware not found (install ovmf)", vm->ovmf_code);
+		return pb_err_set(err, -ENOENT, "%s: UEFI firmware%s not found (install ovmf)",
+				  access(vm->ovmf_code, R_OK) < 0 ? vm->ovmf_code : vars, sb ? " with Secure Boot" : "");
 	if (!vm->tmpdir && (r = make_tmpdir(vm, err)) < 0)
 		return r;
 	vm->vars = path_join(vm->tmpdir, "OVMF_VARS.fd");

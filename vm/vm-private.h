@@ -50,6 +50,12 @@ void vm_opts_get(const struct vm *vm, struct vm_opts *ret);
 /* Set by vm_run() when it got SIGINT/SIGTERM. */
 void vm_set_interrupted(struct vm *vm, bool interrupted);
 
+/*
+ * secure-boot.c: what OVMF's Secure Boot build needs besides smm=on on the
+ * machine: its variable store writable only from SMM, and no S3.
+ */
+void vm_secure_boot_args(struct strv *argv);
+
 /* console.c: how the serial console reaches the user. */
 void vm_console_args(const struct vm_opts *o, struct strv *argv);
 

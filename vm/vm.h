@@ -73,6 +73,12 @@ struct vm_opts {
 	const char *cache_dir;    /* boot files cache; NULL = $XDG_CACHE_HOME/partboot or ~/.cache/partboot */
 	const char *ovmf_dir;     /* NULL = /usr/share/OVMF */
 	/*
+	 * UEFI with Secure Boot enforced (mode VM_MODE_UEFI only): OVMF's
+	 * Secure Boot build with Microsoft's keys enrolled (a private copy of
+	 * OVMF_VARS_4M.ms.fd), on q35 with SMM and secure pflash.
+	 */
+	bool secure_boot;
+	/*
 	 * Installer media (firmware mode only; see disk_install()). cdrom: an
 	 * ISO image or optical drive shown as a read-only CD-ROM and booted
 	 * first. answers_disk: a raw image attached read-only as the last virtio
