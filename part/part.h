@@ -211,12 +211,19 @@ struct part_layout {
 	uint64_t size;         /* [disk] size; 0 when absent */
 	enum part_table table; /* [disk] table; PART_TABLE_GPT when absent */
 	char *seed;            /* [disk] seed; NULL when absent */
-	bool bios, uefi;       /* [disk] bootloader = bios, uefi */
+	/*
+	 * [disk] bootloader = bios, uefi; auto (also when the key is absent and
+	 * the layout has an esp) is resolved here: uefi, and bios on a dos
+	 * table or with a bios-boot partition; none: both false.
+	 */
+	bool bios, uefi;
+	bool bootloader_auto;  /* bios and uefi were chosen by auto */
+	bool secure_boot;      /* [disk] secure_boot = yes: UEFI through Debian's signed shim and GRUB */
 	char *default_guest;   /* [disk] default: a partition name; NULL when absent */
 	struct part_layout_partition *partitions; /* in file order */
 	size_t n_partitions;
 	/* line of each [disk] key, 0 when absent (for messages about the values) */
-	unsigned size_line, table_line, seed_line, bootloader_line, default_line;
+	unsigned size_line, table_line, seed_line, bootloader_line, default_line, secure_boot_line;
 };
 
 /*

@@ -284,6 +284,66 @@ static void test_part_layout_errors_name_the_line(void **state)
 		     "bad.conf:2: default 'nope' is not a partition");
 	layout_fails("[disk]\ntable = dos\n[partition b]\ntype = bios-boot\nsize = 1M\n",
 		     "bad.conf:4: [partition b]: no bios-boot partition on a dos table");
+	/* bootloader and secure_boot */
+	layout_fails("[disk]\nbootloader = grub\n", "bad.conf:2: bad bootloader 'grub' (auto, none, or bios, uefi or both)");
+	layout_fails("[disk]\nbootloader = auto, bios\n", "bad.conf:2: bootloader = auto stands alone");
+	layout_fails("[disk]\nbootloader = none uefi\n", "bad.conf:2: bootloader = none stands alone");
+	layout_fails("[disk]\nbootloader = auto\n[partition a]\ntype = root\nsize = 1M\n",
+		     "bad.conf:2: bootloader = auto needs an esp partition");
+	layout_fails("[disk]\nsecure_boot = maybe\n", "bad.conf:2: bad secure_boot 'maybe' (yes or no)");
+	layout_fails("[disk]\nsecure_boot = yes\nbootloader = bios\n[partition e]\ntype = esp\nsize = 64M\n",
+		     "bad.conf:2: secure_boot = yes needs a UEFI bootloader");
+	layout_fails("[disk]\nsecure_boot = yes\n[partition a]\ntype = root\nsize = 1M\n",
+		     "bad.conf:2: secure_boot = yes needs a UEFI bootloader");
+}
+
+/* Without a bootloader key, a layout with an esp gets what `partboot bootloader` would install. */
+static void test_part_layout_bootloader_auto(void **state)
+{
+	static const struct {
+		const char *text;
+		bool bios, uefi, is_auto, sb;
+	} cases[] = {
+		/* an esp alone: UEFI */
+		{ "[partition e]\ntype = esp\nsize = 64M\n", false, true, true, false },
+		/* and a bios-boot partition: both */
+		{ "[partition b]\ntype = bios-boot\nsize = 1M\n[partition e]\ntype = esp\nsize = 64M\n", true, true, true,
+		  false },
+		/* a dos table: BIOS in the gap after the MBR, and UEFI */
+		{ "[disk]\ntable = dos\n[partition e]\ntype = esp\nsize = 64M\n", true, true, true, false },
+		/* written out: the same */
+		{ "[disk]\nbootloader = auto\n[partition e]\ntype = esp\nsize = 64M\n", false, true, true, false },
+		/* opted out */
+		{ "[disk]\nbootloader = none\n[partition e]\ntype = esp\nsize = 64M\n", false, false, false, false },
+		/* no esp: nothing to install */
+		{ "[partition a]\ntype = root\nsize = 1M\n", false, false, false, false },
+		/* explicit kinds stay as written */
+		{ "[disk]\nbootloader = uefi\n[partition b]\ntype = bios-boot\nsize = 1M\n[partition e]\ntype = esp\nsize = 64M\n",
+		  false, true, false, false },
+		/* Secure Boot with auto, and with uefi */
+		{ "[disk]\nsecure_boot = yes\n[partition e]\ntype = esp\nsize = 64M\n", false, true, true, true },
+		{ "[disk]\nsecure_boot = yes\nbootloader = bios, uefi\n[partition b]\ntype = bios-boot\nsize = 1M\n"
+		  "[partition e]\ntype = esp\nsize = 64M\n",
+		  true, true, false, true },
+		{ "[disk]\nsecure_boot = no\n[partition e]\ntype = esp\nsize = 64M\n", false, true, true, false },
+	};
+	const char *path = img_path("auto.conf");
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct pb_err err = PB_ERR_INIT;
+		struct part_layout *l = NULL;
+		FILE *f = fopen(path, "w");
+
+		fputs(cases[i].text, f);
+		fclose(f);
+		if (part_layout_parse(path, &l, &err) < 0)
+			fail_msg("case %zu: %s", i, pb_err_msg(&err));
+		if (l->bios != cases[i].bios || l->uefi != cases[i].uefi || l->bootloader_auto != cases[i].is_auto ||
+		    l->secure_boot != cases[i].sb)
+			fail_msg("case %zu: bios %d uefi %d auto %d secure_boot %d", i, l->bios, l->uefi, l->bootloader_auto,
+				 l->secure_boot);
+		part_layout_free(l);
+	}
 }
 
 static void test_part_layout_parses_everything(void **state)
@@ -436,6 +496,7 @@ int main(void)
 		cmocka_unit_test(test_part_seed_is_deterministic),
 		cmocka_unit_test(test_part_seed_uuids_follow_names),
 		cmocka_unit_test(test_part_layout_errors_name_the_line),
+		cmocka_unit_test(test_part_layout_bootloader_auto),
 		cmocka_unit_test(test_part_layout_parses_everything),
 		cmocka_unit_test(test_part_find_by_name_or_number),
 		cmocka_unit_test(test_part_dos_names_round_trip),

@@ -120,6 +120,43 @@ check "plain --uefi: partboot's own BOOTX64.EFI again" cmp "$T_DIR/plain.efi" "$
 check "plain --uefi: grubx64.efi and the stub removed" bash -c "! mdir -i '$(esp)' ::/EFI/BOOT/grubx64.efi >/dev/null 2>&1 &&
 	! mdir -i '$(esp)' ::/EFI/debian/grub.cfg >/dev/null 2>&1"
 
+# A layout: secure_boot = yes, and no bootloader key (an esp and a bios-boot partition: auto,
+# so BIOS and Secure Boot UEFI).
+cat >"$T_DIR/sb.conf" <<EOF
+[disk]
+size = 128M
+seed = sb-layout
+secure_boot = yes
+
+[partition bios]
+type = bios-boot
+size = 1M
+
+[partition esp]
+type = esp
+size = 34M
+
+[partition alpha]
+type = root
+size = 40M
+source = $GUEST_TAR
+EOF
+L=$T_DIR/layout.img
+pb apply "$L" "$T_DIR/sb.conf" --dry-run --json >"$T_DIR/plan.json" 2>/dev/null
+check "apply --dry-run --json: bootloader bios,uefi,secure-boot (auto, Secure Boot)" \
+	jq -e '[.plan[] | select(.kind == "bootloader") | .bootloader] == ["bios,uefi,secure-boot"]' "$T_DIR/plan.json"
+if pb -q apply "$L" "$T_DIR/sb.conf"; then
+	rm -f "$T_DIR/l.efi"
+	mcopy -n -i "$L@@$((2 * 1024 * 1024))" ::/EFI/BOOT/BOOTX64.EFI "$T_DIR/l.efi" 2>/dev/null
+	check "apply secure_boot = yes: BOOTX64.EFI is the signed shim" cmp "$SHIM" "$T_DIR/l.efi"
+else
+	t_fail "apply a layout with secure_boot = yes"
+fi
+sed -i 's/^secure_boot = yes$/secure_boot = yes\nbootloader = bios/' "$T_DIR/sb.conf"
+refuses "secure_boot = yes with bootloader = bios: refused with FILE:LINE" 1 \
+	"sb.conf:4: secure_boot = yes needs a UEFI bootloader" pb apply "$T_DIR/none.img" "$T_DIR/sb.conf"
+check "refused layout: no disk created" test ! -e "$T_DIR/none.img"
+
 refuses "run --secure-boot without --firmware uefi: usage error" 2 "--secure-boot needs --firmware uefi" \
 	pb run "$D" alpha --secure-boot
 refuses "run --firmware bios --secure-boot: usage error" 2 "--secure-boot needs --firmware uefi" \
