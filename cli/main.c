@@ -26,7 +26,10 @@ const struct cli_verb cli_verbs[] = {
 	  "  -s, --size SIZE     size of a new image (K, M, G, T suffixes); required\n"
 	  "                      when DISK does not exist\n"
 	  "  -t, --table TYPE    gpt (default) or dos\n"
-	  "      --seed STR      derive the disk identifier from STR (reproducible)\n"
+	  "      --seed STR      derive every identifier and timestamp from STR, now and\n"
+	  "                      in every later command on this disk (the seed is kept\n"
+	  "                      in partboot's record; a later --seed overrides it for\n"
+	  "                      that command): the same commands give the same bytes\n"
 	  "  -f, --force         replace an existing table\n" },
 	{ "add", cmd_add, "add a partition",
 	  "partboot add DISK NAME --type TYPE --size SIZE|rest [--label LABEL] [--seed STR]\n"
@@ -40,7 +43,8 @@ const struct cli_verb cli_verbs[] = {
 	  "  -s, --size SIZE     size with K, M, G, T suffix, or 'rest' for the largest\n"
 	  "                      free run\n"
 	  "  -L, --label LABEL   filesystem label used when a filesystem is made\n"
-	  "      --seed STR      derive the partition UUID from STR and NAME\n"
+	  "      --seed STR      derive the partition UUID from STR and NAME (default:\n"
+	  "                      the seed kept by init --seed, if any)\n"
 	  "      --start OFFSET  place it at OFFSET (1 MiB aligned) instead\n" },
 	{ "remove", cmd_remove, "remove a partition",
 	  "partboot remove DISK NAME|NUMBER\n"
@@ -100,7 +104,8 @@ const struct cli_verb cli_verbs[] = {
 	  "  -L, --label LABEL   filesystem label (default: the label given to add)\n"
 	  "      --seed STR      derive the UUID (and ext4 hash seed) from STR and\n"
 	  "                      the partition name, and fix every timestamp\n"
-	  "                      (SOURCE_DATE_EPOCH, else 2000-01-01): same bytes\n" },
+	  "                      (SOURCE_DATE_EPOCH, else 2000-01-01): same bytes\n"
+	  "                      (default: the seed kept by init --seed, if any)\n" },
 	{ "install", cmd_install, "install a guest into a partition",
 	  "partboot install DISK NAME --from SOURCE [--wipe] [--label LABEL] [--seed STR]\n"
 	  "                [--hostname HOST] [--cmdline ARGS]\n"
@@ -129,7 +134,8 @@ const struct cli_verb cli_verbs[] = {
 	  "                      through a temporary folder when mmdebstrap is missing)\n"
 	  "  -w, --wipe          make a new filesystem even when one exists\n"
 	  "  -L, --label LABEL   label of a new filesystem\n"
-	  "      --seed STR      reproducible identifiers and times (see mkfs)\n"
+	  "      --seed STR      reproducible identifiers and times (see mkfs; default:\n"
+	  "                      the seed kept by init --seed, if any)\n"
 	  "      --hostname HOST the guest's hostname (default: NAME)\n"
 	  "      --cmdline ARGS  kernel arguments for the menu and the VM runner,\n"
 	  "                      without root= (default: the guest's own, else\n"

@@ -176,6 +176,10 @@ static int disk_key(struct parser *ps, const char *name, const char *value)
 			return perror_at(ps, ps->line, -EINVAL, "bad table '%s' (gpt or dos)", value);
 		return 1;
 	case K_SEED:
+		if (!part_seed_valid(value))
+			return perror_at(ps, ps->line, -EINVAL,
+					 "bad seed: at most %d bytes (it is kept in partboot's record), no control characters",
+					 PART_SEED_MAX);
 		return dup_value(ps, &l->seed, value);
 	case K_BOOTLOADER: {
 		_cleanup_free_ char *v = xstrdup(value);
@@ -532,7 +536,8 @@ int part_layout_apply(struct part_disk *d, const struct part_layout *l, const ch
 		if (r < 0)
 			return r;
 		step_add(plan, PART_LAYOUT_TABLE, NULL);
-	} else {
+	} else if (seed) {
+		/* without one, the seed kept with the disk (if any) stays in use */
 		part_disk_set_seed(d, seed);
 	}
 

@@ -85,12 +85,19 @@ const char *part_disk_id(const struct part_disk *d);
 /*
  * Start a new, empty table in memory (replacing any). seed, when non-NULL,
  * makes the disk identifier and every partition UUID added afterwards derive
- * from it (name-based UUIDs), so the same requests give the same bytes.
+ * from it (name-based UUIDs), so the same requests give the same bytes. The
+ * seed is kept with the disk (partboot's record, written by
+ * part_disk_write()): every later part_disk_open() of it starts with that
+ * seed in use. -EINVAL for a seed the record cannot keep (more than 64
+ * bytes, a control character).
  */
 int part_disk_new_table(struct part_disk *d, enum part_table table, const char *seed, struct pb_err *err);
-/* Seed for later additions on an existing table (apply --seed). */
+/*
+ * The seed to use from now on, for this open only (--seed on a later verb);
+ * the one kept with the disk does not change. NULL: random identifiers.
+ */
 void part_disk_set_seed(struct part_disk *d, const char *seed);
-/* The seed in use (owned by d), or NULL: identifiers are random. */
+/* The seed in use (owned by d): the disk's own unless set otherwise, or NULL: identifiers are random. */
 const char *part_disk_seed(const struct part_disk *d);
 /* The name messages use for the disk (the path as given; owned by d). */
 const char *part_disk_display(const struct part_disk *d);
