@@ -115,7 +115,7 @@ static int vm_option(const char *verb, int c, const char *arg, struct vm_opts *o
 int cmd_run(int argc, char **argv)
 {
 	enum { OPT_MACHINE = OPT_VM_LAST, OPT_APPEND, OPT_SNAPSHOT, OPT_NET, OPT_SSH_PORT, OPT_PRINT, OPT_XML,
-	       OPT_NO_PVH };
+	       OPT_LIBVIRT, OPT_NO_PVH };
 	static const struct option longopts[] = {
 		CLI_COMMON_LONGOPTS,
 		VM_LONGOPTS,
@@ -125,7 +125,8 @@ int cmd_run(int argc, char **argv)
 		{ "net", required_argument, NULL, OPT_NET },
 		{ "ssh-port", required_argument, NULL, OPT_SSH_PORT },
 		{ "print-cmdline", no_argument, NULL, OPT_PRINT },
-		{ "libvirt-xml", no_argument, NULL, OPT_XML },
+		{ "libvirt-xml", optional_argument, NULL, OPT_XML },
+		{ "libvirt", required_argument, NULL, OPT_LIBVIRT },
 		{ "no-pvh", no_argument, NULL, OPT_NO_PVH },
 		{}
 	};
@@ -133,7 +134,7 @@ int cmd_run(int argc, char **argv)
 	struct pb_err err = PB_ERR_INIT;
 	struct disk *k = NULL;
 	struct vm *vm = NULL;
-	bool print = false, xml = false;
+	bool print = false, xml = false, define = false;
 	int64_t t0 = now_us();
 	int c, r, status = EXIT_FAIL;
 
@@ -172,6 +173,12 @@ int cmd_run(int argc, char **argv)
 			break;
 		case OPT_XML:
 			xml = true;
+			if (optarg)
+				o.libvirt_name = optarg;
+			break;
+		case OPT_LIBVIRT:
+			define = true;
+			o.libvirt_name = optarg;
 			break;
 		case OPT_NO_PVH:
 			o.no_pvh = true;
@@ -190,8 +197,11 @@ int cmd_run(int argc, char **argv)
 	}
 	if (argc - optind != 2)
 		return cli_usage_error("run", "expected DISK and NAME");
-	if (print && xml)
-		return cli_usage_error("run", "--print-cmdline and --libvirt-xml exclude each other");
+	if (print + xml + define > 1)
+		return cli_usage_error("run", "--print-cmdline, --libvirt-xml and --libvirt exclude each other");
+	if ((xml || define) && o.timeout)
+		return cli_usage_error("run", "--timeout is partboot's own runner's; a libvirt domain runs on its own");
+	o.libvirt = xml || define;
 	if (o.ssh_port && o.net == VM_NET_NONE)
 		o.net = VM_NET_USER; /* a forwarded port needs the network */
 	if (o.machine == VM_MACHINE_MICROVM && o.mode != VM_MODE_DIRECT)
@@ -213,6 +223,21 @@ int cmd_run(int argc, char **argv)
 		  vm_guest(vm)->kernel ? vm_guest(vm)->kernel : "(firmware)",
 		  vm_guest(vm)->kernel_pvh ? " (PVH)" : "", (double)(now_us() - t0) / 1000.0);
 
+	if (vm_notice(vm))
+		log_warn("%s", vm_notice(vm));
+	if (define) {
+		r = vm_libvirt_start(vm, &err);
+		if (r < 0) {
+			status = cli_fail(&err);
+			goto out;
+		}
+		log_info("%s: guest '%s': libvirt domain '%s' defined and started (its files in %s); %s%s", argv[optind],
+			 argv[optind + 1], vm_libvirt_domain(vm), vm_libvirt_dir(vm),
+			 o.console_path ? "console in " : "console: virsh console ",
+			 o.console_path ? o.console_path : vm_libvirt_domain(vm));
+		status = EXIT_OK;
+		goto out;
+	}
 	if (print || xml) {
 		struct strbuf sb = STRBUF_INIT;
 

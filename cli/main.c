@@ -218,7 +218,7 @@ const struct cli_verb cli_verbs[] = {
 	  "partboot run DISK NAME [--firmware bios|uefi [--secure-boot]] [--accel auto|kvm|tcg]\n"
 	  "             [--mem SIZE] [--cpus N] [--append ARGS] [--console FILE] [--timeout S]\n"
 	  "             [--snapshot] [--net user|none] [--ssh-port N]\n"
-	  "             [--print-cmdline | --libvirt-xml]\n"
+	  "             [--print-cmdline | --libvirt-xml[=DOMAIN] | --libvirt DOMAIN]\n"
 	  "\n"
 	  "  Boot guest NAME of DISK in a QEMU virtual machine. By default (direct mode)\n"
 	  "  the kernel and initrd come out of the guest's /boot, the command line is the\n"
@@ -252,7 +252,13 @@ const struct cli_verb cli_verbs[] = {
 	  "      --ssh-port N        forward 127.0.0.1:N to the guest's port 22 (implies\n"
 	  "                          --net user)\n"
 	  "      --print-cmdline     print the QEMU command, start nothing\n"
-	  "      --libvirt-xml       print a libvirt domain XML, start nothing\n"
+	  "      --libvirt-xml[=DOMAIN]  print a libvirt domain XML (DOMAIN, default\n"
+	  "                          partboot-NAME; virsh define FILE), start nothing;\n"
+	  "                          its files go where libvirt's QEMU reads them\n"
+	  "                          (root: /var/lib/libvirt/boot/partboot/DOMAIN)\n"
+	  "      --libvirt DOMAIN    the same, defined as DOMAIN and started with virsh;\n"
+	  "                          partboot returns once it runs (--console FILE: its\n"
+	  "                          serial console to FILE, else virsh console DOMAIN)\n"
 	  "      --no-pvh            hand QEMU the bzImage, not the unpacked kernel\n"
 	  "      --qemu BINARY       QEMU binary (default qemu-system-x86_64)\n" },
 	{ NULL, NULL, NULL, NULL },

@@ -334,6 +334,19 @@ static void test_vm_vmdk_descriptor_for_a_layout(void **state)
 			    "ddb.virtualHWVersion = \"4\"\n"
 			    "ddb.adapterType = \"ide\"\n");
 	strbuf_release(&sb);
+
+	/* for libvirt: one shadow file per extent, beside the descriptor, each from its own start */
+	vm_vmdk_descriptor(e, n, "/srv/disk.img", NULL, &sb);
+	assert_non_null(strstr(sb.buf, "# Extent description\n"
+				       "RW 2048 FLAT \"shadow-0.img\" 0\n"
+				       "RW 131072 FLAT \"shadow-1.img\" 0\n"
+				       "RW 2048 FLAT \"shadow-2.img\" 0\n"
+				       "RW 409600 FLAT \"/srv/disk.img\" 135168\n"
+				       "RW 409600 FLAT \"shadow-4.img\" 0\n"
+				       "RW 2048 FLAT \"shadow-5.img\" 0\n"
+				       "RW 270336 FLAT \"shadow-6.img\" 0\n"
+				       "RW 2048 FLAT \"shadow-7.img\" 0\n\n"));
+	strbuf_release(&sb);
 	free(e);
 }
 

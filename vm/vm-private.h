@@ -17,11 +17,53 @@ void strv_add(struct strv *s, const char *str);
 void strv_addf(struct strv *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
+ * The prepared VM (prepare.c makes it; run.c, qemu.c and libvirt.c read it).
+ * Strings are owned.
+ */
+struct vm {
+	struct vm_opts o;
+	struct part_disk *disk; /* borrowed from the caller */
+	struct part_info p;
+	bool locked;            /* p's partition lock is ours */
+	char *disk_path; /* absolute: vmdk extents and printed commands need it */
+	char *name;      /* the partition's name (or number) */
+	char *kernel, *initrd, *cmdline;
+	char *tmpdir, *shadow, *view, *vars, *ovmf_code, *answers;
+	size_t view_extents;
+	struct vm_guest g;
+	enum vm_accel accel;
+	char *warning;
+	bool keep_files; /* --print-cmdline / libvirt: the printed command needs them */
+	bool interrupted; /* vm_run() got SIGINT/SIGTERM (the guest may still have powered off) */
+	/* o.libvirt */
+	char *domain;         /* the domain's name */
+	char *libvirt_dir;    /* its folder (also tmpdir, kept) */
+	char *vars_template;  /* uefi: what libvirt copies into the domain's variable store */
+	char *console;        /* the console file, absolute, or NULL */
+	struct strv shadows;  /* firmware mode: the split shadow's files */
+	char *notice;         /* what was changed so that libvirt's QEMU can do its work */
+};
+
+/*
+ * libvirt.c, for vm_prepare() with o.libvirt. vm_libvirt_prepare_dir():
+ * the domain's name and its folder, emptied or made (root: under
+ * /var/lib/libvirt/boot/partboot/, else the cache; see docs/vm.md), set as
+ * vm->tmpdir and kept. vm_libvirt_finish(), once the files are there: as
+ * root, hands the shadow files to libvirt-qemu, grants it access to the
+ * disk in firmware mode, and checks that it reaches every file.
+ */
+int vm_libvirt_prepare_dir(struct vm *vm, struct pb_err *err);
+int vm_libvirt_finish(struct vm *vm, struct pb_err *err);
+
+/*
  * disk-view.c: create shadow_path (sparse, disk_size) holding the copies the
  * plan asks for, and view_path (the vmdk descriptor). Reads disk_fd only.
+ * split: one file per shadow extent instead, shadow_path-N.img (N the
+ * extent's index; the descriptor must sit in the same folder).
  */
 int vm_disk_view_write(int disk_fd, bool blockdev, uint64_t disk_size, const struct vm_extent *e, size_t n,
-		       const char *disk_path, const char *shadow_path, const char *view_path, struct pb_err *err);
+		       const char *disk_path, const char *shadow_path, const char *view_path, bool split,
+		       struct pb_err *err);
 
 /*
  * boot-files.c: store a kernel and initrd read from the guest in the cache

@@ -79,6 +79,15 @@ struct vm_opts {
 	 */
 	bool secure_boot;
 	/*
+	 * Prepare for libvirt instead of partboot's own runner
+	 * (vm_libvirt_xml(), vm_libvirt_start()): a q35 domain named
+	 * libvirt_name (NULL = "partboot-NAME"), its files in a folder of its
+	 * own that libvirt's QEMU can read (docs/vm.md), the console (when
+	 * console_path is set) a <serial type='file'>.
+	 */
+	bool libvirt;
+	const char *libvirt_name;
+	/*
 	 * Installer media (firmware mode only; see disk_install()). cdrom: an
 	 * ISO image or optical drive shown as a read-only CD-ROM and booted
 	 * first. answers_disk: a raw image attached read-only as the last virtio
@@ -223,7 +232,11 @@ struct vm_extent {
 int vm_disk_view_plan(const struct part_info *parts, size_t n, unsigned target_partno, uint64_t disk_size,
 		      struct vm_extent **ret, size_t *ret_n, struct pb_err *err);
 
-/* The vmdk descriptor (monolithicFlat, FLAT extents, all RW) for a plan. */
+/*
+ * The vmdk descriptor (monolithicFlat, FLAT extents, all RW) for a plan.
+ * shadow_path NULL: one file per shadow extent, "shadow-N.img" beside the
+ * descriptor (N the extent's index), each from its own start (for libvirt).
+ */
 void vm_vmdk_descriptor(const struct vm_extent *e, size_t n, const char *disk_path, const char *shadow_path,
 			struct strbuf *out);
 
@@ -246,8 +259,10 @@ struct vm_boot {
  * of the disk stay usable; read the boot files (direct mode: b, read through
  * fs/) or build the disk view (firmware mode; b unused, may be NULL), and
  * choose the accelerator. Whether p holds a complete guest is the caller's
- * to decide (disk_vm_prepare()). Nothing is started. *ret is the caller's:
- * vm_free().
+ * to decide (disk_vm_prepare()). Nothing is started. With o->libvirt the
+ * files go to the domain's own folder instead, where libvirt's QEMU reads
+ * them (and as root the disk gets an ACL entry for it in firmware mode:
+ * vm_notice()). *ret is the caller's: vm_free().
  */
 int vm_prepare(struct part_disk *d, const struct part_info *p, const struct vm_boot *b, const struct vm_opts *o,
 	       struct vm **ret, struct pb_err *err);
@@ -268,8 +283,29 @@ const struct vm_guest *vm_guest(const struct vm *vm);
  */
 int vm_print_cmdline(struct vm *vm, struct strbuf *out, struct pb_err *err);
 
-/* A libvirt domain XML for the same guest (q35, virtio disk slice or vmdk view). */
+/*
+ * A libvirt domain XML for the same guest, appended to out, for a vm
+ * prepared with o.libvirt (-EINVAL otherwise): q35, a stable <uuid> (a
+ * name-based UUID of the domain name, the disk's identifier and the
+ * partition's UUID, so defining it again updates the same domain), domain
+ * type kvm or qemu (TCG, with <cpu mode='maximum'>), the partition as a
+ * storage slice (direct mode) or the split vmdk view (firmware mode), OVMF
+ * with libvirt's own copy of the variables (uefi).
+ */
 int vm_libvirt_xml(struct vm *vm, struct strbuf *out, struct pb_err *err);
+/*
+ * Write that XML to the domain's folder (domain.xml), `virsh define` it and
+ * `virsh start` the domain (virsh's default connection: qemu:///system for
+ * root, qemu:///session otherwise; LIBVIRT_DEFAULT_URI picks another), then
+ * return: libvirt runs the VM from here on, outside partboot's partition
+ * lock.
+ */
+int vm_libvirt_start(struct vm *vm, struct pb_err *err);
+/* The domain's name and its folder (vm prepared with o.libvirt), owned by vm; NULL otherwise. */
+const char *vm_libvirt_domain(const struct vm *vm);
+const char *vm_libvirt_dir(const struct vm *vm);
+/* One line for the user about what was changed for libvirt's QEMU (an ACL on the disk), or NULL. */
+const char *vm_notice(const struct vm *vm);
 
 /*
  * Start QEMU and wait for the VM to end. SIGINT/SIGTERM (and --timeout) send
