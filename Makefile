@@ -117,7 +117,7 @@ $(SO): $(LIB_OBJ) $(BUILD)/libpartboot.sym
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(quiet) CC $<
-	$(Q)$(CC) $(CFLAGS) $(PB_CFLAGS) $(PB_PIC) -MMD -MP -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PB_CFLAGS) $(PB_PIC) -MMD -MP -c -o $@ $<
 
 $(PROG): $(call obj,$(CLI_SRC)) $(LIBS_A)
 	$(quiet) LD $@

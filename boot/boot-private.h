@@ -62,6 +62,40 @@ int esp_mkdir(struct esp *e, const char *path, struct pb_err *err);
 int esp_put_file(struct esp *e, const char *host_path, const char *path, struct pb_err *err);
 /* Write data to a private temporary file and esp_put_file() it. */
 int esp_put_data(struct esp *e, const void *data, size_t len, const char *path, struct pb_err *err);
+/* Through mtools: delete a file; 0 when it is not there. */
+int esp_remove(struct esp *e, const char *path, struct pb_err *err);
+
+/*
+ * The three lines that find the ESP by its FAT volume id and load the shared
+ * menu: grub-mkimage's embedded config, and the EFI/debian/grub.cfg stub that
+ * Debian's signed GRUB reads (secure-boot.c). Appended to out.
+ */
+void boot_stub_cfg(const char *volid, struct strbuf *out);
+
+/* ---- Secure Boot: Debian's signed shim and GRUB (secure-boot.c) ---- */
+
+/* The host files of the signed chain, found and sized by boot_sb_find(). */
+struct boot_sb_files {
+	const char *shim, *grub, *mokmanager; /* static paths; mokmanager NULL when absent */
+	uint64_t shim_size, grub_size, mokmanager_size;
+};
+
+/*
+ * Find shim and the signed GRUB where Debian installs them. -ENOENT with the
+ * package to install when one is missing. Reads only.
+ */
+int boot_sb_find(struct boot_sb_files *ret, struct pb_err *err);
+/* ESP bytes the chain needs beyond what the files it replaces take. */
+uint64_t boot_sb_need(struct esp *e, const struct boot_sb_files *f);
+/*
+ * Put the chain on the ESP: the stub config, GRUB, MokManager, then shim as
+ * EFI/BOOT/BOOTX64.EFI last (an interruption leaves the previous loader in
+ * place); an EFI/BOOT/fbx64.efi is removed (shim would run it instead of
+ * GRUB).
+ */
+int boot_sb_write(struct esp *e, const struct boot_sb_files *f, struct pb_err *err);
+/* After a plain UEFI install: remove what boot_sb_write() put besides BOOTX64.EFI. */
+int boot_sb_remove(struct esp *e, struct pb_err *err);
 
 /* -ENOENT with a message when name is not an entry of the installed menu (menu.c). */
 int boot_menu_has_entry(struct esp *e, const char *name, struct pb_err *err);

@@ -3,8 +3,9 @@
  * boot — GRUB for the whole disk, installed by partboot itself (no loop
  * device, no grub-install): BIOS GRUB's boot.img in the MBR and core.img in
  * the BIOS boot partition (GPT) or the gap after the MBR (dos); UEFI GRUB as
- * EFI/BOOT/BOOTX64.EFI on the ESP. Both read one grub.cfg and one grubenv
- * kept on the ESP (/grub/), see docs/bootloader.md.
+ * EFI/BOOT/BOOTX64.EFI on the ESP, or for Secure Boot Debian's signed shim
+ * and GRUB in its place. All of them read one grub.cfg and one grubenv kept
+ * on the ESP (/grub/), see docs/bootloader.md.
  *
  * The menu is data (struct boot_entry): the caller (disk/, which knows the
  * guests) hands boot the entries, one per bootable guest with the partition
@@ -35,10 +36,31 @@ struct part_disk;
 enum {
 	BOOT_INSTALL_BIOS = 1 << 0,
 	BOOT_INSTALL_UEFI = 1 << 1,
+	/*
+	 * UEFI (implied) through Debian's signed chain, for firmware enforcing
+	 * Secure Boot: shim (package shim-signed, /usr/lib/shim/shimx64.efi.signed)
+	 * as EFI/BOOT/BOOTX64.EFI, the signed GRUB (grub-efi-amd64-signed,
+	 * /usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed) as
+	 * EFI/BOOT/grubx64.efi, MokManager (mmx64.efi) when installed, and a
+	 * stub EFI/debian/grub.cfg leading to the shared menu. It boots with
+	 * Secure Boot off too. Refused with the package to install when a file
+	 * is missing.
+	 */
+	BOOT_INSTALL_SECURE_BOOT = 1 << 2,
 };
 
 /* True when d's ESP holds partboot's grub.cfg (a bootloader is installed). */
 bool boot_is_installed(struct part_disk *d);
+/* True when d's UEFI loader is the signed chain (BOOT_INSTALL_SECURE_BOOT). */
+bool boot_is_secure_boot(struct part_disk *d);
+
+/*
+ * True when the PE image (a kernel's bzImage, an EFI binary) carries an
+ * Authenticode signature (a PKCS#7 entry in its Certificate Table). Says
+ * nothing about who signed it: a kernel signed by a key neither shim nor
+ * the firmware trusts is refused at boot all the same. Pure.
+ */
+bool boot_pe_is_signed(const void *img, size_t len);
 
 /* ---- the menu --------------------------------------------------------- */
 
@@ -88,9 +110,11 @@ void boot_menu_render(const struct boot_entry *entries, size_t n, struct strbuf 
 int boot_menu_write(struct part_disk *d, const struct boot_entry *entries, size_t n, struct pb_err *err);
 
 /*
- * Install GRUB on d with a menu of these entries (n may be 0). flags 0 means
- * "every kind the disk has partitions for": BIOS when there is a BIOS boot
- * partition (GPT) or a dos table, UEFI when there is an ESP. The ESP is
+ * Install GRUB on d with a menu of these entries (n may be 0). flags without
+ * BIOS or UEFI means "every kind the disk has partitions for": BIOS when
+ * there is a BIOS boot partition (GPT) or a dos table, UEFI when there is an
+ * ESP; SECURE_BOOT makes the UEFI one the signed chain. A plain UEFI install
+ * removes what a Secure Boot one added. The ESP is
  * needed in any case (it holds grub.cfg and grubenv) and is made FAT when it
  * has no filesystem. Everything is checked before the first write (ESP
  * present, embedding area big enough); the message says what to add and how

@@ -471,6 +471,27 @@ int esp_put_file(struct esp *e, const char *host_path, const char *path, struct 
 	return r;
 }
 
+int esp_remove(struct esp *e, const char *path, struct pb_err *err)
+{
+	struct strbuf dst = STRBUF_INIT;
+	const char *args[] = { "mdel", NULL, NULL };
+	int r;
+
+	r = esp_lookup(e, path, NULL, 0, NULL, NULL, NULL);
+	if (r == -ENOENT)
+		return 0;
+	if (r == -EISDIR)
+		return pb_err_set(err, r, "%s: %s is a directory, not a file", e->where, path);
+	if (r < 0)
+		return pb_err_set(err, r, "%s: cannot look up %s", e->where, path);
+	PB_DEBUG(PB_DEBUG_BOOT, "%s: remove %s", e->where, path);
+	strbuf_addf(&dst, "::%s", path);
+	args[1] = dst.buf;
+	r = mtools(e, args, err);
+	strbuf_release(&dst);
+	return r;
+}
+
 int esp_put_data(struct esp *e, const void *data, size_t len, const char *path, struct pb_err *err)
 {
 	_cleanup_free_ char *name = NULL;
@@ -496,7 +517,8 @@ int esp_mkfs(struct esp *e, struct pb_err *err)
 {
 	char offset[32], kib[32], volid[16];
 	const char *argv[] = { "mkfs.fat", "-F", "16", "-s", "1", "-S", "512", "-n", "ESP", "-i", volid, "--offset",
-			       offset, part_disk_path(e->d), kib, NULL };
+			       offset, part_disk_path(e->d), kib, NULL, NULL };
+	int64_t when;
 	struct pb_err sub = PB_ERR_INIT;
 	unsigned v = 0;
 	int r;
@@ -523,6 +545,17 @@ int esp_mkfs(struct esp *e, struct pb_err *err)
 		snprintf(volid, sizeof(volid), "%08X", v);
 		snprintf(offset, sizeof(offset), "%" PRIu64, e->part.start / 512);
 		snprintf(kib, sizeof(kib), "%" PRIu64, e->part.size / KiB);
+		/*
+		 * A seeded disk gets the same bytes every time: mkfs.fat 4.2 stamps
+		 * the creation time into the boot sector and the volume label's
+		 * entry, and takes no SOURCE_DATE_EPOCH; --invariant fixes them
+		 * (the volume id given with -i stays).
+		 */
+		if (pb_fixed_time(part_disk_seed(e->d) != NULL, &when)) {
+			/* options first: shift everything after "mkfs.fat" up by one */
+			memmove(argv + 2, argv + 1, (ARRAY_SIZE(argv) - 2) * sizeof(*argv));
+			argv[1] = "--invariant";
+		}
 		r = pb_run(argv, NULL, &sub);
 		if (r < 0) {
 			pb_err_set(err, r, "%s: %s", e->where, pb_err_msg(&sub));

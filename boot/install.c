@@ -3,10 +3,15 @@
  * boot_install(): GRUB for BIOS and UEFI on one disk, from Debian's GRUB
  * images (grub-pc-bin, grub-efi-amd64-bin) with grub-mkimage.
  *
+ * With BOOT_INSTALL_SECURE_BOOT the UEFI loader is Debian's signed chain
+ * instead of a grub-mkimage image (secure-boot.c).
+ *
  * What touches the disk, in this order, only after every check passed (ESP
- * present and FAT or empty, room on it, BIOS embedding area large enough):
+ * present and FAT or empty, room on it, BIOS embedding area large enough,
+ * the signed files there):
  *   1. the ESP: mkfs.fat when it has no filesystem, then mtools copies
- *      EFI/BOOT/BOOTX64.EFI, grub/grub.cfg and (when absent) grub/grubenv;
+ *      EFI/BOOT/BOOTX64.EFI (or the signed chain), grub/grub.cfg and (when
+ *      absent) grub/grubenv;
  *   2. BIOS: core.img into the BIOS boot partition (GPT) or the gap after
  *      the MBR (dos), with pwrite;
  *   3. BIOS: the MBR's boot code, bytes 0x000-0x1b7 only (never the disk
@@ -87,11 +92,13 @@ static int mkimage(const char *format, const char *platform, const char *const *
 		r = pb_err_set(err, -errno, "%s: %s", cfg.buf, strerror(errno));
 		goto out_rmdir;
 	}
-	fprintf(f,
-		"search --no-floppy --fs-uuid --set=root %s\n"
-		"set prefix=($root)" BOOT_GRUB_DIR "\n"
-		"configfile $prefix/grub.cfg\n",
-		volid);
+	{
+		struct strbuf stub = STRBUF_INIT;
+
+		boot_stub_cfg(volid, &stub);
+		fputs(stub.buf, f);
+		strbuf_release(&stub);
+	}
 	fclose(f);
 
 	argv[n++] = "grub-mkimage";
@@ -246,6 +253,8 @@ int boot_install(struct part_disk *d, unsigned flags, const struct boot_entry *e
 {
 	const char *disk = part_disk_path(d);
 	struct bios_plan bios = { 0 };
+	struct boot_sb_files sb = { 0 };
+	bool secure = flags & BOOT_INSTALL_SECURE_BOOT;
 	struct strbuf cfg = STRBUF_INIT;
 	_cleanup_free_ uint8_t *efi = NULL;
 	size_t efi_len = 0;
@@ -269,11 +278,17 @@ int boot_install(struct part_disk *d, unsigned flags, const struct boot_entry *e
 	}
 	if (r < 0)
 		return r;
-	if (!flags) {
-		flags = BOOT_INSTALL_UEFI;
+	if (!(flags & (BOOT_INSTALL_BIOS | BOOT_INSTALL_UEFI))) {
+		flags |= BOOT_INSTALL_UEFI;
 		if (part_disk_table(d) == PART_TABLE_DOS ||
 		    find_type(d, PART_TYPE_BIOS_BOOT, &bb) == 0)
 			flags |= BOOT_INSTALL_BIOS;
+	}
+	if (secure) {
+		flags |= BOOT_INSTALL_UEFI;
+		r = boot_sb_find(&sb, err);
+		if (r < 0)
+			return r;
 	}
 	if (!e.has_fat && part_disk_probe(d, &e.part, &probe) == 0 && probe.fstype[0])
 		return pb_err_set(err, -EMEDIUMTYPE, "%s: holds a %s filesystem, not FAT: make it FAT (partboot mkfs %s %s --fs vfat)",
@@ -294,7 +309,7 @@ int boot_install(struct part_disk *d, unsigned flags, const struct boot_entry *e
 		if (r < 0)
 			goto out;
 	}
-	if (flags & BOOT_INSTALL_UEFI) {
+	if ((flags & BOOT_INSTALL_UEFI) && !secure) {
 		r = mkimage("x86_64-efi", "x86_64-efi", efi_modules, volid, &efi, &efi_len, err);
 		if (r < 0)
 			goto out;
@@ -302,7 +317,8 @@ int boot_install(struct part_disk *d, unsigned flags, const struct boot_entry *e
 	boot_menu_render(entries, n, &cfg);
 	{
 		uint64_t need = esp_need(&e, BOOT_GRUB_CFG, cfg.len) + esp_need(&e, BOOT_GRUBENV, BOOT_GRUBENV_SIZE) +
-				(efi ? esp_need(&e, BOOT_EFI_PATH, efi_len) : 0) + 8 * 4096 /* directories */;
+				(efi ? esp_need(&e, BOOT_EFI_PATH, efi_len) : 0) + (secure ? boot_sb_need(&e, &sb) : 0) +
+				8 * 4096 /* directories */;
 		uint64_t avail = e.part.size * 9 / 10; /* an empty FAT: minus FATs and reserved sectors */
 		char a[32], b[32];
 
@@ -346,6 +362,14 @@ int boot_install(struct part_disk *d, unsigned flags, const struct boot_entry *e
 		r = esp_mkdir(&e, "/EFI/BOOT", err);
 		if (r >= 0)
 			r = esp_put_data(&e, efi, efi_len, BOOT_EFI_PATH, err);
+		/* a Secure Boot install before: its GRUB and stub would only mislead */
+		if (r >= 0)
+			r = boot_sb_remove(&e, err);
+		if (r < 0)
+			goto out;
+	}
+	if (secure) {
+		r = boot_sb_write(&e, &sb, err);
 		if (r < 0)
 			goto out;
 	}

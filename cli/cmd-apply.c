@@ -100,9 +100,10 @@ static int print_plan_json(const struct disk_plan *plan)
 			scols_line_set_data(ln, C_META_DATA, co->meta_data);
 		}
 		if (s->kind == DISK_STEP_BOOTLOADER) {
-			snprintf(buf, sizeof(buf), "%s%s%s", s->boot_flags & BOOT_INSTALL_BIOS ? "bios" : "",
+			snprintf(buf, sizeof(buf), "%s%s%s%s", s->boot_flags & BOOT_INSTALL_BIOS ? "bios" : "",
 				 (s->boot_flags & BOOT_INSTALL_BIOS) && (s->boot_flags & BOOT_INSTALL_UEFI) ? "," : "",
-				 s->boot_flags & BOOT_INSTALL_UEFI ? "uefi" : "");
+				 s->boot_flags & BOOT_INSTALL_UEFI ? "uefi" : "",
+				 s->boot_flags & BOOT_INSTALL_SECURE_BOOT ? ",secure-boot" : "");
 			scols_line_set_data(ln, C_BOOT, buf);
 		}
 		if (s->guest)

@@ -32,6 +32,7 @@ int cmd_bootloader(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "bios", no_argument, NULL, 'B' },
 		{ "uefi", no_argument, NULL, 'U' },
+		{ "secure-boot", no_argument, NULL, 'S' },
 		CLI_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -47,6 +48,9 @@ int cmd_bootloader(int argc, char **argv)
 			break;
 		case 'U':
 			flags |= BOOT_INSTALL_UEFI;
+			break;
+		case 'S':
+			flags |= BOOT_INSTALL_SECURE_BOOT;
 			break;
 		default:
 			r = cli_common_option(argv[0], opt);
@@ -65,6 +69,8 @@ int cmd_bootloader(int argc, char **argv)
 	disk_free(k);
 	if (r < 0)
 		cli_fail(&err);
+	else if (flags & BOOT_INSTALL_SECURE_BOOT)
+		log_info("%s: GRUB installed (UEFI through Debian's signed shim and GRUB, for Secure Boot)", argv[optind]);
 	else
 		log_info("%s: GRUB installed", argv[optind]);
 	pb_err_clear(&err);

@@ -106,8 +106,9 @@ int cmd_init(int argc, char **argv)
 			unlink(path);
 		return cli_fail(&err);
 	}
-	log_info("%s: %s table written (%s, disk id %s)", path, table == PART_TABLE_GPT ? "gpt" : "dos",
-		 pb_format_size(part_disk_size(d), a, sizeof(a)), part_disk_id(d));
+	log_info("%s: %s table written (%s, disk id %s%s)", path, table == PART_TABLE_GPT ? "gpt" : "dos",
+		 pb_format_size(part_disk_size(d), a, sizeof(a)), part_disk_id(d),
+		 seed ? "; the seed is kept: later commands derive from it" : "");
 	return EXIT_OK;
 }
 

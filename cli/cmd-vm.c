@@ -46,6 +46,7 @@ enum {
 	OPT_CONSOLE,
 	OPT_TIMEOUT,
 	OPT_QEMU,
+	OPT_SECURE_BOOT,
 	OPT_VM_LAST,
 };
 
@@ -92,6 +93,9 @@ static int vm_option(const char *verb, int c, const char *arg, struct vm_opts *o
 	case OPT_QEMU:
 		o->qemu = arg;
 		return 1;
+	case OPT_SECURE_BOOT:
+		o->secure_boot = true;
+		return 1;
 	default:
 		return 0;
 	}
@@ -105,12 +109,13 @@ static int vm_option(const char *verb, int c, const char *arg, struct vm_opts *o
 		{ "cpus", required_argument, NULL, OPT_CPUS },                                     \
 		{ "console", required_argument, NULL, OPT_CONSOLE },                               \
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },                               \
-		{ "qemu", required_argument, NULL, OPT_QEMU }
+		{ "qemu", required_argument, NULL, OPT_QEMU },                                     \
+		{ "secure-boot", no_argument, NULL, OPT_SECURE_BOOT }
 
 int cmd_run(int argc, char **argv)
 {
 	enum { OPT_MACHINE = OPT_VM_LAST, OPT_APPEND, OPT_SNAPSHOT, OPT_NET, OPT_SSH_PORT, OPT_PRINT, OPT_XML,
-	       OPT_NO_PVH, OPT_DISK_BUS, OPT_KERNEL, OPT_CLOUD_INIT, OPT_META_DATA };
+	       OPT_NO_PVH, OPT_DISK_BUS, OPT_KERNEL, OPT_CLOUD_INIT, OPT_META_DATA, OPT_LIBVIRT };
 	static const struct option longopts[] = {
 		CLI_COMMON_LONGOPTS,
 		VM_LONGOPTS,
@@ -122,7 +127,8 @@ int cmd_run(int argc, char **argv)
 		{ "net", required_argument, NULL, OPT_NET },
 		{ "ssh-port", required_argument, NULL, OPT_SSH_PORT },
 		{ "print-cmdline", no_argument, NULL, OPT_PRINT },
-		{ "libvirt-xml", no_argument, NULL, OPT_XML },
+		{ "libvirt-xml", optional_argument, NULL, OPT_XML },
+		{ "libvirt", required_argument, NULL, OPT_LIBVIRT },
 		{ "no-pvh", no_argument, NULL, OPT_NO_PVH },
 		{ "cloud-init", required_argument, NULL, OPT_CLOUD_INIT },
 		{ "meta-data", required_argument, NULL, OPT_META_DATA },
@@ -133,7 +139,7 @@ int cmd_run(int argc, char **argv)
 	struct pb_err err = PB_ERR_INIT;
 	struct disk *k = NULL;
 	struct vm *vm = NULL;
-	bool print = false, xml = false;
+	bool print = false, xml = false, define = false;
 	int64_t t0 = now_us();
 	int c, r, status = EXIT_FAIL;
 
@@ -176,6 +182,12 @@ int cmd_run(int argc, char **argv)
 			break;
 		case OPT_XML:
 			xml = true;
+			if (optarg)
+				o.libvirt_name = optarg;
+			break;
+		case OPT_LIBVIRT:
+			define = true;
+			o.libvirt_name = optarg;
 			break;
 		case OPT_NO_PVH:
 			o.no_pvh = true;
@@ -200,8 +212,11 @@ int cmd_run(int argc, char **argv)
 	}
 	if (argc - optind != 2)
 		return cli_usage_error("run", "expected DISK and NAME");
-	if (print && xml)
-		return cli_usage_error("run", "--print-cmdline and --libvirt-xml exclude each other");
+	if (print + xml + define > 1)
+		return cli_usage_error("run", "--print-cmdline, --libvirt-xml and --libvirt exclude each other");
+	if ((xml || define) && o.timeout)
+		return cli_usage_error("run", "--timeout is partboot's own runner's; a libvirt domain runs on its own");
+	o.libvirt = xml || define;
 	if (o.ssh_port && o.net == VM_NET_NONE)
 		o.net = VM_NET_USER; /* a forwarded port needs the network */
 	if (o.machine == VM_MACHINE_MICROVM && o.mode != VM_MODE_DIRECT)
@@ -217,6 +232,10 @@ int cmd_run(int argc, char **argv)
 				       "(its submenu lists every kernel)");
 	if (meta_data && !user_data)
 		return cli_usage_error("run", "--meta-data goes with --cloud-init USER-DATA");
+	if (o.secure_boot && o.mode != VM_MODE_UEFI)
+		return cli_usage_error("run", "--secure-boot needs --firmware uefi");
+	if (o.secure_boot && o.machine != VM_MACHINE_AUTO && o.machine != VM_MACHINE_Q35)
+		return cli_usage_error("run", "--secure-boot needs the q35 machine (OVMF's Secure Boot build uses SMM)");
 	o.interactive = !o.console_path && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 
 	if (cli_disk_open(argv[optind], 0, NULL, &k))
@@ -249,6 +268,21 @@ int cmd_run(int argc, char **argv)
 		  vm_guest(vm)->kernel ? vm_guest(vm)->kernel : "(firmware)",
 		  vm_guest(vm)->kernel_pvh ? " (PVH)" : "", (double)(now_us() - t0) / 1000.0);
 
+	if (vm_notice(vm))
+		log_warn("%s", vm_notice(vm));
+	if (define) {
+		r = vm_libvirt_start(vm, &err);
+		if (r < 0) {
+			status = cli_fail(&err);
+			goto out;
+		}
+		log_info("%s: guest '%s': libvirt domain '%s' defined and started (its files in %s); %s%s", argv[optind],
+			 argv[optind + 1], vm_libvirt_domain(vm), vm_libvirt_dir(vm),
+			 o.console_path ? "console in " : "console: virsh console ",
+			 o.console_path ? o.console_path : vm_libvirt_domain(vm));
+		status = EXIT_OK;
+		goto out;
+	}
 	if (print || xml) {
 		struct strbuf sb = STRBUF_INIT;
 
@@ -354,8 +388,8 @@ int cmd_install_via_vm(int argc, char **argv)
 			if (r == CLI_OPT_CONTINUE)
 				break;
 			if (r == EXIT_USAGE)
-				log_info("with --via-vm, install takes: --answers --firmware --accel --mem --cpus --console "
-					 "--timeout --label --hostname --cmdline --qemu, and --root-password-file "
+				log_info("with --via-vm, install takes: --answers --firmware --secure-boot --accel --mem --cpus "
+					 "--console --timeout --label --hostname --cmdline --qemu, and --root-password-file "
 					 "--root-password --user --user-password-file --ssh-key --firstboot --cloud-init "
 					 "--meta-data");
 			return r < 0 ? EXIT_USAGE : r;
@@ -363,6 +397,8 @@ int cmd_install_via_vm(int argc, char **argv)
 	}
 	if (argc - optind != 2)
 		return cli_usage_error("install", "expected DISK and NAME");
+	if (o.secure_boot && o.mode != VM_MODE_UEFI)
+		return cli_usage_error("install", "--secure-boot needs --firmware uefi");
 	if (!io.via_vm || !*io.via_vm)
 		return cli_usage_error("install", "--via-vm takes an installer ISO, a disc (/dev/sr0) pxe:DIR or pxe:URL");
 	if (disk_install_check(&io, &err) < 0) {

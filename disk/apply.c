@@ -424,7 +424,7 @@ static int validate_layout(struct disk_plan *a, struct pb_err *err)
 			return pb_err_set(err, -EINVAL, "%s:%u: default '%s' is not a guest (a partition with source =)",
 					  l->path, l->default_line, l->default_guest);
 		if (!l->bios && !l->uefi)
-			return pb_err_set(err, -EINVAL, "%s:%u: default needs a bootloader (bootloader = bios, uefi)",
+			return pb_err_set(err, -EINVAL, "%s:%u: default needs a bootloader (bootloader = auto, bios or uefi)",
 					  l->path, l->default_line);
 	}
 	/* What boot_install() would refuse after the table is written: say it now. */
@@ -584,10 +584,13 @@ static int plan_steps(struct disk_plan *a, bool table_new, struct pb_err *err)
 		if (!a->changed && !force && boot_is_installed(d)) {
 			add_step(a, DISK_STEP_NOTE, 0, "keep bootloader (--force installs it again)");
 		} else {
-			struct step *s = add_step(a, DISK_STEP_BOOTLOADER, 0, "bootloader %s%s%s", l->bios ? "bios" : "",
-						  l->bios && l->uefi ? ", " : "", l->uefi ? "uefi" : "");
+			struct step *s = add_step(a, DISK_STEP_BOOTLOADER, 0, "bootloader %s%s%s%s%s", l->bios ? "bios" : "",
+						  l->bios && l->uefi ? ", " : "", l->uefi ? "uefi" : "",
+						  l->secure_boot ? " (Secure Boot: Debian's signed shim and GRUB)" : "",
+						  l->bootloader_auto ? " (auto: what the partitions allow)" : "");
 
-			s->pub.boot_flags = (l->bios ? BOOT_INSTALL_BIOS : 0) | (l->uefi ? BOOT_INSTALL_UEFI : 0);
+			s->pub.boot_flags = (l->bios ? BOOT_INSTALL_BIOS : 0) | (l->uefi ? BOOT_INSTALL_UEFI : 0) |
+					    (l->secure_boot ? BOOT_INSTALL_SECURE_BOOT : 0);
 		}
 	} else if (a->changed && boot_is_installed(d)) {
 		add_step(a, DISK_STEP_MENU, 0, "refresh the boot menu");

@@ -80,7 +80,8 @@ const char *disk_path(const struct disk *k);
  * later change, and stamp a fixed time (SOURCE_DATE_EPOCH, else
  * 2000-01-01) into filesystems and the ESP: the same requests then give the
  * same bytes. NULL: random identifiers, the current time. The string is
- * copied.
+ * copied. A disk whose table was made with a seed (part_disk_new_table())
+ * keeps it and opens with it in use; this overrides it for k only.
  */
 void disk_set_seed(struct disk *k, const char *seed);
 

@@ -54,9 +54,37 @@ static struct boot_entry guest_entry(const struct disk_guest *g, const char *tit
 	};
 }
 
-/* Build the menu from gs; warn (except about the guest named quiet) for each guest left out. */
-static int menu_build(struct disk *k, const struct disk_guests *gs, const char *quiet, struct menu *m,
-		      struct pb_err *err)
+/*
+ * Secure Boot: the signed GRUB has shim check each kernel, and refuses one
+ * without a signature ("bad shim signature"). Debian's kernels are signed; a
+ * self-built one usually is not. The entry stays (it boots with Secure Boot
+ * off, and through BIOS), with a warning. A kernel that cannot be read is
+ * not warned about here: the guest model already said what is wrong.
+ */
+static void warn_unsigned(struct disk *k, const struct disk_guest *g, const char *where)
+{
+	_cleanup_free_ char *data = NULL;
+	struct fs *fs = NULL;
+	size_t len = 0;
+	int r;
+
+	r = disk_fs_open(k, g->part.name, &fs, NULL);
+	if (r >= 0)
+		r = fs_read_file(fs, g->info.kernels[0].kernel, &data, &len, NULL);
+	fs_free(fs);
+	if (r >= 0 && !boot_pe_is_signed(data, len))
+		disk_warn(k, "%s: kernel %s is not signed: with Secure Boot enforced GRUB refuses it "
+			  "(\"bad shim signature\"); sign it with a key enrolled in shim (sbsign, mokutil) or boot "
+			  "this guest with Secure Boot off", where, g->info.kernels[0].kernel);
+}
+
+/*
+ * Build the menu from gs; warn (except about the guest named quiet) for each
+ * guest left out, and with secure_boot for each guest whose kernel is not
+ * signed.
+ */
+static int menu_build(struct disk *k, const struct disk_guests *gs, const char *quiet, bool secure_boot,
+		      struct menu *m, struct pb_err *err)
 {
 	m->n = 0;
 	m->e = xcalloc(gs->n ? gs->n : 1, sizeof(*m->e));
@@ -96,6 +124,8 @@ static int menu_build(struct disk *k, const struct disk_guests *gs, const char *
 				disk_warn(k, "%s: the kernel command line is %zu bytes (/etc/kernel/cmdline and root=); "
 					  "Linux keeps the first %d", where.buf, len, DISK_CMDLINE_MAX);
 		}
+		if (secure_boot)
+			warn_unsigned(k, g, where.buf);
 		strbuf_release(&where);
 		strbuf_init(&m->titles[m->n]);
 		if (g->info.pretty_name)
@@ -119,7 +149,7 @@ int disk_menu_refresh(struct disk *k, const char *quiet, struct pb_err *err)
 	r = disk_guest_scan(k, &gs, err);
 	if (r < 0)
 		return r;
-	r = menu_build(k, &gs, quiet, &m, err);
+	r = menu_build(k, &gs, quiet, boot_is_secure_boot(k->d), &m, err);
 	if (r >= 0) {
 		r = boot_menu_write(k->d, m.e, m.n, err);
 		menu_release(&m);
@@ -137,7 +167,7 @@ int disk_bootloader_install(struct disk *k, unsigned flags, struct pb_err *err)
 	r = disk_guest_scan(k, &gs, err);
 	if (r < 0)
 		return r;
-	r = menu_build(k, &gs, NULL, &m, err);
+	r = menu_build(k, &gs, NULL, flags & BOOT_INSTALL_SECURE_BOOT, &m, err);
 	if (r >= 0) {
 		r = boot_install(k->d, flags, m.e, m.n, err);
 		menu_release(&m);

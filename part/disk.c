@@ -531,6 +531,7 @@ void part_disk_free(struct part_disk *d)
 	free(d->parts);
 	free(d->meta);
 	free(d->seed);
+	free(d->record_seed);
 	free(d->path);
 	free(d->display);
 	free(d);

@@ -16,13 +16,13 @@ enum {
 	K_ROOT_PASSWORD_FILE, K_ROOT_PASSWORD, K_USER, K_USER_PASSWORD_FILE, K_SSH_KEY, K_FIRSTBOOT, K_PACKAGES,
 	K_CLOUD_INIT, K_META_DATA, K_N_PART
 };
-enum { K_DSIZE, K_TABLE, K_SEED, K_BOOTLOADER, K_DEFAULT, K_N_DISK };
+enum { K_DSIZE, K_TABLE, K_SEED, K_BOOTLOADER, K_DEFAULT, K_SECURE_BOOT, K_N_DISK };
 
 static const char *const part_keys[K_N_PART] = {
 	"type",    "size",     "label",     "fs",         "source",   "hostname",  "cmdline", "root-password-file",
 	"root-password", "user", "user-password-file", "ssh-key", "firstboot", "packages", "cloud-init", "meta-data",
 };
-static const char *const disk_keys[K_N_DISK] = { "size", "table", "seed", "bootloader", "default" };
+static const char *const disk_keys[K_N_DISK] = { "size", "table", "seed", "bootloader", "default", "secure_boot" };
 
 struct parser {
 	struct part_layout *l;
@@ -37,6 +37,7 @@ struct parser {
 	unsigned disk_key_line[K_N_DISK];
 	unsigned (*part_key_line)[K_N_PART]; /* per partition */
 	unsigned default_line, rest_line;
+	bool bootloader_auto, bootloader_none; /* bootloader = auto, none */
 	/* the first error */
 	int error;
 	unsigned error_line;
@@ -172,7 +173,8 @@ static int disk_key(struct parser *ps, const char *name, const char *value)
 			k = i;
 	if (k < 0)
 		return perror_at(ps, ps->line, -EINVAL,
-				 "unknown key '%s' in [disk] (size, table, seed, bootloader, default)", name);
+				 "unknown key '%s' in [disk] (size, table, seed, bootloader, secure_boot, default)",
+				 name);
 	if (ps->disk_key_line[k])
 		return perror_at(ps, ps->line, -EINVAL, "duplicate key '%s' in [disk] (first on line %u)", name,
 				 ps->disk_key_line[k]);
@@ -191,6 +193,10 @@ static int disk_key(struct parser *ps, const char *name, const char *value)
 			return perror_at(ps, ps->line, -EINVAL, "bad table '%s' (gpt or dos)", value);
 		return 1;
 	case K_SEED:
+		if (!part_seed_valid(value))
+			return perror_at(ps, ps->line, -EINVAL,
+					 "bad seed: at most %d bytes (it is kept in partboot's record), no control characters",
+					 PART_SEED_MAX);
 		return dup_value(ps, &l->seed, value);
 	case K_BOOTLOADER: {
 		_cleanup_free_ char *v = xstrdup(value);
@@ -201,11 +207,27 @@ static int disk_key(struct parser *ps, const char *name, const char *value)
 				l->bios = true;
 			else if (!strcmp(t, "uefi"))
 				l->uefi = true;
+			else if (!strcmp(t, "auto"))
+				ps->bootloader_auto = true;
+			else if (!strcmp(t, "none"))
+				ps->bootloader_none = true;
 			else
-				return perror_at(ps, ps->line, -EINVAL, "bad bootloader '%s' (bios, uefi or both)", t);
+				return perror_at(ps, ps->line, -EINVAL,
+						 "bad bootloader '%s' (auto, none, or bios, uefi or both)", t);
 		}
+		if ((ps->bootloader_auto || ps->bootloader_none) && (l->bios || l->uefi || (ps->bootloader_auto && ps->bootloader_none)))
+			return perror_at(ps, ps->line, -EINVAL, "bootloader = %s stands alone (not with bios, uefi or %s)",
+					 ps->bootloader_auto ? "auto" : "none", ps->bootloader_auto ? "none" : "auto");
 		return 1;
 	}
+	case K_SECURE_BOOT:
+		if (!strcmp(value, "yes"))
+			l->secure_boot = true;
+		else if (!strcmp(value, "no"))
+			l->secure_boot = false;
+		else
+			return perror_at(ps, ps->line, -EINVAL, "bad secure_boot '%s' (yes or no)", value);
+		return 1;
 	case K_DEFAULT:
 		ps->default_line = ps->line;
 		return dup_value(ps, &l->default_guest, value);
@@ -294,6 +316,37 @@ static int handler(void *user, const char *section, const char *name, const char
 	if (!value || !*value)
 		return perror_at(ps, ps->line, -EINVAL, "key '%s' has no value", name);
 	return ps->section == 0 ? disk_key(ps, name, value) : partition_key(ps, name, value);
+}
+
+/*
+ * bootloader = auto, or no bootloader key with an esp in the layout: GRUB for
+ * every firmware the partitions allow, as `partboot bootloader` does without
+ * options: UEFI (the esp is there), BIOS on a dos table (the gap after the
+ * MBR) or with a bios-boot partition. Then secure_boot needs UEFI.
+ */
+static void resolve_bootloader(struct parser *ps)
+{
+	struct part_layout *l = ps->l;
+	unsigned line = ps->disk_key_line[K_BOOTLOADER];
+	bool esp = false, bios_boot = false;
+
+	for (size_t i = 0; i < l->n_partitions; i++) {
+		esp |= l->partitions[i].type == PART_TYPE_ESP;
+		bios_boot |= l->partitions[i].type == PART_TYPE_BIOS_BOOT;
+	}
+	if (ps->bootloader_auto || (!line && esp)) {
+		if (!esp) {
+			perror_at(ps, line, -EINVAL,
+				  "bootloader = auto needs an esp partition (grub.cfg and grubenv live there; 64M is usual)");
+			return;
+		}
+		l->bootloader_auto = true;
+		l->uefi = true;
+		l->bios = l->table == PART_TABLE_DOS || bios_boot;
+	}
+	if (l->secure_boot && !l->uefi)
+		perror_at(ps, ps->disk_key_line[K_SECURE_BOOT], -EINVAL,
+			  "secure_boot = yes needs a UEFI bootloader (bootloader = uefi, or auto with an esp partition)");
 }
 
 void part_layout_free(struct part_layout *l)
@@ -399,6 +452,8 @@ int part_layout_parse(const char *path, struct part_layout **ret, struct pb_err 
 					  "[partition %s]: a second %s partition (first: %s)", p->name,
 					  part_type_to_string(p->type), l->partitions[j].name);
 	}
+	if (!ps.error)
+		resolve_bootloader(&ps);
 	if (!ps.error && l->default_guest) {
 		bool found = false;
 
@@ -427,6 +482,7 @@ int part_layout_parse(const char *path, struct part_layout **ret, struct pb_err 
 	l->seed_line = ps.disk_key_line[K_SEED];
 	l->bootloader_line = ps.disk_key_line[K_BOOTLOADER];
 	l->default_line = ps.disk_key_line[K_DEFAULT];
+	l->secure_boot_line = ps.disk_key_line[K_SECURE_BOOT];
 	free(ps.part_key_line);
 	if (ps.error) {
 		part_layout_free(l);
@@ -513,7 +569,8 @@ int part_layout_apply(struct part_disk *d, const struct part_layout *l, const ch
 		if (r < 0)
 			return r;
 		step_add(plan, PART_LAYOUT_TABLE, NULL);
-	} else {
+	} else if (seed) {
+		/* without one, the seed kept with the disk (if any) stays in use */
 		part_disk_set_seed(d, seed);
 	}
 

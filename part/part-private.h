@@ -29,19 +29,29 @@
  * partboot's record: one 512-byte block in the last sector before the first
  * 1 MiB boundary (LBA 2047 with 512-byte sectors). Layout, little endian:
  *   0  char[8]  "PARTBOOT"
- *   8  u32      version (1)
+ *   8  u32      version (1): bumped only for a change older readers would misread
  *  12  u32      number of entries
  *  16  u32      CRC32 (IEEE, as zlib) of the 512 bytes with this field zero
- *  20  u8[12]   zero
+ *  20  u8       compatible features, bits a reader may ignore: bit 0
+ *               (PART_RECORD_COMPAT_SEED) the disk's seed is kept at the end
+ *  21  u8       the seed's length S (1..PART_SEED_MAX) with bit 0, else 0
+ *  22  u8[10]   zero
  *  32  entries, packed: u64 start LBA, u8 partboot type, u8 name length,
  *      u8 label length, name bytes, label bytes (no NULs).
+ *  512 - S      the seed, S bytes (no NUL, no control characters), after
+ *               the entries.
+ * Bytes 20-21 were zero before seeds were kept, and readers of that time
+ * ignore them and the block's tail: they read a seeded disk's names and
+ * labels as well (and drop the seed when they rewrite the record).
  */
 #define PART_RECORD_MAGIC "PARTBOOT"
 #define PART_RECORD_VERSION 1
+#define PART_RECORD_COMPAT_SEED 0x01
 #define PART_RECORD_SIZE 512
 #define PART_RECORD_HEADER 32
 #define PART_NAME_MAX 36 /* a GPT name holds 36 UTF-16 code units */
 #define PART_LABEL_MAX 63
+#define PART_SEED_MAX 64 /* bytes of a seed kept in the record */
 
 struct part_meta {
 	uint64_t start_lba;
@@ -70,7 +80,8 @@ struct part_disk {
 	bool new_table;      /* table created in memory, not yet written */
 	bool dirty;          /* something to write */
 	bool gpt_damaged;    /* what part_disk_open() found wrong, kept for --force */
-	char *seed;          /* NULL = random identifiers */
+	char *seed;          /* in use: NULL = random identifiers */
+	char *record_seed;   /* kept in the record: the seed the table was made with, or NULL */
 	char id[40];
 
 	/* partboot's record, keyed by start LBA */
@@ -108,8 +119,15 @@ int part_table_set_type(struct part_disk *d, const struct part_info *p, enum par
 
 /* record.c */
 uint32_t part_crc32(uint32_t crc, const void *buf, size_t len);
-int part_record_encode(const struct part_meta *m, size_t n, uint8_t out[PART_RECORD_SIZE]);
-int part_record_decode(const uint8_t in[PART_RECORD_SIZE], struct part_meta **ret, size_t *ret_n);
+/* A seed the record can keep: 1 to PART_SEED_MAX bytes, no control characters. */
+bool part_seed_valid(const char *seed);
+/* seed may be NULL (none kept). -ENOSPC when it all does not fit, -EINVAL for a bad seed. */
+int part_record_encode(const struct part_meta *m, size_t n, const char *seed, uint8_t out[PART_RECORD_SIZE]);
+/*
+ * *ret and *ret_seed (NULL when none) are malloc'ed. -ENOENT without the
+ * magic, -EBADMSG when damaged or of another version.
+ */
+int part_record_decode(const uint8_t in[PART_RECORD_SIZE], struct part_meta **ret, size_t *ret_n, char **ret_seed);
 uint64_t part_record_offset(unsigned sector_size);
 /* The in-memory record: the entry of the partition starting at lba, or NULL. */
 struct part_meta *part_meta_find(struct part_disk *d, uint64_t lba);

@@ -98,12 +98,19 @@ const char *part_disk_id(const struct part_disk *d);
 /*
  * Start a new, empty table in memory (replacing any). seed, when non-NULL,
  * makes the disk identifier and every partition UUID added afterwards derive
- * from it (name-based UUIDs), so the same requests give the same bytes.
+ * from it (name-based UUIDs), so the same requests give the same bytes. The
+ * seed is kept with the disk (partboot's record, written by
+ * part_disk_write()): every later part_disk_open() of it starts with that
+ * seed in use. -EINVAL for a seed the record cannot keep (more than 64
+ * bytes, a control character).
  */
 int part_disk_new_table(struct part_disk *d, enum part_table table, const char *seed, struct pb_err *err);
-/* Seed for later additions on an existing table (apply --seed). */
+/*
+ * The seed to use from now on, for this open only (--seed on a later verb);
+ * the one kept with the disk does not change. NULL: random identifiers.
+ */
 void part_disk_set_seed(struct part_disk *d, const char *seed);
-/* The seed in use (owned by d), or NULL: identifiers are random. */
+/* The seed in use (owned by d): the disk's own unless set otherwise, or NULL: identifiers are random. */
 const char *part_disk_seed(const struct part_disk *d);
 /* The name messages use for the disk (the path as given; owned by d). */
 const char *part_disk_display(const struct part_disk *d);
@@ -264,12 +271,19 @@ struct part_layout {
 	uint64_t size;         /* [disk] size; 0 when absent */
 	enum part_table table; /* [disk] table; PART_TABLE_GPT when absent */
 	char *seed;            /* [disk] seed; NULL when absent */
-	bool bios, uefi;       /* [disk] bootloader = bios, uefi */
+	/*
+	 * [disk] bootloader = bios, uefi; auto (also when the key is absent and
+	 * the layout has an esp) is resolved here: uefi, and bios on a dos
+	 * table or with a bios-boot partition; none: both false.
+	 */
+	bool bios, uefi;
+	bool bootloader_auto;  /* bios and uefi were chosen by auto */
+	bool secure_boot;      /* [disk] secure_boot = yes: UEFI through Debian's signed shim and GRUB */
 	char *default_guest;   /* [disk] default: a partition name; NULL when absent */
 	struct part_layout_partition *partitions; /* in file order */
 	size_t n_partitions;
 	/* line of each [disk] key, 0 when absent (for messages about the values) */
-	unsigned size_line, table_line, seed_line, bootloader_line, default_line;
+	unsigned size_line, table_line, seed_line, bootloader_line, default_line, secure_boot_line;
 };
 
 /*

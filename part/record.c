@@ -72,10 +72,24 @@ uint64_t part_record_offset(unsigned sector_size)
 	return PART_ALIGN - sector_size;
 }
 
-int part_record_encode(const struct part_meta *m, size_t n, uint8_t out[PART_RECORD_SIZE])
+bool part_seed_valid(const char *seed)
 {
-	size_t pos = PART_RECORD_HEADER;
+	size_t len = strlen(seed);
 
+	if (!len || len > PART_SEED_MAX)
+		return false;
+	for (const unsigned char *p = (const unsigned char *)seed; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
+int part_record_encode(const struct part_meta *m, size_t n, const char *seed, uint8_t out[PART_RECORD_SIZE])
+{
+	size_t pos = PART_RECORD_HEADER, sl = seed ? strlen(seed) : 0;
+
+	if (seed && !part_seed_valid(seed))
+		return -EINVAL;
 	memset(out, 0, PART_RECORD_SIZE);
 	memcpy(out, PART_RECORD_MAGIC, 8);
 	pb_put_le32(out + 8, PART_RECORD_VERSION);
@@ -83,7 +97,7 @@ int part_record_encode(const struct part_meta *m, size_t n, uint8_t out[PART_REC
 	for (size_t i = 0; i < n; i++) {
 		size_t nl = strlen(m[i].name), ll = strlen(m[i].label);
 
-		if (pos + 11 + nl + ll > PART_RECORD_SIZE)
+		if (pos + 11 + nl + ll > PART_RECORD_SIZE - sl)
 			return -ENOSPC;
 		pb_put_le64(out + pos, m[i].start_lba);
 		out[pos + 8] = (uint8_t)m[i].type;
@@ -93,15 +107,21 @@ int part_record_encode(const struct part_meta *m, size_t n, uint8_t out[PART_REC
 		memcpy(out + pos + 11 + nl, m[i].label, ll);
 		pos += 11 + nl + ll;
 	}
+	if (seed) {
+		out[20] = PART_RECORD_COMPAT_SEED;
+		out[21] = (uint8_t)sl;
+		memcpy(out + PART_RECORD_SIZE - sl, seed, sl);
+	}
 	pb_put_le32(out + 16, part_crc32(0, out, PART_RECORD_SIZE));
 	return 0;
 }
 
-int part_record_decode(const uint8_t in[PART_RECORD_SIZE], struct part_meta **ret, size_t *ret_n)
+int part_record_decode(const uint8_t in[PART_RECORD_SIZE], struct part_meta **ret, size_t *ret_n, char **ret_seed)
 {
 	uint8_t buf[PART_RECORD_SIZE];
+	_cleanup_free_ char *seed = NULL;
 	struct part_meta *m;
-	size_t pos = PART_RECORD_HEADER;
+	size_t pos = PART_RECORD_HEADER, sl = 0;
 	uint32_t n;
 
 	if (memcmp(in, PART_RECORD_MAGIC, 8))
@@ -110,6 +130,15 @@ int part_record_decode(const uint8_t in[PART_RECORD_SIZE], struct part_meta **re
 	memset(buf + 16, 0, 4);
 	if (pb_le32(in + 8) != PART_RECORD_VERSION || part_crc32(0, buf, sizeof(buf)) != pb_le32(in + 16))
 		return -EBADMSG;
+	if (in[20] & PART_RECORD_COMPAT_SEED) {
+		sl = in[21];
+		if (sl < 1 || sl > PART_SEED_MAX)
+			return -EBADMSG;
+		/* the disk's bytes become identifiers and message text: the rules of part_seed_valid() */
+		seed = xstrndup((const char *)in + PART_RECORD_SIZE - sl, sl);
+		if (strlen(seed) != sl || !part_seed_valid(seed))
+			return -EBADMSG;
+	}
 	n = pb_le32(in + 12);
 	if (n > PART_RECORD_SIZE / 11)
 		return -EBADMSG;
@@ -117,11 +146,11 @@ int part_record_decode(const uint8_t in[PART_RECORD_SIZE], struct part_meta **re
 	for (uint32_t i = 0; i < n; i++) {
 		size_t nl, ll;
 
-		if (pos + 11 > PART_RECORD_SIZE)
+		if (pos + 11 > PART_RECORD_SIZE - sl)
 			goto bad;
 		nl = in[pos + 9];
 		ll = in[pos + 10];
-		if (nl > PART_NAME_MAX || ll > PART_LABEL_MAX || pos + 11 + nl + ll > PART_RECORD_SIZE)
+		if (nl > PART_NAME_MAX || ll > PART_LABEL_MAX || pos + 11 + nl + ll > PART_RECORD_SIZE - sl)
 			goto bad;
 		m[i].start_lba = pb_le64(in + pos);
 		m[i].type = (enum part_type)in[pos + 8];
@@ -131,6 +160,7 @@ int part_record_decode(const uint8_t in[PART_RECORD_SIZE], struct part_meta **re
 	}
 	*ret = m;
 	*ret_n = n;
+	*ret_seed = TAKE_PTR(seed);
 	return 0;
 bad:
 	free(m);
@@ -164,7 +194,7 @@ void part_meta_add(struct part_disk *d, const struct part_meta *src)
 	d->meta[d->n_meta++] = *src;
 }
 
-/* The record as it must be written: one entry per partition that needs one. */
+/* The record as it must be written: the disk's seed, one entry per partition that needs one. */
 int part_record_build(struct part_disk *d, uint8_t out[PART_RECORD_SIZE], bool *ret_needed, struct pb_err *err)
 {
 	_cleanup_free_ struct part_meta *v = xcalloc(d->n_parts + 1, sizeof(*v));
@@ -185,9 +215,9 @@ int part_record_build(struct part_disk *d, uint8_t out[PART_RECORD_SIZE], bool *
 		snprintf(m->label, sizeof(m->label), "%.*s", PART_LABEL_MAX, p->label);
 		n++;
 	}
-	*ret_needed = n > 0;
-	if (part_record_encode(v, n, out) < 0)
-		return pb_err_set(err, -ENOSPC, "%s: names and labels do not fit in partboot's %d-byte record",
+	*ret_needed = n > 0 || d->record_seed;
+	if (part_record_encode(v, n, d->record_seed, out) < 0)
+		return pb_err_set(err, -ENOSPC, "%s: names, labels and the seed do not fit in partboot's %d-byte record",
 				  d->display, PART_RECORD_SIZE);
 	return 0;
 }

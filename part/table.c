@@ -223,10 +223,20 @@ int part_table_load(struct part_disk *d, struct pb_err *err)
 	free(d->meta);
 	d->meta = NULL;
 	d->n_meta = 0;
-	/* A missing or damaged record only loses names (dos) and labels. */
+	free(d->record_seed);
+	d->record_seed = NULL;
+	/* A missing or damaged record only loses names (dos), labels and the seed. */
 	if (d->table != PART_TABLE_NONE && d->size >= off + PART_RECORD_SIZE &&
-	    pread(d->fd, rec, sizeof(rec), (off_t)off) == (ssize_t)sizeof(rec))
-		part_record_decode(rec, &d->meta, &d->n_meta);
+	    pread(d->fd, rec, sizeof(rec), (off_t)off) == (ssize_t)sizeof(rec) &&
+	    part_record_decode(rec, &d->meta, &d->n_meta, &d->record_seed) < 0) {
+		d->meta = NULL;
+		d->n_meta = 0;
+		d->record_seed = NULL;
+	}
+	/* The disk's seed goes on deriving identifiers until the caller sets another. */
+	if (d->record_seed && !d->seed) {
+		d->seed = xstrdup(d->record_seed);
+	}
 	return part_table_refresh(d, err);
 }
 
@@ -291,6 +301,10 @@ int part_disk_new_table(struct part_disk *d, enum part_table table, const char *
 		if (r < 0)
 			return r;
 	}
+	if (seed && *seed && !part_seed_valid(seed))
+		return pb_err_set(err, -EINVAL, "%s: seed '%.*s%s' cannot be kept with the disk: at most %d bytes, "
+				  "no control characters", d->display, 20, seed, strlen(seed) > 20 ? "..." : "",
+				  PART_SEED_MAX);
 	if (table == PART_TABLE_DOS && d->size / d->sector_size > UINT32_MAX)
 		return pb_err_set(err, -EFBIG, "%s: %s is too large for a dos table (2 TiB at most); use gpt",
 				  d->display, pb_format_size(d->size, a, sizeof(a)));
@@ -304,6 +318,9 @@ int part_disk_new_table(struct part_disk *d, enum part_table table, const char *
 	d->meta = NULL;
 	d->n_meta = 0;
 	part_disk_set_seed(d, seed);
+	/* kept in the record, so later opens derive identifiers from it too */
+	free(d->record_seed);
+	d->record_seed = d->seed ? xstrdup(d->seed) : NULL;
 	read_id(d);
 	if (d->seed) {
 		r = set_seeded_disk_id(d, err);

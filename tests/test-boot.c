@@ -760,6 +760,102 @@ static void test_boot_install_refusals(void **state)
 	pb_err_clear(&err);
 }
 
+/* ---- Secure Boot: is a kernel signed? ------------------------------------ */
+
+static void put16(uint8_t *p, unsigned v)
+{
+	p[0] = v & 0xff;
+	p[1] = (v >> 8) & 0xff;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, v & 0xffff);
+	put16(p + 2, v >> 16);
+}
+
+/* A minimal PE32+ image of len bytes whose Certificate Table (directory 4) is [off, off + size). */
+static void make_pe(uint8_t *img, size_t len, uint32_t off, uint32_t size, unsigned cert_type)
+{
+	const uint32_t pe = 0x80, opt = pe + 24;
+
+	memset(img, 0, len);
+	img[0] = 'M';
+	img[1] = 'Z';
+	put32(img + 0x3c, pe);
+	memcpy(img + pe, "PE\0\0", 4);
+	put16(img + pe + 4, 0x8664);      /* machine: x86-64 */
+	put16(img + pe + 20, 240);        /* SizeOfOptionalHeader */
+	put16(img + opt, 0x20b);          /* PE32+ */
+	put32(img + opt + 108, 16);       /* NumberOfRvaAndSizes */
+	put32(img + opt + 112 + 4 * 8, off);
+	put32(img + opt + 112 + 4 * 8 + 4, size);
+	if (size >= 8 && off + 8 <= len) {
+		put32(img + off, size);   /* WIN_CERTIFICATE.dwLength */
+		put16(img + off + 4, 0x200);
+		put16(img + off + 6, cert_type);
+	}
+}
+
+static void test_boot_pe_signature(void **state)
+{
+	static uint8_t img[4096];
+
+	make_pe(img, sizeof(img), 2048, 1024, 2);
+	assert_true(boot_pe_is_signed(img, sizeof(img)));
+	/* what sbattach --remove leaves: an empty directory entry */
+	make_pe(img, sizeof(img), 0, 0, 2);
+	assert_false(boot_pe_is_signed(img, sizeof(img)));
+	/* a certificate that is not Authenticode (WIN_CERT_TYPE_X509 = 1) */
+	make_pe(img, sizeof(img), 2048, 1024, 1);
+	assert_false(boot_pe_is_signed(img, sizeof(img)));
+	/* a table reaching past the end of the file (a truncated kernel) */
+	make_pe(img, sizeof(img), 2048, 1024, 2);
+	assert_false(boot_pe_is_signed(img, 3000));
+	put32(img + 0x80 + 24 + 112 + 4 * 8, 0xfffffff0); /* offset near 4 GiB: no overflow */
+	assert_false(boot_pe_is_signed(img, sizeof(img)));
+	/* no room for directory 4 */
+	make_pe(img, sizeof(img), 2048, 1024, 2);
+	put32(img + 0x80 + 24 + 108, 4);
+	assert_false(boot_pe_is_signed(img, sizeof(img)));
+	/* not a PE: no MZ, a PE offset out of the file, a short buffer */
+	make_pe(img, sizeof(img), 2048, 1024, 2);
+	img[0] = 'X';
+	assert_false(boot_pe_is_signed(img, sizeof(img)));
+	make_pe(img, sizeof(img), 2048, 1024, 2);
+	put32(img + 0x3c, 0xfffffff0);
+	assert_false(boot_pe_is_signed(img, sizeof(img)));
+	assert_false(boot_pe_is_signed(img, 16));
+	assert_false(boot_pe_is_signed(NULL, 0));
+}
+
+/* The test guest's kernel (Debian's, signed) and the same without its signature (sbattach). */
+static void test_boot_pe_signature_real_kernel(void **state)
+{
+	const char *stripped = tmp_path("vmlinuz.unsigned");
+	char kernel[512] = "", cmd[1200];
+	static uint8_t buf[16 << 20];
+	FILE *f = popen("ls .cache/guest/vmlinuz-* 2>/dev/null | head -n 1", "r");
+	size_t n;
+
+	if (f) {
+		if (fgets(kernel, sizeof(kernel), f))
+			kernel[strcspn(kernel, "\n")] = '\0';
+		pclose(f);
+	}
+	if (!kernel[0] || !pb_have_program("sbattach")) {
+		print_message("# SKIP: needs the test guest (make guest) and sbattach (sbsigntool)\n");
+		skip();
+	}
+	n = read_file(kernel, buf, sizeof(buf));
+	assert_true(n > 1024 * 1024 && n < sizeof(buf));
+	assert_true(boot_pe_is_signed(buf, n));
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && sbattach --remove '%s'", kernel, stripped, stripped);
+	assert_int_equal(system(cmd), 0);
+	n = read_file(stripped, buf, sizeof(buf));
+	assert_false(boot_pe_is_signed(buf, n));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -776,6 +872,8 @@ int main(void)
 		cmocka_unit_test(test_boot_grubenv_in_place_on_fat),
 		cmocka_unit_test(test_boot_install_refusals),
 		cmocka_unit_test(test_boot_esp_bounds_clusters_and_geometry),
+		cmocka_unit_test(test_boot_pe_signature),
+		cmocka_unit_test(test_boot_pe_signature_real_kernel),
 	};
 
 	return cmocka_run_group_tests_name("boot", tests, setup_dir, teardown_dir);

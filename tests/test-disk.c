@@ -146,12 +146,16 @@ static void test_disk_plan_new_disk_as_data(void **state)
 	const char *layout = write_layout("one.conf", tree, "");
 	const char *disk = tmp_path("new.img");
 	const struct disk_step *s;
-	char kinds[512];
+	char kinds[512], tree_copy[200];
 
 	unlink(disk);
 	assert_int_equal(disk_plan_new(disk, layout, NULL, DISK_APPLY_DRY_RUN, &diag, &plan, &err), 0);
 	plan_kinds(plan, kinds, sizeof(kinds));
-	assert_string_equal(kinds, "create table add add add add mkfs install mkfs mkfs");
+	/* an esp and no bootloader key: bootloader = auto, UEFI (no bios-boot partition on this gpt) */
+	assert_string_equal(kinds, "create table add add add add mkfs install mkfs mkfs bootloader");
+	s = disk_plan_step(plan, 10);
+	assert_int_equal(s->boot_flags, BOOT_INSTALL_UEFI);
+	assert_non_null(strstr(s->text, "(auto: what the partitions allow)"));
 	/* a dry run creates nothing, and names the user's disk */
 	assert_int_equal(access(disk, F_OK), -1);
 	s = disk_plan_step(plan, 0);
@@ -175,6 +179,23 @@ static void test_disk_plan_new_disk_as_data(void **state)
 	assert_int_equal(disk_plan_execute(plan, &err), -EINVAL);
 	disk_plan_free(plan);
 	assert_int_equal(access(disk, F_OK), -1);
+
+	/* bootloader = none opts out; secure_boot = yes asks for the signed chain */
+	snprintf(tree_copy, sizeof(tree_copy), "%s", tree); /* tmp_path() reuses 4 buffers */
+	tree = tree_copy;
+	disk = tmp_path("new.img");
+	layout = write_layout("none.conf", tree, "bootloader = none");
+	assert_int_equal(disk_plan_new(disk, layout, NULL, DISK_APPLY_DRY_RUN, &diag, &plan, &err), 0);
+	plan_kinds(plan, kinds, sizeof(kinds));
+	assert_string_equal(kinds, "create table add add add add mkfs install mkfs mkfs");
+	disk_plan_free(plan);
+	layout = write_layout("sb.conf", tree, "secure_boot = yes");
+	assert_int_equal(disk_plan_new(disk, layout, NULL, DISK_APPLY_DRY_RUN, &diag, &plan, &err), 0);
+	s = disk_plan_step(plan, 10);
+	assert_int_equal(s->kind, DISK_STEP_BOOTLOADER);
+	assert_int_equal(s->boot_flags, BOOT_INSTALL_UEFI | BOOT_INSTALL_SECURE_BOOT);
+	assert_non_null(strstr(s->text, "Secure Boot"));
+	disk_plan_free(plan);
 	pb_err_clear(&err);
 }
 
@@ -241,7 +262,7 @@ static void test_disk_plan_rerun_keeps_complete_guest(void **state)
 
 	assert_int_equal(disk_plan_new(disk, layout, NULL, 0, &diag, &plan, &err), 0);
 	plan_kinds(plan, kinds, sizeof(kinds));
-	assert_string_equal(kinds, "keep keep keep keep note note note note");
+	assert_string_equal(kinds, "keep keep keep keep note note note note note");
 	s = disk_plan_step(plan, 5);
 	assert_string_equal(s->text, "skip 'g': guest complete (--force installs it again)");
 	disk_plan_free(plan);

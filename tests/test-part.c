@@ -378,6 +378,197 @@ static void test_part_seed_uuids_follow_names(void **state)
 	part_disk_free(d2);
 }
 
+/* Reopen a disk read-write. */
+static struct part_disk *reopen(const char *path)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct part_disk *d = NULL;
+
+	if (part_disk_open(path, 0, 0, &d, &err) < 0)
+		fail_msg("%s", pb_err_msg(&err));
+	strbuf_release(&err.msg);
+	return d;
+}
+
+static void write_ok(struct part_disk *d)
+{
+	struct pb_err err = PB_ERR_INIT;
+
+	if (part_disk_write(d, &err) < 0)
+		fail_msg("%s", pb_err_msg(&err));
+	strbuf_release(&err.msg);
+}
+
+/* The seed a table was made with stays with the disk: later opens use it. */
+static void test_part_seed_is_kept_with_the_disk(void **state)
+{
+	char path[128], want[37];
+	struct pb_err err = PB_ERR_INIT;
+	struct part_disk *d = new_disk("kept.img", 32 * MiB, PART_TABLE_DOS, "kept-seed");
+	struct part_disk *ref = new_disk("ref.img", 32 * MiB, PART_TABLE_GPT, "kept-seed");
+	struct part_info p;
+
+	snprintf(path, sizeof(path), "%s", img_path("kept.img"));
+	add_ok(d, "a", PART_TYPE_ROOT, MiB);
+	write_ok(d);
+	part_disk_free(d);
+
+	/* a later open starts with the seed, and a partition added then is named from it */
+	d = reopen(path);
+	assert_non_null(part_disk_seed(d));
+	assert_string_equal(part_disk_seed(d), "kept-seed");
+	part_disk_free(d);
+
+	/* GPT: the partition UUID of a later `add` without --seed is the seeded one */
+	snprintf(path, sizeof(path), "%s", img_path("ref.img"));
+	write_ok(ref);
+	part_disk_free(ref);
+	ref = new_disk("ref2.img", 32 * MiB, PART_TABLE_GPT, "kept-seed");
+	add_ok(ref, "x", PART_TYPE_ROOT, MiB);
+	assert_int_equal(part_disk_find(ref, "x", &p, NULL), 0);
+	snprintf(want, sizeof(want), "%s", p.uuid);
+	part_disk_free(ref);
+	d = reopen(path);
+	add_ok(d, "x", PART_TYPE_ROOT, MiB);
+	assert_int_equal(part_disk_find(d, "x", &p, NULL), 0);
+	assert_string_equal(p.uuid, want);
+	/* --seed on a later command: that command only; the disk keeps its own */
+	part_disk_set_seed(d, "other");
+	add_ok(d, "y", PART_TYPE_ROOT, MiB);
+	write_ok(d);
+	part_disk_free(d);
+	d = reopen(path);
+	assert_string_equal(part_disk_seed(d), "kept-seed");
+	part_disk_free(d);
+
+	/* a new table without a seed: the disk has none any more */
+	d = reopen(path);
+	assert_int_equal(part_disk_new_table(d, PART_TABLE_GPT, NULL, &err), 0);
+	write_ok(d);
+	part_disk_free(d);
+	d = reopen(path);
+	assert_null(part_disk_seed(d));
+	part_disk_free(d);
+
+	/* a seed the record cannot keep is refused before anything changes */
+	d = new_disk("long.img", 32 * MiB, PART_TABLE_GPT, NULL);
+	assert_int_equal(part_disk_new_table(d, PART_TABLE_GPT,
+					     "0123456789012345678901234567890123456789012345678901234567890123456789", &err),
+			 -EINVAL);
+	assert_non_null(strstr(pb_err_msg(&err), "cannot be kept with the disk: at most 64 bytes"));
+	assert_int_equal(part_disk_new_table(d, PART_TABLE_GPT, "tab\there", &err), -EINVAL);
+	part_disk_free(d);
+	strbuf_release(&err.msg);
+}
+
+/* CRC-32 as zlib computes it, to forge records by hand. */
+static uint32_t crc32_ieee(const uint8_t *p, size_t len)
+{
+	uint32_t crc = 0xffffffffu;
+
+	while (len--) {
+		crc ^= *p++;
+		for (int k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1)));
+	}
+	return ~crc;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Write a record block at LBA 2047 of path, fixing its CRC. */
+static void put_record(const char *path, uint8_t rec[512])
+{
+	int fd = open(path, O_WRONLY);
+
+	memset(rec + 16, 0, 4);
+	put_le32(rec + 16, crc32_ieee(rec, 512));
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, rec, 512, 2047 * 512), 512);
+	close(fd);
+}
+
+/*
+ * A record as partboot wrote it before seeds were kept (bytes 20-21 zero)
+ * still opens, names and labels intact; one whose seed breaks the rules is
+ * ignored like a damaged one.
+ */
+static void test_part_record_without_seed_and_forged(void **state)
+{
+	char path[128];
+	struct part_disk *d = new_disk("old.img", 32 * MiB, PART_TABLE_DOS, NULL);
+	uint8_t rec[512] = "PARTBOOT";
+	struct part_info p;
+
+	snprintf(path, sizeof(path), "%s", img_path("old.img"));
+	add_ok(d, "a", PART_TYPE_ROOT, MiB);
+	write_ok(d);
+	part_disk_free(d);
+
+	/* version 1, one entry: LBA 2048, type root, name "alpha", label "AL" */
+	put_le32(rec + 8, 1);
+	put_le32(rec + 12, 1);
+	put_le32(rec + 32, 2048);
+	rec[40] = (uint8_t)PART_TYPE_ROOT;
+	rec[41] = 5;
+	rec[42] = 2;
+	memcpy(rec + 43, "alphaAL", 7);
+	put_record(path, rec);
+	d = reopen(path);
+	assert_int_equal(part_disk_find(d, "alpha", &p, NULL), 0);
+	assert_string_equal(p.label, "AL");
+	assert_int_equal(p.type, PART_TYPE_ROOT);
+	assert_null(part_disk_seed(d));
+	part_disk_free(d);
+
+	/* the same with a seed at the end */
+	rec[20] = 1;
+	rec[21] = 4;
+	memcpy(rec + 508, "abcd", 4);
+	put_record(path, rec);
+	d = reopen(path);
+	assert_string_equal(part_disk_seed(d), "abcd");
+	assert_int_equal(part_disk_find(d, "alpha", &p, NULL), 0);
+	part_disk_free(d);
+
+	/* a control character in the seed, a seed longer than 64, one over the entries: ignored */
+	rec[509] = '\033';
+	put_record(path, rec);
+	d = reopen(path);
+	assert_null(part_disk_seed(d));
+	assert_int_not_equal(part_disk_find(d, "alpha", &p, NULL), 0);
+	part_disk_free(d);
+	rec[509] = 'b';
+	rec[21] = 65;
+	put_record(path, rec);
+	d = reopen(path);
+	assert_null(part_disk_seed(d));
+	part_disk_free(d);
+	/* four entries of 110 bytes end at byte 472, inside a 64-byte seed from 448 */
+	memset(rec + 32, 0, 480);
+	put_le32(rec + 12, 4);
+	for (int i = 0; i < 4; i++) {
+		uint8_t *e = rec + 32 + 110 * i;
+
+		put_le32(e, 2048 + 2048 * (uint32_t)i);
+		e[8] = (uint8_t)PART_TYPE_ROOT;
+		e[9] = 36;
+		e[10] = 63;
+		memset(e + 11, 'n' + i, 99);
+	}
+	rec[21] = 64;
+	memset(rec + 448, 'z', 64);
+	put_record(path, rec);
+	d = reopen(path);
+	assert_null(part_disk_seed(d));
+	assert_int_not_equal(part_disk_find(d, "alpha", &p, NULL), 0);
+	part_disk_free(d);
+}
+
 static void layout_fails(const char *text, const char *want)
 {
 	struct pb_err err = PB_ERR_INIT;
@@ -415,6 +606,66 @@ static void test_part_layout_errors_name_the_line(void **state)
 		     "bad.conf:2: default 'nope' is not a partition");
 	layout_fails("[disk]\ntable = dos\n[partition b]\ntype = bios-boot\nsize = 1M\n",
 		     "bad.conf:4: [partition b]: no bios-boot partition on a dos table");
+	/* bootloader and secure_boot */
+	layout_fails("[disk]\nbootloader = grub\n", "bad.conf:2: bad bootloader 'grub' (auto, none, or bios, uefi or both)");
+	layout_fails("[disk]\nbootloader = auto, bios\n", "bad.conf:2: bootloader = auto stands alone");
+	layout_fails("[disk]\nbootloader = none uefi\n", "bad.conf:2: bootloader = none stands alone");
+	layout_fails("[disk]\nbootloader = auto\n[partition a]\ntype = root\nsize = 1M\n",
+		     "bad.conf:2: bootloader = auto needs an esp partition");
+	layout_fails("[disk]\nsecure_boot = maybe\n", "bad.conf:2: bad secure_boot 'maybe' (yes or no)");
+	layout_fails("[disk]\nsecure_boot = yes\nbootloader = bios\n[partition e]\ntype = esp\nsize = 64M\n",
+		     "bad.conf:2: secure_boot = yes needs a UEFI bootloader");
+	layout_fails("[disk]\nsecure_boot = yes\n[partition a]\ntype = root\nsize = 1M\n",
+		     "bad.conf:2: secure_boot = yes needs a UEFI bootloader");
+}
+
+/* Without a bootloader key, a layout with an esp gets what `partboot bootloader` would install. */
+static void test_part_layout_bootloader_auto(void **state)
+{
+	static const struct {
+		const char *text;
+		bool bios, uefi, is_auto, sb;
+	} cases[] = {
+		/* an esp alone: UEFI */
+		{ "[partition e]\ntype = esp\nsize = 64M\n", false, true, true, false },
+		/* and a bios-boot partition: both */
+		{ "[partition b]\ntype = bios-boot\nsize = 1M\n[partition e]\ntype = esp\nsize = 64M\n", true, true, true,
+		  false },
+		/* a dos table: BIOS in the gap after the MBR, and UEFI */
+		{ "[disk]\ntable = dos\n[partition e]\ntype = esp\nsize = 64M\n", true, true, true, false },
+		/* written out: the same */
+		{ "[disk]\nbootloader = auto\n[partition e]\ntype = esp\nsize = 64M\n", false, true, true, false },
+		/* opted out */
+		{ "[disk]\nbootloader = none\n[partition e]\ntype = esp\nsize = 64M\n", false, false, false, false },
+		/* no esp: nothing to install */
+		{ "[partition a]\ntype = root\nsize = 1M\n", false, false, false, false },
+		/* explicit kinds stay as written */
+		{ "[disk]\nbootloader = uefi\n[partition b]\ntype = bios-boot\nsize = 1M\n[partition e]\ntype = esp\nsize = 64M\n",
+		  false, true, false, false },
+		/* Secure Boot with auto, and with uefi */
+		{ "[disk]\nsecure_boot = yes\n[partition e]\ntype = esp\nsize = 64M\n", false, true, true, true },
+		{ "[disk]\nsecure_boot = yes\nbootloader = bios, uefi\n[partition b]\ntype = bios-boot\nsize = 1M\n"
+		  "[partition e]\ntype = esp\nsize = 64M\n",
+		  true, true, false, true },
+		{ "[disk]\nsecure_boot = no\n[partition e]\ntype = esp\nsize = 64M\n", false, true, true, false },
+	};
+	const char *path = img_path("auto.conf");
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct pb_err err = PB_ERR_INIT;
+		struct part_layout *l = NULL;
+		FILE *f = fopen(path, "w");
+
+		fputs(cases[i].text, f);
+		fclose(f);
+		if (part_layout_parse(path, &l, &err) < 0)
+			fail_msg("case %zu: %s", i, pb_err_msg(&err));
+		if (l->bios != cases[i].bios || l->uefi != cases[i].uefi || l->bootloader_auto != cases[i].is_auto ||
+		    l->secure_boot != cases[i].sb)
+			fail_msg("case %zu: bios %d uefi %d auto %d secure_boot %d", i, l->bios, l->uefi, l->bootloader_auto,
+				 l->secure_boot);
+		part_layout_free(l);
+	}
 }
 
 /*
@@ -791,8 +1042,11 @@ int main(void)
 		cmocka_unit_test(test_part_refuses_disk_smaller_than_a_sector),
 		cmocka_unit_test(test_part_seed_is_deterministic),
 		cmocka_unit_test(test_part_seed_uuids_follow_names),
+		cmocka_unit_test(test_part_seed_is_kept_with_the_disk),
+		cmocka_unit_test(test_part_record_without_seed_and_forged),
 		cmocka_unit_test(test_part_layout_errors_name_the_line),
 		cmocka_unit_test(test_part_layout_refuses_long_lines),
+		cmocka_unit_test(test_part_layout_bootloader_auto),
 		cmocka_unit_test(test_part_layout_parses_everything),
 		cmocka_unit_test(test_part_find_by_name_or_number),
 		cmocka_unit_test(test_part_dos_names_round_trip),

@@ -199,6 +199,37 @@ static void test_vm_argv_uefi_adds_ovmf_with_private_vars(void **state)
 	vm_strv_free(argv);
 }
 
+/* Secure Boot: SMM on q35, secure pflash, no S3; refused without UEFI. */
+static void test_vm_argv_secure_boot(void **state)
+{
+	struct vm_opts o = { .mode = VM_MODE_UEFI, .secure_boot = true };
+	struct vm_run_ctx c = { .accel = VM_ACCEL_TCG, .qmp_fd = -1 };
+	struct pb_err err = PB_ERR_INIT;
+	struct vm_guest g = view_guest;
+	char **argv;
+
+	g.ovmf_code = "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd";
+	argv = build(&o, &g, VM_ACCEL_TCG, 3);
+	assert_string_equal(arg_after(argv, "-machine", 0), "q35,smm=on");
+	assert_string_equal(arg_after(argv, "-global", 0), "driver=cfi.pflash01,property=secure,value=on");
+	assert_string_equal(arg_after(argv, "-global", 1), "ICH9-LPC.disable_s3=1");
+	assert_string_equal(arg_after(argv, "-drive", 0),
+			    "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.secboot.fd");
+	vm_strv_free(argv);
+	/* without it: no SMM, no -global */
+	o.secure_boot = false;
+	argv = build(&o, &g, VM_ACCEL_TCG, 3);
+	assert_string_equal(arg_after(argv, "-machine", 0), "q35");
+	assert_null(arg_after(argv, "-global", 0));
+	vm_strv_free(argv);
+	o = (struct vm_opts){ .mode = VM_MODE_BIOS, .secure_boot = true };
+	argv = NULL;
+	assert_int_equal(vm_argv_build(&o, &g, &c, &argv, &err), -EINVAL);
+	assert_non_null(strstr(pb_err_msg(&err), "Secure Boot needs UEFI firmware"));
+	assert_null(argv);
+	pb_err_clear(&err);
+}
+
 static void test_vm_argv_options(void **state)
 {
 	struct vm_opts o = { .mem = 1024 * MIB, .cpus = 4, .net = VM_NET_USER, .ssh_port = 2222,
@@ -356,6 +387,19 @@ static void test_vm_vmdk_descriptor_for_a_layout(void **state)
 			    "# The Disk Data Base\n"
 			    "ddb.virtualHWVersion = \"4\"\n"
 			    "ddb.adapterType = \"ide\"\n");
+	strbuf_release(&sb);
+
+	/* for libvirt: one shadow file per extent, beside the descriptor, each from its own start */
+	vm_vmdk_descriptor(e, n, "/srv/disk.img", NULL, &sb);
+	assert_non_null(strstr(sb.buf, "# Extent description\n"
+				       "RW 2048 FLAT \"shadow-0.img\" 0\n"
+				       "RW 131072 FLAT \"shadow-1.img\" 0\n"
+				       "RW 2048 FLAT \"shadow-2.img\" 0\n"
+				       "RW 409600 FLAT \"/srv/disk.img\" 135168\n"
+				       "RW 409600 FLAT \"shadow-4.img\" 0\n"
+				       "RW 2048 FLAT \"shadow-5.img\" 0\n"
+				       "RW 270336 FLAT \"shadow-6.img\" 0\n"
+				       "RW 2048 FLAT \"shadow-7.img\" 0\n\n"));
 	strbuf_release(&sb);
 	free(e);
 }
@@ -1083,6 +1127,7 @@ int main(void)
 		cmocka_unit_test(test_vm_argv_block_device_uses_host_device),
 		cmocka_unit_test(test_vm_argv_bios_boots_the_view_on_q35),
 		cmocka_unit_test(test_vm_argv_uefi_adds_ovmf_with_private_vars),
+		cmocka_unit_test(test_vm_argv_secure_boot),
 		cmocka_unit_test(test_vm_argv_options),
 		cmocka_unit_test(test_vm_argv_refuses_what_cannot_work),
 		cmocka_unit_test(test_vm_argv_quote),

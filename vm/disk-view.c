@@ -17,6 +17,11 @@
  * as zeros). Guest writes outside its partition land in the shadow and are
  * thrown away with it: the real table, ESP and other guests never change.
  *
+ * For libvirt the shadow is split, one file per extent ("shadow-N.img"
+ * beside the descriptor, named relative to it): libvirt cannot pass
+ * extents.N.locking=off, and QEMU then refuses a second extent on a file
+ * it has locked already ("Failed to get resize lock").
+ *
  * Touches the disk: vm_disk_view_write() only reads it (pread on the disk's
  * descriptor), and writes only the shadow and descriptor files it creates.
  */
@@ -136,6 +141,7 @@ int vm_disk_view_plan_live(const struct part_info *parts, size_t n, const unsign
 void vm_vmdk_descriptor(const struct vm_extent *e, size_t n, const char *disk_path, const char *shadow_path,
 			struct strbuf *out)
 {
+	/* split (shadow_path NULL): extent i in shadow-i.img from its start */
 	strbuf_addstr(out, "# Disk DescriptorFile\n"
 			   "# partboot whole-disk view: the guest's partition is live, the rest is a private\n"
 			   "# shadow copy (see docs/vm.md). Every extent is RW: QEMU skips RDONLY ones.\n"
@@ -145,9 +151,16 @@ void vm_vmdk_descriptor(const struct vm_extent *e, size_t n, const char *disk_pa
 			   "createType=\"monolithicFlat\"\n"
 			   "\n"
 			   "# Extent description\n");
-	for (size_t i = 0; i < n; i++)
-		strbuf_addf(out, "RW %" PRIu64 " FLAT \"%s\" %" PRIu64 "\n", e[i].size / 512,
-			    e[i].src == VM_EXTENT_DISK ? disk_path : shadow_path, e[i].start / 512);
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].src == VM_EXTENT_DISK)
+			strbuf_addf(out, "RW %" PRIu64 " FLAT \"%s\" %" PRIu64 "\n", e[i].size / 512, disk_path,
+				    e[i].start / 512);
+		else if (shadow_path)
+			strbuf_addf(out, "RW %" PRIu64 " FLAT \"%s\" %" PRIu64 "\n", e[i].size / 512, shadow_path,
+				    e[i].start / 512);
+		else
+			strbuf_addf(out, "RW %" PRIu64 " FLAT \"shadow-%zu.img\" 0\n", e[i].size / 512, i);
+	}
 	strbuf_addstr(out, "\n"
 			   "# The Disk Data Base\n"
 			   "ddb.virtualHWVersion = \"4\"\n"
@@ -160,10 +173,12 @@ static bool all_zero(const char *buf, size_t len)
 }
 
 /*
- * Copy [start, start+size) of the disk to the same offset of the shadow,
- * leaving holes where the disk has holes (SEEK_DATA, image files) or zeros.
+ * Copy [start, start+size) of the disk to the shadow at start - base (the
+ * same offset, or 0 for a split shadow's own file), leaving holes where the
+ * disk has holes (SEEK_DATA, image files) or zeros.
  */
-static int copy_range(int disk_fd, bool blockdev, int shadow_fd, uint64_t start, uint64_t size, struct pb_err *err)
+static int copy_range(int disk_fd, bool blockdev, int shadow_fd, uint64_t base, uint64_t start, uint64_t size,
+		      struct pb_err *err)
 {
 	_cleanup_free_ char *buf = xmalloc(1 * MiB);
 	uint64_t pos = start, end = start + size;
@@ -196,7 +211,7 @@ static int copy_range(int disk_fd, bool blockdev, int shadow_fd, uint64_t start,
 						  strerror(errno));
 			if (got == 0)
 				return 0; /* short image: the rest reads as zeros anyway */
-			if (!all_zero(buf, (size_t)got) && pwrite(shadow_fd, buf, (size_t)got, (off_t)pos) != got)
+			if (!all_zero(buf, (size_t)got) && pwrite(shadow_fd, buf, (size_t)got, (off_t)(pos - base)) != got)
 				return pb_err_set(err, -EIO, "cannot write the shadow file: %s", strerror(errno));
 			pos += (uint64_t)got;
 		}
@@ -204,10 +219,27 @@ static int copy_range(int disk_fd, bool blockdev, int shadow_fd, uint64_t start,
 	return 0;
 }
 
+static int shadow_create(const char *path, uint64_t size, struct pb_err *err)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return pb_err_set(err, -errno, "%s: cannot create: %s", path, strerror(errno));
+	if (ftruncate(fd, (off_t)size) < 0) {
+		int e = errno;
+
+		close(fd);
+		return pb_err_set(err, -e, "%s: cannot size: %s", path, strerror(e));
+	}
+	return fd;
+}
+
 int vm_disk_view_write(int disk_fd, bool blockdev, uint64_t disk_size, const struct vm_extent *e, size_t n,
-		       const char *disk_path, const char *shadow_path, const char *view_path, struct pb_err *err)
+		       const char *disk_path, const char *shadow_path, const char *view_path, bool split,
+		       struct pb_err *err)
 {
 	_cleanup_(strbuf_release) struct strbuf desc = STRBUF_INIT;
+	_cleanup_(strbuf_release) struct strbuf name = STRBUF_INIT;
 	_cleanup_close_ int sfd = -1;
 	_cleanup_close_ int vfd = -1;
 	int r;
@@ -215,20 +247,31 @@ int vm_disk_view_write(int disk_fd, bool blockdev, uint64_t disk_size, const str
 	if (strpbrk(disk_path, "\"\n"))
 		return pb_err_set(err, -EINVAL, "%s: a disk path with '\"' or a newline cannot go in a vmdk "
 				  "descriptor", disk_path);
-	sfd = open(shadow_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (sfd < 0)
-		return pb_err_set(err, -errno, "%s: cannot create: %s", shadow_path, strerror(errno));
-	if (ftruncate(sfd, (off_t)disk_size) < 0)
-		return pb_err_set(err, -errno, "%s: cannot size: %s", shadow_path, strerror(errno));
+	if (!split) {
+		sfd = shadow_create(shadow_path, disk_size, err);
+		if (sfd < 0)
+			return sfd;
+	}
 	for (size_t i = 0; i < n; i++) {
-		if (e[i].src != VM_EXTENT_SHADOW || !e[i].copy)
+		if (e[i].src != VM_EXTENT_SHADOW)
 			continue;
-		r = copy_range(disk_fd, blockdev, sfd, e[i].start, e[i].size, err);
+		if (split) {
+			/* shadow_path is a prefix: DIR/shadow gives DIR/shadow-N.img */
+			strbuf_reset(&name);
+			strbuf_addf(&name, "%s-%zu.img", shadow_path, i);
+			closep(&sfd);
+			sfd = shadow_create(name.buf, e[i].size, err);
+			if (sfd < 0)
+				return sfd;
+		}
+		if (!e[i].copy)
+			continue;
+		r = copy_range(disk_fd, blockdev, sfd, split ? e[i].start : 0, e[i].start, e[i].size, err);
 		if (r < 0)
 			return r;
 	}
 
-	vm_vmdk_descriptor(e, n, disk_path, shadow_path, &desc);
+	vm_vmdk_descriptor(e, n, disk_path, split ? NULL : shadow_path, &desc);
 	vfd = open(view_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (vfd < 0)
 		return pb_err_set(err, -errno, "%s: cannot create: %s", view_path, strerror(errno));

@@ -26,31 +26,6 @@
 #include "fs/fs.h"
 #include "vm-private.h"
 
-struct vm {
-	struct vm_opts o;
-	struct part_disk *disk; /* borrowed from the caller */
-	struct part_info p;
-	bool locked;            /* p's partition lock is ours */
-	struct part_info boot_p; /* a separate /boot partition the VM sees too */
-	bool has_boot, boot_locked;
-	/* what the guest was found to hold (inspect.c) and what was chosen from it (hw.c) */
-	struct vm_hw_facts facts;
-	char *kver, *hw_why, *hw_warning;
-	double hw_ms;
-	bool hw_cached;
-	char *disk_path; /* absolute: vmdk extents and printed commands need it */
-	char *name;
-	char *kernel, *initrd, *cmdline;
-	char *tmpdir, *shadow, *view, *vars, *ovmf_code, *answers, *cidata;
-	size_t view_extents;
-	uint64_t shadow_max; /* bytes the shadow may hold: its copies and VM_SHADOW_SLACK */
-	char *where;         /* "DISK: partition 'NAME'" */
-	struct vm_guest g;
-	enum vm_accel accel;
-	char *warning;
-	bool keep_files; /* --print-cmdline / --libvirt-xml: the printed command needs them */
-	bool interrupted; /* vm_run() got SIGINT/SIGTERM (the guest may still have powered off) */
-};
 
 void vm_free(struct vm *vm)
 {
@@ -90,6 +65,12 @@ void vm_free(struct vm *vm)
 	free(vm->cidata);
 	free(vm->warning);
 	free(vm->where);
+	free(vm->domain);
+	free(vm->libvirt_dir);
+	free(vm->vars_template);
+	free(vm->console);
+	vm_strv_free(vm->shadows.v);
+	free(vm->notice);
 	free(vm);
 }
 
@@ -162,7 +143,7 @@ static int make_tmpdir(struct vm *vm, struct pb_err *err)
 	return pb_mkdtemp("partboot-vm", PB_TMP_SMALL, &vm->tmpdir, err);
 }
 
-static int copy_file(const char *from, const char *to, struct pb_err *err)
+static int copy_file_mode(const char *from, const char *to, mode_t mode, struct pb_err *err)
 {
 	_cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC);
 	_cleanup_close_ int out = -1;
@@ -171,7 +152,7 @@ static int copy_file(const char *from, const char *to, struct pb_err *err)
 
 	if (in < 0)
 		return pb_err_set(err, -errno, "%s: cannot open: %s", from, strerror(errno));
-	out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (out < 0)
 		return pb_err_set(err, -errno, "%s: cannot create: %s", to, strerror(errno));
 	while ((n = read(in, buf, sizeof(buf))) > 0)
@@ -179,7 +160,34 @@ static int copy_file(const char *from, const char *to, struct pb_err *err)
 			return pb_err_set(err, -EIO, "%s: cannot write: %s", to, strerror(errno));
 	if (n < 0)
 		return pb_err_set(err, -errno, "%s: cannot read: %s", from, strerror(errno));
+	if (fchmod(out, mode) < 0) /* whatever the umask took away */
+		return pb_err_set(err, -errno, "%s: cannot chmod: %s", to, strerror(errno));
 	return 0;
+}
+
+static int copy_file(const char *from, const char *to, struct pb_err *err)
+{
+	return copy_file_mode(from, to, 0600, err);
+}
+
+/*
+ * libvirt: the kernel and initrd from the cache into the domain's folder
+ * (libvirt's QEMU cannot reach the cache, and the domain must outlive it).
+ */
+static int libvirt_boot_files(struct vm *vm, struct pb_err *err)
+{
+	char *k = path_join(vm->libvirt_dir, "kernel");
+	char *i = vm->initrd ? path_join(vm->libvirt_dir, "initrd") : NULL;
+	int r;
+
+	r = copy_file_mode(vm->kernel, k, 0644, err);
+	if (r >= 0 && i)
+		r = copy_file_mode(vm->initrd, i, 0644, err);
+	free(vm->kernel);
+	free(vm->initrd);
+	vm->kernel = k;
+	vm->initrd = i;
+	return r;
 }
 
 /* Direct mode: kernel, initrd and command line from the guest's own /boot and /etc/kernel/cmdline. */
@@ -258,6 +266,11 @@ static int prepare_direct(struct vm *vm, struct fs *fs, const struct vm_boot *b,
 	vm_cmdline_build(b->cmdline, root.buf, extra.buf, vm->o.append, &cmd);
 	vm->cmdline = strbuf_detach(&cmd, NULL);
 
+	if (vm->o.libvirt) {
+		r = libvirt_boot_files(vm, err);
+		if (r < 0)
+			return r;
+	}
 	vm->g.kernel = vm->kernel;
 	vm->g.kernel_pvh = pvh;
 	vm->g.initrd = vm->initrd;
@@ -269,16 +282,30 @@ static int prepare_direct(struct vm *vm, struct fs *fs, const struct vm_boot *b,
 	return 0;
 }
 
-/* UEFI: OVMF's code and a private copy of its variables (the guest's boot entries stay its own). */
+/*
+ * UEFI: OVMF's code and a private copy of its variables (the guest's boot
+ * entries stay its own). Secure Boot: Debian's OVMF build with Secure Boot
+ * (OVMF_CODE_4M.secboot.fd, which needs SMM: qemu.c) and variables with
+ * Microsoft's keys enrolled and Secure Boot on (OVMF_VARS_4M.ms.fd), so
+ * shim, signed by Microsoft's UEFI CA, is the only loader that runs.
+ */
 static int prepare_ovmf(struct vm *vm, struct pb_err *err)
 {
 	const char *dir = vm->o.ovmf_dir ? vm->o.ovmf_dir : "/usr/share/OVMF";
-	_cleanup_free_ char *vars = path_join(dir, "OVMF_VARS_4M.fd");
+	bool sb = vm->o.secure_boot;
+	_cleanup_free_ char *vars = path_join(dir, sb ? "OVMF_VARS_4M.ms.fd" : "OVMF_VARS_4M.fd");
 	int r;
 
-	vm->ovmf_code = path_join(dir, "OVMF_CODE_4M.fd");
+	vm->ovmf_code = path_join(dir, sb ? "OVMF_CODE_4M.secboot.fd" : "OVMF_CODE_4M.fd");
 	if (access(vm->ovmf_code, R_OK) < 0 || access(vars, R_OK) < 0)
-		return pb_err_set(err, -ENOENT, "%s: UEFI firmware not found (install ovmf)", vm->ovmf_code);
+		return pb_err_set(err, -ENOENT, "%s: UEFI firmware%s not found (install ovmf)",
+				  access(vm->ovmf_code, R_OK) < 0 ? vm->ovmf_code : vars, sb ? " with Secure Boot" : "");
+	vm->g.ovmf_code = vm->ovmf_code;
+	if (vm->o.libvirt) {
+		/* libvirt makes the domain's copy of the variables itself, from this template */
+		vm->vars_template = TAKE_PTR(vars);
+		return 0;
+	}
 	if (!vm->tmpdir && (r = make_tmpdir(vm, err)) < 0)
 		return r;
 	vm->vars = path_join(vm->tmpdir, "OVMF_VARS.fd");
@@ -317,12 +344,16 @@ int vm_prepare_view(struct vm *vm, struct pb_err *err)
 
 	if (!vm->tmpdir && (r = make_tmpdir(vm, err)) < 0)
 		return r;
-	vm->shadow = path_join(vm->tmpdir, "shadow.img");
+	/* libvirt: one shadow file per extent (disk-view.c), DIR/shadow-N.img */
+	vm->shadow = path_join(vm->tmpdir, vm->o.libvirt ? "shadow" : "shadow.img");
 	vm->view = path_join(vm->tmpdir, "disk.vmdk");
 	r = vm_disk_view_write(part_disk_fd(vm->disk), part_disk_is_blockdev(vm->disk), size - size % 512, ext,
-			       n_ext, vm->disk_path, vm->shadow, vm->view, err);
+			       n_ext, vm->disk_path, vm->shadow, vm->view, vm->o.libvirt, err);
 	if (r < 0)
 		return pb_err_prefix(err, r, "%s: disk view: ", vm->disk_path);
+	for (size_t i = 0; vm->o.libvirt && i < n_ext; i++)
+		if (ext[i].src == VM_EXTENT_SHADOW)
+			strv_addf(&vm->shadows, "%s-%zu.img", vm->shadow, i);
 	vm->view_extents = n_ext;
 	/* what the guest may rewrite: the copies (tables, gaps, ESP, BIOS boot partition), and a little more */
 	vm->shadow_max = VM_SHADOW_SLACK;
@@ -431,6 +462,14 @@ static int prepare_new(const struct vm_opts *o, struct vm **ret, struct pb_err *
 		return pb_err_set(err, -ENOENT, "%s not found: install qemu-system-x86 (make deps)", qemu);
 	vm = xcalloc(1, sizeof(*vm));
 	vm->o = *o;
+	if (o->libvirt) {
+		/* libvirt has no microvm: q35 in direct mode too */
+		if (o->machine == VM_MACHINE_MICROVM) {
+			free(vm);
+			return pb_err_set(err, -EINVAL, "libvirt has no microvm machine: use q35");
+		}
+		vm->o.machine = VM_MACHINE_Q35;
+	}
 	vm_accel_probe(&facts);
 	vm->accel = vm_accel_choose(o->accel, &facts, &why);
 	if (why && facts.kvm_dev)
@@ -448,6 +487,8 @@ int vm_prepare_installer(struct part_disk *d, const struct part_info *p, const s
 
 	if (o->mode == VM_MODE_DIRECT)
 		return pb_err_set(err, -EINVAL, "an installer boots in firmware mode (bios or uefi)");
+	if (o->libvirt)
+		return pb_err_set(err, -EINVAL, "an installer runs in partboot's own VM, not under libvirt");
 	r = prepare_new(o, &vm, err);
 	if (r < 0)
 		return r;
@@ -531,8 +572,8 @@ static int64_t now_us(void)
 }
 
 /* The choice for o from the facts; the why and warning are kept on vm. */
-static int choose(struct vm *vm, const struct vm_opts *o, bool libvirt, const char *why_not, struct vm_hw_choice *c,
-		  struct pb_err *err)
+int vm_hw_choose_for(struct vm *vm, const struct vm_opts *o, bool libvirt, const char *why_not,
+		     struct vm_hw_choice *c, struct pb_err *err)
 {
 	struct vm_hw_want w = {
 		.mode = o->mode,
@@ -589,7 +630,7 @@ static int prepare_hw(struct vm *vm, struct fs *root, struct fs *boot, const str
 		}
 	}
 	vm->hw_ms = (double)(now_us() - t0) / 1000.0;
-	r = choose(vm, &vm->o, false, why_not, &c, err);
+	r = vm_hw_choose_for(vm, &vm->o, false, why_not, &c, err);
 	pb_err_clear(&ierr);
 	strbuf_release(&id);
 	if (r < 0) {
@@ -623,6 +664,11 @@ int vm_prepare(struct part_disk *d, const struct part_info *p, const struct vm_b
 	r = prepare_take(vm, d, p, b ? b->boot_part : NULL, false, &where, err);
 	if (r < 0)
 		return r;
+	if (o->libvirt) {
+		r = vm_libvirt_prepare_dir(vm, err);
+		if (r < 0)
+			return r;
+	}
 	{
 		struct fs_target t = { .path = vm->disk_path, .offset = vm->p.start, .size = vm->p.size,
 				       .where = where.buf };
@@ -664,6 +710,8 @@ int vm_prepare(struct part_disk *d, const struct part_info *p, const struct vm_b
 		free(idata);
 		r = prepare_firmware(vm, err);
 	}
+	if (r >= 0 && o->libvirt)
+		r = vm_libvirt_finish(vm, err);
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(vm);
@@ -686,129 +734,5 @@ int vm_print_cmdline(struct vm *vm, struct strbuf *out, struct pb_err *err)
 	vm_argv_quote(argv, out);
 	vm_strv_free(argv);
 	vm->keep_files = true;
-	return 0;
-}
-
-static void xml_escaped(struct strbuf *sb, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '&': strbuf_addstr(sb, "&amp;"); break;
-		case '<': strbuf_addstr(sb, "&lt;"); break;
-		case '>': strbuf_addstr(sb, "&gt;"); break;
-		case '\'': strbuf_addstr(sb, "&apos;"); break;
-		case '"': strbuf_addstr(sb, "&quot;"); break;
-		default: strbuf_addch(sb, *s);
-		}
-	}
-}
-
-int vm_libvirt_xml(struct vm *vm, struct strbuf *x, struct pb_err *err)
-{
-	const struct vm_guest *g = &vm->g;
-	uint64_t mem = vm->o.mem ? vm->o.mem : VM_DEFAULT_MEM;
-	const char *qemu = vm->o.qemu ? vm->o.qemu : VM_DEFAULT_QEMU;
-	struct vm_hw_choice c = VM_HW_CHOICE_INIT;
-	const char *bus, *dev;
-	int r;
-
-	/*
-	 * libvirt has no microvm and (libvirt 9) no NVMe disks: the machine and
-	 * controller are chosen again from the same facts without them.
-	 */
-	r = choose(vm, &vm->o, true, vm->facts.inspected ? NULL : "not inspected", &c, err);
-	if (r < 0) {
-		vm_hw_choice_release(&c);
-		return pb_err_prefix(err, r, "%s: partition '%s': no libvirt domain: ", part_disk_display(vm->disk),
-				     vm->name);
-	}
-	bus = c.bus == VM_DISK_BUS_AHCI ? "sata" : c.bus == VM_DISK_BUS_IDE ? "ide" : "virtio";
-	dev = c.bus == VM_DISK_BUS_AHCI ? "sd" : c.bus == VM_DISK_BUS_IDE ? "hd" : "vd";
-	strbuf_addf(x, "<domain type='%s'>\n", vm->accel == VM_ACCEL_KVM ? "kvm" : "qemu");
-	strbuf_addstr(x, "  <name>partboot-");
-	xml_escaped(x, g->name);
-	strbuf_addstr(x, "</name>\n");
-	strbuf_addf(x, "  <memory unit='MiB'>%" PRIu64 "</memory>\n", mem / (1024 * 1024));
-	strbuf_addf(x, "  <vcpu>%u</vcpu>\n", vm_cpus_for(&vm->o, vm->accel));
-	strbuf_addf(x, "  <os>\n    <type arch='x86_64' machine='%s'>hvm</type>\n", vm_machine_to_string(c.machine));
-	if (vm->o.mode == VM_MODE_DIRECT) {
-		strbuf_addstr(x, "    <kernel>");
-		xml_escaped(x, g->kernel);
-		strbuf_addstr(x, "</kernel>\n");
-		if (g->initrd) {
-			strbuf_addstr(x, "    <initrd>");
-			xml_escaped(x, g->initrd);
-			strbuf_addstr(x, "</initrd>\n");
-		}
-		strbuf_addstr(x, "    <cmdline>");
-		xml_escaped(x, g->cmdline);
-		strbuf_addstr(x, "</cmdline>\n");
-	} else if (vm->o.mode == VM_MODE_UEFI) {
-		strbuf_addstr(x, "    <loader readonly='yes' type='pflash'>");
-		xml_escaped(x, g->ovmf_code);
-		strbuf_addstr(x, "</loader>\n    <nvram>");
-		xml_escaped(x, g->ovmf_vars);
-		strbuf_addstr(x, "</nvram>\n");
-	}
-	if (vm->o.mode != VM_MODE_DIRECT)
-		strbuf_addstr(x, "    <boot dev='hd'/>\n");
-	strbuf_addstr(x, "  </os>\n  <features><acpi/></features>\n");
-	if (vm->accel == VM_ACCEL_KVM)
-		strbuf_addstr(x, "  <cpu mode='host-passthrough'/>\n");
-	strbuf_addstr(x, "  <on_poweroff>destroy</on_poweroff>\n  <on_reboot>destroy</on_reboot>\n"
-			 "  <on_crash>destroy</on_crash>\n  <devices>\n    <emulator>");
-	if (!strchr(qemu, '/'))
-		strbuf_addstr(x, "/usr/bin/");
-	xml_escaped(x, qemu);
-	strbuf_addstr(x, "</emulator>\n");
-	if (vm->o.mode == VM_MODE_DIRECT) {
-		/* libvirt's storage slice is QEMU's raw offset/size: the partition alone */
-		strbuf_addf(x, "    <disk type='%s' device='disk'>\n      <driver name='qemu' type='raw'/>\n",
-			    g->blockdev ? "block" : "file");
-		strbuf_addf(x, "      <source %s='", g->blockdev ? "dev" : "file");
-		xml_escaped(x, g->disk_path);
-		strbuf_addf(x, "'>\n        <slices><slice type='storage' offset='%" PRIu64 "' size='%" PRIu64
-			       "'/></slices>\n      </source>\n",
-			    g->part_start, g->part_size);
-	} else {
-		strbuf_addstr(x, "    <disk type='file' device='disk'>\n      <driver name='qemu' type='vmdk'/>\n"
-				 "      <source file='");
-		xml_escaped(x, g->view_path);
-		strbuf_addstr(x, "'/>\n");
-	}
-	strbuf_addf(x, "      <target dev='%sa' bus='%s'/>\n", dev, bus);
-	if (vm->o.snapshot)
-		strbuf_addstr(x, "      <transient/>\n");
-	strbuf_addstr(x, "    </disk>\n");
-	if (vm->o.mode == VM_MODE_DIRECT && vm->has_boot) {
-		/* the separate /boot, the second disk on the same controller (the view holds it in firmware mode) */
-		strbuf_addf(x, "    <disk type='%s' device='disk'>\n      <driver name='qemu' type='raw'/>\n",
-			    g->blockdev ? "block" : "file");
-		strbuf_addf(x, "      <source %s='", g->blockdev ? "dev" : "file");
-		xml_escaped(x, g->disk_path);
-		strbuf_addf(x, "'>\n        <slices><slice type='storage' offset='%" PRIu64 "' size='%" PRIu64
-			       "'/></slices>\n      </source>\n      <target dev='%sb' bus='%s'/>\n",
-			    vm->boot_p.start, vm->boot_p.size, dev, bus);
-		if (vm->o.snapshot)
-			strbuf_addstr(x, "      <transient/>\n");
-		strbuf_addstr(x, "    </disk>\n");
-	}
-	if (vm->o.cidata_disk) {
-		/* the cloud-init seed on the guest's own controller, after its disks */
-		strbuf_addstr(x, "    <disk type='file' device='disk'>\n      <driver name='qemu' type='raw'/>\n"
-				 "      <source file='");
-		xml_escaped(x, vm->o.cidata_disk);
-		strbuf_addf(x, "'/>\n      <target dev='%sc' bus='%s'/>\n      <readonly/>\n    </disk>\n", dev, bus);
-	}
-	if (vm->o.net == VM_NET_USER)
-		strbuf_addf(x, "    <interface type='user'><model type='%s'/></interface>\n",
-			    c.nic == VM_NIC_E1000 ? "e1000" : "virtio");
-	strbuf_addstr(x, "    <serial type='pty'><target port='0'/></serial>\n"
-			 "    <console type='pty'><target type='serial' port='0'/></console>\n"
-			 "    <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>\n"
-			 "    <panic model='isa'/>\n"
-			 "  </devices>\n</domain>\n");
-	vm->keep_files = true;
-	vm_hw_choice_release(&c);
 	return 0;
 }

@@ -213,6 +213,9 @@ int vm_argv_build(const struct vm_opts *o, const struct vm_guest *g, const struc
 	    (m == VM_MACHINE_PC && bus == VM_DISK_BUS_AHCI))
 		return pb_err_set(err, -EINVAL, "the %s machine has no %s disk controller", vm_machine_to_string(m),
 				  vm_disk_bus_to_string(bus));
+	if (o->secure_boot && m != VM_MACHINE_Q35)
+		return pb_err_set(err, -EINVAL, "Secure Boot needs the q35 machine (OVMF's SMM), not %s",
+				  vm_machine_to_string(m));
 	if (g->boot_size && o->mode != VM_MODE_DIRECT)
 		return pb_err_set(err, -EINVAL, "a second disk for /boot is direct mode's (the view holds it otherwise)");
 	if (o->mode == VM_MODE_DIRECT && (!g->kernel || !g->cmdline))
@@ -221,6 +224,8 @@ int vm_argv_build(const struct vm_opts *o, const struct vm_guest *g, const struc
 		return pb_err_set(err, -EINVAL, "firmware mode needs a disk view");
 	if (o->mode == VM_MODE_UEFI && (!g->ovmf_code || !g->ovmf_vars))
 		return pb_err_set(err, -EINVAL, "uefi mode needs OVMF code and variables");
+	if (o->secure_boot && o->mode != VM_MODE_UEFI)
+		return pb_err_set(err, -EINVAL, "Secure Boot needs UEFI firmware (--firmware uefi)");
 	if (c->accel != VM_ACCEL_KVM && c->accel != VM_ACCEL_TCG)
 		return pb_err_set(err, -EINVAL, "the accelerator must be resolved (kvm or tcg)");
 	if (o->mode == VM_MODE_DIRECT && (o->cdrom || o->tftp_dir || o->tftp_bootfile))
@@ -256,7 +261,7 @@ int vm_argv_build(const struct vm_opts *o, const struct vm_guest *g, const struc
 		/* no option ROMs to scan; ACPI on, it describes the virtio-mmio devices */
 		strv_add(&a, "microvm,x-option-roms=off,isa-serial=on,acpi=on");
 	else
-		strv_add(&a, vm_machine_to_string(m));
+		strv_add(&a, m == VM_MACHINE_Q35 && o->secure_boot ? "q35,smm=on" : vm_machine_to_string(m));
 	strv_add(&a, "-accel");
 	strv_add(&a, c->accel == VM_ACCEL_KVM ? "kvm" : "tcg");
 	strv_add(&a, "-cpu");
@@ -266,6 +271,8 @@ int vm_argv_build(const struct vm_opts *o, const struct vm_guest *g, const struc
 	strv_add(&a, "-smp");
 	strv_addf(&a, "%u", vm_cpus_for(o, c->accel));
 
+	if (o->secure_boot)
+		vm_secure_boot_args(&a);
 	if (o->mode == VM_MODE_UEFI) {
 		strbuf_reset(&sb);
 		strbuf_addstr(&sb, "if=pflash,format=raw,unit=0,readonly=on,file=");

@@ -17,11 +17,70 @@ void strv_add(struct strv *s, const char *str);
 void strv_addf(struct strv *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
+ * The prepared VM (prepare.c makes it; run.c, qemu.c and libvirt.c read it).
+ * Strings are owned.
+ */
+struct vm {
+	struct vm_opts o;
+	struct part_disk *disk; /* borrowed from the caller */
+	struct part_info p;
+	bool locked;            /* p's partition lock is ours */
+	struct part_info boot_p; /* a separate /boot partition the VM sees too */
+	bool has_boot, boot_locked;
+	/* what the guest was found to hold (inspect.c) and what was chosen from it (hw.c) */
+	struct vm_hw_facts facts;
+	char *kver, *hw_why, *hw_warning;
+	double hw_ms;
+	bool hw_cached;
+	char *disk_path; /* absolute: vmdk extents and printed commands need it */
+	char *name;      /* the partition's name (or number) */
+	char *kernel, *initrd, *cmdline;
+	char *tmpdir, *shadow, *view, *vars, *ovmf_code, *answers, *cidata;
+	size_t view_extents;
+	uint64_t shadow_max; /* bytes the shadow may hold: its copies and VM_SHADOW_SLACK */
+	char *where;         /* "DISK: partition 'NAME'" */
+	struct vm_guest g;
+	enum vm_accel accel;
+	char *warning;
+	bool keep_files; /* --print-cmdline / libvirt: the printed command needs them */
+	bool interrupted; /* vm_run() got SIGINT/SIGTERM (the guest may still have powered off) */
+	/* o.libvirt */
+	char *domain;         /* the domain's name */
+	char *libvirt_dir;    /* its folder (also tmpdir, kept) */
+	char *vars_template;  /* uefi: what libvirt copies into the domain's variable store */
+	char *console;        /* the console file, absolute, or NULL */
+	struct strv shadows;  /* firmware mode: the split shadow's files */
+	char *notice;         /* what was changed so that libvirt's QEMU can do its work */
+};
+
+/*
+ * libvirt.c, for vm_prepare() with o.libvirt. vm_libvirt_prepare_dir():
+ * the domain's name and its folder, emptied or made (root: under
+ * /var/lib/libvirt/boot/partboot/, else the cache; see docs/vm.md), set as
+ * vm->tmpdir and kept. vm_libvirt_finish(), once the files are there: as
+ * root, hands the shadow files to libvirt-qemu, grants it access to the
+ * disk in firmware mode, and checks that it reaches every file.
+ */
+int vm_libvirt_prepare_dir(struct vm *vm, struct pb_err *err);
+/*
+ * prepare.c: the machine, controller and network card for o from what
+ * vm_prepare() found in the guest (vm->facts); libvirt: without what
+ * libvirt lacks (microvm; NVMe disks in libvirt 9). why_not: why the guest
+ * was not inspected, or NULL.
+ */
+int vm_hw_choose_for(struct vm *vm, const struct vm_opts *o, bool libvirt, const char *why_not,
+		     struct vm_hw_choice *c, struct pb_err *err);
+int vm_libvirt_finish(struct vm *vm, struct pb_err *err);
+
+/*
  * disk-view.c: create shadow_path (sparse, disk_size) holding the copies the
  * plan asks for, and view_path (the vmdk descriptor). Reads disk_fd only.
+ * split: one file per shadow extent instead, shadow_path-N.img (N the
+ * extent's index; the descriptor must sit in the same folder).
  */
 int vm_disk_view_write(int disk_fd, bool blockdev, uint64_t disk_size, const struct vm_extent *e, size_t n,
-		       const char *disk_path, const char *shadow_path, const char *view_path, struct pb_err *err);
+		       const char *disk_path, const char *shadow_path, const char *view_path, bool split,
+		       struct pb_err *err);
 
 /*
  * boot-files.c: store a kernel and initrd read from the guest in the cache
@@ -96,6 +155,12 @@ void vm_runtime_remove(char *path);
 
 /* Set by vm_run() when it got SIGINT/SIGTERM. */
 void vm_set_interrupted(struct vm *vm, bool interrupted);
+
+/*
+ * secure-boot.c: what OVMF's Secure Boot build needs besides smm=on on the
+ * machine: its variable store writable only from SMM, and no S3.
+ */
+void vm_secure_boot_args(struct strv *argv);
 
 /* console.c: how the serial console reaches the user. */
 void vm_console_args(const struct vm_opts *o, struct strv *argv);

@@ -92,6 +92,21 @@ struct vm_opts {
 	const char *cache_dir;    /* boot files cache; NULL = $XDG_CACHE_HOME/partboot or ~/.cache/partboot */
 	const char *ovmf_dir;     /* NULL = /usr/share/OVMF */
 	/*
+	 * UEFI with Secure Boot enforced (mode VM_MODE_UEFI only): OVMF's
+	 * Secure Boot build with Microsoft's keys enrolled (a private copy of
+	 * OVMF_VARS_4M.ms.fd), on q35 with SMM and secure pflash.
+	 */
+	bool secure_boot;
+	/*
+	 * Prepare for libvirt instead of partboot's own runner
+	 * (vm_libvirt_xml(), vm_libvirt_start()): a q35 domain named
+	 * libvirt_name (NULL = "partboot-NAME"), its files in a folder of its
+	 * own that libvirt's QEMU can read (docs/vm.md), the console (when
+	 * console_path is set) a <serial type='file'>.
+	 */
+	bool libvirt;
+	const char *libvirt_name;
+	/*
 	 * Installer media (firmware mode only; see disk_install()). cdrom: an
 	 * ISO image or optical drive shown as a read-only CD-ROM and booted
 	 * first. answers_disk: a raw image attached read-only as the last virtio
@@ -372,7 +387,11 @@ int vm_disk_view_plan(const struct part_info *parts, size_t n, unsigned target_p
 int vm_disk_view_plan_live(const struct part_info *parts, size_t n, const unsigned *live, size_t n_live,
 			   uint64_t disk_size, struct vm_extent **ret, size_t *ret_n, struct pb_err *err);
 
-/* The vmdk descriptor (monolithicFlat, FLAT extents, all RW) for a plan. */
+/*
+ * The vmdk descriptor (monolithicFlat, FLAT extents, all RW) for a plan.
+ * shadow_path NULL: one file per shadow extent, "shadow-N.img" beside the
+ * descriptor (N the extent's index), each from its own start (for libvirt).
+ */
 void vm_vmdk_descriptor(const struct vm_extent *e, size_t n, const char *disk_path, const char *shadow_path,
 			struct strbuf *out);
 
@@ -407,8 +426,10 @@ struct vm_boot {
  * read the boot files (direct mode, through fs/) or build the disk view
  * (firmware mode), and choose the accelerator. In firmware mode b may be NULL
  * (nothing to inspect: the default machine). Whether p holds a complete guest
- * is the caller's to decide (disk_vm_prepare()). Nothing is started. *ret is
- * the caller's: vm_free().
+ * is the caller's to decide (disk_vm_prepare()). Nothing is started. With
+ * o->libvirt the files go to the domain's own folder instead, where
+ * libvirt's QEMU reads them (and as root the disk gets an ACL entry for it in
+ * firmware mode: vm_notice()). *ret is the caller's: vm_free().
  */
 int vm_prepare(struct part_disk *d, const struct part_info *p, const struct vm_boot *b, const struct vm_opts *o,
 	       struct vm **ret, struct pb_err *err);
@@ -440,12 +461,31 @@ double vm_hw_inspect_ms(const struct vm *vm, bool *ret_cached);
 int vm_print_cmdline(struct vm *vm, struct strbuf *out, struct pb_err *err);
 
 /*
- * A libvirt domain XML for the same guest: the disk slice (direct mode) or
- * the vmdk view, on the machine and controller vm_hw_choose() picks for
- * libvirt (no microvm there, no NVMe disks in libvirt 9: q35 or pc with
- * virtio, SATA or IDE). -ENODEV when the guest can boot from none of those.
+ * A libvirt domain XML for the same guest, appended to out, for a vm
+ * prepared with o.libvirt (-EINVAL otherwise): the machine and controller
+ * vm_hw_choose() picks for libvirt (no microvm there, no NVMe disks in
+ * libvirt 9: q35 or pc with virtio, SATA or IDE; -ENODEV when the guest can
+ * boot from none of those), a stable <uuid> (a name-based UUID of the domain
+ * name, the disk's identifier and the partition's UUID, so defining it again
+ * updates the same domain), domain type kvm or qemu (TCG, with <cpu
+ * mode='maximum'>), the partition as a storage slice (direct mode) or the
+ * split vmdk view (firmware mode), OVMF with libvirt's own copy of the
+ * variables (uefi).
  */
 int vm_libvirt_xml(struct vm *vm, struct strbuf *out, struct pb_err *err);
+/*
+ * Write that XML to the domain's folder (domain.xml), `virsh define` it and
+ * `virsh start` the domain (virsh's default connection: qemu:///system for
+ * root, qemu:///session otherwise; LIBVIRT_DEFAULT_URI picks another), then
+ * return: libvirt runs the VM from here on, outside partboot's partition
+ * lock.
+ */
+int vm_libvirt_start(struct vm *vm, struct pb_err *err);
+/* The domain's name and its folder (vm prepared with o.libvirt), owned by vm; NULL otherwise. */
+const char *vm_libvirt_domain(const struct vm *vm);
+const char *vm_libvirt_dir(const struct vm *vm);
+/* One line for the user about what was changed for libvirt's QEMU (an ACL on the disk), or NULL. */
+const char *vm_notice(const struct vm *vm);
 
 /*
  * Start QEMU and wait for the VM to end. SIGINT/SIGTERM (and --timeout) send

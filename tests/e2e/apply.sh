@@ -180,6 +180,18 @@ else
 fi
 rm -f b.img e.img
 
+# --- bootloader = auto: the default for a layout with an esp; none opts out ----------------------
+# demo.conf without its bootloader line: GRUB for BIOS (it has a bios-boot partition) and UEFI.
+bad auto '/^bootloader = /d'
+pb apply n.img auto.conf -n >auto.plan 2>&1
+check "no bootloader key, an esp and a bios-boot partition: the plan installs bios, uefi (auto)" \
+	grep -q "bootloader bios, uefi (auto: what the partitions allow)" auto.plan
+bad nobl 's/^bootloader = .*/bootloader = none/; /^default = /d'
+pb apply n.img nobl.conf -n >nobl.plan 2>&1
+check "bootloader = none: no bootloader step" bash -c "! grep -q bootloader nobl.plan"
+bad nodef 's/^bootloader = .*/bootloader = none/'
+refuses_nothing "bootloader = none with a default" "nodef.conf:[0-9]+: default needs a bootloader" pb apply n.img nodef.conf
+
 # --- apply on an existing disk ------------------------------------------------------------------
 # A disk with only part of the layout: bios, esp, alpha (as if beta came later).
 sed '/^\[partition beta\]/,$d' demo.conf >part.conf
