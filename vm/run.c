@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +31,36 @@
 extern char **environ;
 
 #define QMP_FD 3
+/* How often the console is read for progress (vm_opts.status). */
+#define STATUS_TICK_MS 1000
+
+/*
+ * The console file, read as QEMU writes it (progress, and the last line for
+ * messages). Only a regular file (or one not there yet) is followed: it is
+ * emptied first, so nothing of an earlier run is read; a FIFO or a terminal
+ * named with --console is left alone.
+ */
+static int console_follow(const char *path)
+{
+	struct stat st;
+	int fd;
+
+	if (!path || (stat(path, &st) == 0 && !S_ISREG(st.st_mode)))
+		return -1;
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -1;
+	return fd;
+}
+
+static void console_read(int fd, struct vm_console_screen *scr)
+{
+	char buf[65536];
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		vm_console_feed(scr, buf, (size_t)n);
+}
 
 static int64_t now_ms(void)
 {
@@ -78,7 +109,9 @@ int vm_run(struct vm *vm, int *ret_status, struct pb_err *err)
 	sigset_t block, old;
 	char **argv = NULL;
 	int sp[2] = { -1, -1 };
-	int sfd = -1, status = 0, r;
+	int sfd = -1, cfd = -1, status = 0, r;
+	struct vm_console_screen scr = { 0 };
+	int64_t t_start, t_tick = -1;
 	bool exited = false, interrupted = false, timed_out = false, quit_sent = false;
 	int64_t t_deadline = -1, t_hard = -1, t_kill = -1;
 	pid_t pid;
@@ -110,6 +143,7 @@ int vm_run(struct vm *vm, int *ret_status, struct pb_err *err)
 		goto out;
 	}
 
+	cfd = console_follow(o.console_path);
 	r = spawn_qemu(argv, sp[1], !(o.interactive && !o.console_path), !o.interactive || o.console_path, &old,
 		       &pid, err);
 	close(sp[1]);
@@ -118,8 +152,11 @@ int vm_run(struct vm *vm, int *ret_status, struct pb_err *err)
 		goto out;
 	vm_qmp_init(&q, sp[0]);
 	sp[0] = -1;
+	t_start = now_ms();
 	if (o.timeout)
-		t_deadline = now_ms() + (int64_t)o.timeout * 1000;
+		t_deadline = t_start + (int64_t)o.timeout * 1000;
+	if (o.status)
+		t_tick = t_start;
 
 	while (!exited) {
 		struct pollfd p[2] = { { sfd, POLLIN, 0 }, { q.fd, POLLIN, 0 } };
@@ -142,11 +179,17 @@ int vm_run(struct vm *vm, int *ret_status, struct pb_err *err)
 			kill(pid, SIGKILL);
 			t_kill = -1;
 		}
+		if (t_tick >= 0 && now >= t_tick) {
+			if (cfd >= 0)
+				console_read(cfd, &scr);
+			o.status(vm_console_line(&scr), (unsigned)((now - t_start) / 1000), o.status_userdata);
+			t_tick = now + STATUS_TICK_MS;
+		}
 		/* wake up for the nearest pending deadline */
 		{
-			int64_t pending[3] = { timed_out ? -1 : t_deadline, quit_sent ? -1 : t_hard, t_kill };
+			int64_t pending[4] = { timed_out ? -1 : t_deadline, quit_sent ? -1 : t_hard, t_kill, t_tick };
 
-			for (size_t i = 0; i < 3; i++)
+			for (size_t i = 0; i < 4; i++)
 				if (pending[i] >= 0 && (next < 0 || pending[i] < next))
 					next = pending[i];
 		}
@@ -184,6 +227,10 @@ int vm_run(struct vm *vm, int *ret_status, struct pb_err *err)
 	while (q.fd >= 0 && vm_qmp_read(&q) >= 0) {
 	}
 
+	if (cfd >= 0) {
+		console_read(cfd, &scr);
+		vm_set_console_last(vm, vm_console_line(&scr));
+	}
 	vm_set_interrupted(vm, interrupted);
 	if (timed_out)
 		*ret_status = VM_EXIT_TIMEOUT;
@@ -207,6 +254,8 @@ int vm_run(struct vm *vm, int *ret_status, struct pb_err *err)
 out:
 	if (sfd >= 0)
 		close(sfd);
+	if (cfd >= 0)
+		close(cfd);
 	if (sp[0] >= 0)
 		close(sp[0]);
 	if (sp[1] >= 0)

@@ -47,6 +47,9 @@ char *vm_cache_dir_default(void);
 /* prepare.c: the options the VM was prepared with. */
 void vm_opts_get(const struct vm *vm, struct vm_opts *ret);
 
+/* prepare.c: the console's last line when vm_run() ended. */
+void vm_set_console_last(struct vm *vm, const char *line);
+
 /* Set by vm_run() when it got SIGINT/SIGTERM. */
 void vm_set_interrupted(struct vm *vm, bool interrupted);
 
