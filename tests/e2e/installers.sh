@@ -219,7 +219,7 @@ BEFORE=$(outside_but_esp)
 # The installer's kernel command line is the medium's (GRUB on the ISO), so "install nothing"
 # is said the other way the fixture understands: no answers disk, hence no target.
 refuses "an installer that installs nothing: clear error, exit 1" 1 \
-	"the installer powered off without installing a Linux root into partition 'tgt' \(no kernel in /boot\); the guest is left incomplete" \
+	"the installer powered off without installing a Linux root into partition 'tgt' \(no kernel in /boot\); its last line: \"[^\"]+\"; the guest is left incomplete" \
 	pb install "$D" tgt --via-vm "$MEDIA_INSTALLER_ISO" --console none.txt --timeout 300
 check "nothing installed: the installer said so" \
 	sh -c "tr -d '\r' <none.txt | grep -qx 'PARTBOOT-INSTALLER done target=none status=2'"
