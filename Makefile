@@ -175,6 +175,14 @@ check-slow: deps
 	@$(MAKE) --no-print-directory guest
 	@BUILD=$(BUILD) SLOW=1 ./tests/run.sh
 
+# Debian's real installer through install --via-vm (tests/installers/*.sh; half an hour and
+# more under TCG): its media and mirror come from fixtures/make-installer.sh (Debian packages,
+# cached in .cache/installer/). .ci/run runs it after make check and make check-slow.
+check-installers: deps
+	@$(MAKE) --no-print-directory tests
+	@$(MAKE) --no-print-directory guest
+	@BUILD=$(BUILD) INSTALLERS=1 ./tests/run.sh
+
 # The library: libpartboot.so.VERSION with its .so.MAJOR and .so links; the public
 # headers under INCLUDEDIR/partboot/ in their folders (they include each other as
 # "../common/err.h"); partboot.pc, whose paths are under ${prefix} when they can be (so
@@ -197,7 +205,7 @@ install: $(PROG) $(SO)
 clean:
 	rm -rf build build-san build-clang build-fuzz
 
-.PHONY: all tests fuzzers fuzz deps guest check check-slow install clean
+.PHONY: all tests fuzzers fuzz deps guest check check-slow check-installers install clean
 
 -include $(patsubst %.c,$(BUILD)/%.d,$(ALL_SRC))
 

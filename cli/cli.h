@@ -50,6 +50,8 @@ void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 struct cli_progress {
 	time_t last;
 	bool shown;
+	bool want_status;        /* set before cli_disk_open(): an installer's progress line (cli_diag()) */
+	char status_last[161];   /* the installer's line shown last (not on a terminal: -v prints changes) */
 };
 struct disk_diag;
 void cli_diag(struct disk_diag *ret, struct cli_progress *pr);

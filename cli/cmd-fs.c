@@ -76,7 +76,7 @@ int cli_install_run(const char *disk, const char *name, const struct disk_instal
 	_cleanup_err_ struct pb_err err = PB_ERR_INIT;
 	_cleanup_disk_ struct disk *k = NULL;
 	struct disk_install_result res = DISK_INSTALL_RESULT_INIT;
-	struct cli_progress pr = { 0 };
+	struct cli_progress pr = { .want_status = o->via_vm && o->vm && !o->vm->interactive };
 	int r;
 
 	struct cli_tty tty = { 0 };

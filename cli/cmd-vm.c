@@ -338,13 +338,14 @@ out:
 
 int cmd_install_via_vm(int argc, char **argv)
 {
-	enum { OPT_VIA = OPT_VM_LAST, OPT_ANSWERS, OPT_HOSTNAME, OPT_CMDLINE };
+	enum { OPT_VIA = OPT_VM_LAST, OPT_ANSWERS, OPT_ANSWERS_URL, OPT_HOSTNAME, OPT_CMDLINE };
 	static const struct option longopts[] = {
 		CLI_COMMON_LONGOPTS,
 		VM_LONGOPTS,
 		CLI_CUSTOMIZE_LONGOPTS,
 		{ "via-vm", required_argument, NULL, OPT_VIA },
 		{ "answers", required_argument, NULL, OPT_ANSWERS },
+		{ "answers-url", required_argument, NULL, OPT_ANSWERS_URL },
 		{ "label", required_argument, NULL, 'L' },
 		{ "hostname", required_argument, NULL, OPT_HOSTNAME },
 		{ "cmdline", required_argument, NULL, OPT_CMDLINE },
@@ -363,6 +364,9 @@ int cmd_install_via_vm(int argc, char **argv)
 			break;
 		case OPT_ANSWERS:
 			io.answers = optarg;
+			break;
+		case OPT_ANSWERS_URL:
+			io.answers_url = optarg;
 			break;
 		case 'L':
 			io.label = optarg;
@@ -388,10 +392,10 @@ int cmd_install_via_vm(int argc, char **argv)
 			if (r == CLI_OPT_CONTINUE)
 				break;
 			if (r == EXIT_USAGE)
-				log_info("with --via-vm, install takes: --answers --firmware --secure-boot --accel --mem --cpus "
-					 "--console --timeout --label --hostname --cmdline --qemu, and --root-password-file "
-					 "--root-password --user --user-password-file --ssh-key --firstboot --cloud-init "
-					 "--meta-data");
+				log_info("with --via-vm, install takes: --answers --answers-url --firmware --secure-boot --accel "
+					 "--mem --cpus --console --timeout --label --hostname --cmdline --qemu, and "
+					 "--root-password-file --root-password --user --user-password-file --ssh-key "
+					 "--firstboot --cloud-init --meta-data");
 			return r < 0 ? EXIT_USAGE : r;
 		}
 	}
@@ -406,7 +410,11 @@ int cmd_install_via_vm(int argc, char **argv)
 		pb_err_clear(&err);
 		return r;
 	}
-	o.interactive = !o.console_path && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+	/*
+	 * With answers the install is unattended: a progress line on the terminal, the console
+	 * in a file; without, an installer asks questions: its console on the terminal.
+	 */
+	o.interactive = !io.answers && !o.console_path && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 
 	log_info("%s: partition '%s': booting the installer from %s%s", argv[optind], argv[optind + 1], io.via_vm,
 		 o.console_path ? "" : o.interactive ? " (Ctrl-A x stops the VM)" : "");

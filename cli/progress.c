@@ -5,7 +5,9 @@
  * notes; all fed by a disk's diagnostics callbacks (disk.h).
  */
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "common/util.h"
@@ -41,6 +43,32 @@ static void progress_show(uint64_t done, uint64_t total, void *userdata)
 	fflush(stderr);
 }
 
+/*
+ * An installer's progress: "[12:34] Installing the base system ... 40%" on one line
+ * updated in place on a terminal, cut to its width; elsewhere (logs, CI) a line for each
+ * new step with -v only.
+ */
+static void status_show(const char *line, unsigned elapsed, void *userdata)
+{
+	struct cli_progress *pr = userdata;
+	struct winsize ws;
+	char head[32];
+	int width = 80;
+
+	snprintf(head, sizeof(head), "[%u:%02u:%02u] ", elapsed / 3600, elapsed / 60 % 60, elapsed % 60);
+	if (cli_show_progress()) {
+		if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
+			width = ws.ws_col;
+		width -= (int)strlen(head) + 1;
+		fprintf(stderr, "\r\033[K%s%.*s", head, width, *line ? line : "(the installer's console is quiet)");
+		fflush(stderr);
+		pr->shown = true;
+	} else if (cli_verbosity > 1 && *line && strcmp(line, pr->status_last)) {
+		fprintf(stderr, "%s%s\n", head, line);
+	}
+	snprintf(pr->status_last, sizeof(pr->status_last), "%s", line);
+}
+
 void cli_progress_done(struct cli_progress *pr)
 {
 	if (pr && pr->shown) {
@@ -67,6 +95,7 @@ void cli_diag(struct disk_diag *ret, struct cli_progress *pr)
 		.warn = progress_warn,
 		.note = progress_note,
 		.progress = progress_show,
+		.status = pr->want_status ? status_show : NULL,
 		.userdata = pr,
 	};
 }

@@ -49,6 +49,15 @@ struct disk_diag {
 	void (*note)(const char *msg, void *userdata);
 	/* A long copy: done and total bytes (total 0 when unknown). */
 	void (*progress)(uint64_t done, uint64_t total, void *userdata);
+	/*
+	 * An OS installer at work (install --via-vm): about once a second, the
+	 * seconds since its VM started and its serial console's current line
+	 * (escape sequences removed; "" before the first), e.g. "Installing the
+	 * base system ... 40%". Set, it makes the console go to a file (the
+	 * one in vm_opts.console_path, else the VM's own) instead of the
+	 * terminal.
+	 */
+	void (*status)(const char *line, unsigned elapsed, void *userdata);
 	void *userdata;
 };
 
@@ -378,6 +387,13 @@ struct disk_install_opts {
 	 */
 	const char *via_vm;
 	const char *answers;
+	/*
+	 * How the installer gets the answers: NULL = the URL the medium's boot
+	 * configuration names on 10.0.2.2 (vm_install_answers_url()), when it
+	 * names one, else a raw answers disk; a URL = served there over HTTP on
+	 * 127.0.0.1 for the installer's lifetime (vm_serve_answers()).
+	 */
+	const char *answers_url;
 	const struct vm_opts *vm;
 	/* debootstrap: only: more packages for mmdebstrap's --include ("openssh-server,sudo" or blanks) */
 	const char *packages;

@@ -60,6 +60,10 @@ int disk_install_check(const struct disk_install_opts *o, struct pb_err *err)
 			return pb_err_set(err, -EINVAL, "--via-vm takes an installer ISO, a disc (/dev/sr0), pxe:DIR or pxe:URL");
 		if (o->source)
 			return pb_err_set(err, -EINVAL, "a guest comes from a source or through an installer, not both");
+		if (o->answers_url && !o->answers)
+			return pb_err_set(err, -EINVAL, "--answers-url needs --answers FILE (the file to serve there)");
+		if (o->answers_url && (r = vm_answers_url_parse(o->answers_url, NULL, NULL, err)) < 0)
+			return r;
 	} else {
 		r = disk_source_check(o->source, err);
 		if (r < 0)

@@ -71,6 +71,23 @@ static void mark_again(struct disk_install_ctx *c)
 	pb_err_clear(&merr);
 }
 
+/* The diagnostics' status callback, as vm/ calls it. */
+static void status_fwd(const char *line, unsigned elapsed, void *userdata)
+{
+	const struct disk *k = userdata;
+
+	k->diag.status(line, elapsed, k->diag.userdata);
+}
+
+/* "; its last line: "..."" for messages, or "" (into sb). */
+static void last_line(struct vm *vm, struct strbuf *sb)
+{
+	const char *l = vm ? vm_console_last_line(vm) : "";
+
+	if (*l)
+		strbuf_addf(sb, "; its last line: \"%s\"", l);
+}
+
 static const char *verdict(int status)
 {
 	switch (status) {
@@ -93,6 +110,9 @@ int disk_install_via_vm(struct disk *k, const char *name, const struct disk_inst
 	static const struct vm_opts none;
 	_cleanup_(vm_freep) struct vm *vm = NULL;
 	_cleanup_free_ char *bootfile = NULL;
+	_cleanup_free_ char *auto_url = NULL;
+	_cleanup_(strbuf_release) struct strbuf tail = STRBUF_INIT;
+	const char *answers_url = o->answers_url;
 	enum vm_install_medium medium;
 	struct vm_opts vo = o->vm ? *o->vm : none;
 	struct disk_install_ctx c = { .where = STRBUF_INIT };
@@ -118,13 +138,35 @@ int disk_install_via_vm(struct disk *k, const char *name, const struct disk_inst
 	} else {
 		vo.cdrom = o->via_vm;
 	}
+	/* every installer gets the network: mirrors, package servers, the answers over HTTP */
+	vo.net = VM_NET_USER;
+	if (k->diag.status) {
+		vo.status = status_fwd;
+		vo.status_userdata = k;
+	}
+	if (answers_url) {
+		r = vm_answers_url_parse(answers_url, NULL, NULL, err);
+		if (r < 0)
+			return r;
+	} else if (o->answers) {
+		r = vm_install_answers_url(o->via_vm, &auto_url, err);
+		if (r < 0)
+			return r;
+		answers_url = auto_url;
+	}
 	r = disk_install_begin(k, name, o, &c, err);
 	if (r < 0)
 		goto out;
 	r = vm_prepare_installer(k->d, &c.p, &vo, &vm, err);
 	if (r < 0)
 		goto out;
-	if (o->answers) {
+	if (o->answers && answers_url) {
+		/* the port is bound now: a port in use is refused before the first write */
+		r = vm_serve_answers(vm, o->answers, answers_url, err);
+		if (r < 0)
+			goto out;
+		disk_note(k, "serving %s at %s (127.0.0.1 on this machine)", o->answers, answers_url);
+	} else if (o->answers) {
 		r = vm_attach_answers(vm, o->answers, err);
 		if (r < 0)
 			goto out;
@@ -153,15 +195,18 @@ int disk_install_via_vm(struct disk *k, const char *name, const struct disk_inst
 		ret->vm_status = status;
 	if (status == VM_EXIT_POWEROFF && vm_was_interrupted(vm))
 		status = VM_EXIT_INTERRUPTED; /* it powered off because it was told to: not a finished install */
+	last_line(vm, &tail);
+	if (o->answers && answers_url && !vm_answers_fetched(vm))
+		strbuf_addf(&tail, "; it never fetched its answers from %s", answers_url);
 	if (status != VM_EXIT_POWEROFF) {
 		/* what the installer wrote is unknown: keep (or put back) the marker */
 		mark_again(&c);
 		if (status == VM_EXIT_ERROR)
-			r = pb_err_prefix(err, -EIO, "%s: the installer's VM failed; the guest is left incomplete: ",
-					  c.where.buf);
+			r = pb_err_prefix(err, -EIO, "%s: the installer's VM failed%s; the guest is left incomplete: ",
+					  c.where.buf, tail.buf);
 		else
-			r = pb_err_set(err, -EIO, "%s: the installer %s; the guest is left incomplete", c.where.buf,
-				       verdict(status));
+			r = pb_err_set(err, -EIO, "%s: the installer %s%s; the guest is left incomplete", c.where.buf,
+				       verdict(status), tail.buf);
 		goto out;
 	}
 
@@ -169,7 +214,7 @@ int disk_install_via_vm(struct disk *k, const char *name, const struct disk_inst
 	if (!installed_linux_root(&c, &why)) {
 		mark_again(&c);
 		r = pb_err_set(err, -ENOENT, "%s: the installer powered off without installing a Linux root into "
-			       "partition '%s' (%s); the guest is left incomplete", k->path, c.name, why);
+			       "partition '%s' (%s)%s; the guest is left incomplete", k->path, c.name, why, tail.buf);
 		goto out;
 	}
 

@@ -58,11 +58,15 @@ failfile=$(mktemp)
 trap 'rm -f "$failfile"' EXIT
 
 # SLOW=1: the slow suite only (tests/slow/*.sh, TAP like the others; make check-slow).
-if [ "${SLOW:-0}" = 1 ]; then
-	for t in tests/slow/*.sh; do
+# INSTALLERS=1: Debian's real installer only (tests/installers/*.sh; make check-installers).
+suite=
+[ "${SLOW:-0}" = 1 ] && suite=slow
+[ "${INSTALLERS:-0}" = 1 ] && suite=installers
+if [ -n "$suite" ]; then
+	for t in tests/"$suite"/*.sh; do
 		[ -f "$t" ] || continue
-		want "slow/$(basename "$t")" || continue
-		run_one "slow/$(basename "$t")" bash "$t"
+		want "$suite/$(basename "$t")" || continue
+		run_one "$suite/$(basename "$t")" bash "$t"
 	done
 	if [ -s "$failfile" ]; then
 		echo "# failures:"

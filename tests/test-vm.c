@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1119,6 +1120,179 @@ static void test_vm_initramfs_every_segment_every_compression(void **state)
 	}
 }
 
+static void test_vm_console_screen_line(void **state)
+{
+	struct vm_console_screen s = { 0 };
+	static const char dinst[] = "\x1b[0m\x1b[H\x1b[7m[ (1*installer) ]\r\n"
+				    "Configuring the network with DHCP  ... 4%... 100%\r\n"
+				    "\x1bk" "installer\x1b\\" "Installing the base system  ... 10%";
+	char big[400];
+
+	assert_string_equal(vm_console_line(&s), "");
+	/* in pieces, an escape sequence cut in the middle */
+	vm_console_feed(&s, "Loading \x1b[3", 11);
+	vm_console_feed(&s, "1mcomponents\x1b(B\r", 16);
+	assert_string_equal(vm_console_line(&s), "Loading components");
+	vm_console_feed(&s, dinst, sizeof(dinst) - 1);
+	/* the line being written wins over the last finished one; screen's title string is dropped */
+	assert_string_equal(vm_console_line(&s), "Installing the base system  ... 10%");
+	vm_console_feed(&s, "\r\n   \r\n", 7);
+	assert_string_equal(vm_console_line(&s), "Installing the base system  ... 10%");
+	/* a cursor move ends a line; control characters and non-ASCII bytes go */
+	vm_console_feed(&s, "a\x07" "b\xc2\x9b" "c\x1b[5;1Hnext", 17);
+	assert_string_equal(s.last, "abc");
+	assert_string_equal(vm_console_line(&s), "next");
+	/* bounded */
+	memset(big, 'x', sizeof(big));
+	vm_console_feed(&s, big, sizeof(big));
+	assert_int_equal(strlen(vm_console_line(&s)), VM_CONSOLE_LINE_MAX);
+	(void)state;
+}
+
+static void test_vm_installer_mem(void **state)
+{
+	assert_int_equal(vm_installer_mem(0), VM_INSTALLER_DEFAULT_MEM);
+	assert_int_equal(vm_installer_mem(24ULL << 30), 2048 * MIB);
+	/* never more than half the host */
+	assert_int_equal(vm_installer_mem(3ULL << 30), 1536 * MIB);
+	assert_int_equal(vm_installer_mem(256 * MIB), VM_DEFAULT_MEM);
+	/* d-i's low-memory threshold on amd64 is 737 MiB of MemTotal (lowmemcheck) */
+	assert_true(VM_INSTALLER_DEFAULT_MEM > 780 * MIB);
+	(void)state;
+}
+
+static void test_vm_answers_url_parse(void **state)
+{
+	struct pb_err err = PB_ERR_INIT;
+	unsigned port = 0;
+	char *path = NULL;
+
+	assert_int_equal(vm_answers_url_parse("http://10.0.2.2:8642/d-i/preseed.cfg", &port, &path, &err), 0);
+	assert_int_equal(port, 8642);
+	assert_string_equal(path, "/d-i/preseed.cfg");
+	free(path);
+	assert_int_equal(vm_answers_url_parse("http://localhost/ks.cfg", &port, NULL, &err), 0);
+	assert_int_equal(port, 80);
+	assert_int_equal(vm_answers_url_parse("https://10.0.2.2/x", NULL, NULL, &err), -EINVAL);
+	assert_int_equal(vm_answers_url_parse("http://192.168.1.1/x", NULL, NULL, &err), -EINVAL);
+	assert_non_null(strstr(pb_err_msg(&err), "the host must be 10.0.2.2"));
+	assert_int_equal(vm_answers_url_parse("http://10.0.2.22/x", NULL, NULL, &err), -EINVAL);
+	assert_int_equal(vm_answers_url_parse("http://10.0.2.2:0/x", NULL, NULL, &err), -EINVAL);
+	assert_int_equal(vm_answers_url_parse("http://10.0.2.2:70000/x", NULL, NULL, &err), -EINVAL);
+	assert_int_equal(vm_answers_url_parse("http://10.0.2.2:80", NULL, NULL, &err), -EINVAL);
+	assert_int_equal(vm_answers_url_parse("http://10.0.2.2/a b", NULL, NULL, &err), -EINVAL);
+	pb_err_clear(&err);
+	(void)state;
+}
+
+/* One HTTP request to 127.0.0.1:port; the whole answer into buf. */
+static size_t http_get(unsigned port, const char *req, char *buf, size_t len)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				 .sin_port = htons((uint16_t)port) };
+	size_t got = 0;
+	ssize_t n;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	while (got < len - 1 && (n = read(fd, buf + got, len - 1 - got)) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+	close(fd);
+	return got;
+}
+
+static unsigned free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static void test_vm_answers_server(void **state)
+{
+	char dir[] = "/tmp/pb-answers.XXXXXX", file[64], url[96], buf[4096];
+	struct pb_err err = PB_ERR_INIT;
+	struct vm_answers_server *s = NULL, *s2 = NULL;
+	unsigned port = free_port();
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(file, sizeof(file), "%s/preseed.cfg", dir);
+	f = fopen(file, "w");
+	fputs("d-i debian-installer/locale string C\n", f);
+	fclose(f);
+	snprintf(url, sizeof(url), "http://10.0.2.2:%u/d-i/preseed.cfg", port);
+	assert_int_equal(vm_answers_start(file, url, &s, &err), 0);
+	/* the path: 200 with the file; a query string names the same file */
+	http_get(port, "GET /d-i/preseed.cfg?x=1 HTTP/1.1\r\nHost: 10.0.2.2\r\n\r\n", buf, sizeof(buf));
+	assert_non_null(strstr(buf, "HTTP/1.0 200 OK\r\n"));
+	assert_non_null(strstr(buf, "Content-Length: 37\r\n"));
+	assert_non_null(strstr(buf, "\r\n\r\nd-i debian-installer/locale string C\n"));
+	http_get(port, "HEAD /d-i/preseed.cfg HTTP/1.0\r\n\r\n", buf, sizeof(buf));
+	assert_non_null(strstr(buf, "200 OK"));
+	assert_null(strstr(buf, "d-i debian"));
+	/* anything else: 404, 405 */
+	http_get(port, "GET /etc/passwd HTTP/1.0\r\n\r\n", buf, sizeof(buf));
+	assert_non_null(strstr(buf, "HTTP/1.0 404 Not Found"));
+	http_get(port, "GET /d-i/../d-i/preseed.cfg HTTP/1.0\r\n\r\n", buf, sizeof(buf));
+	assert_non_null(strstr(buf, "404"));
+	http_get(port, "POST /d-i/preseed.cfg HTTP/1.0\r\n\r\n", buf, sizeof(buf));
+	assert_non_null(strstr(buf, "405"));
+	/* the GET alone counts: a HEAD does not give the installer its answers */
+	assert_int_equal(vm_answers_server_fetched(s), 1);
+	/* the port taken: refused, saying so */
+	assert_int_equal(vm_answers_start(file, url, &s2, &err), -EADDRINUSE);
+	assert_non_null(strstr(pb_err_msg(&err), "Address already in use"));
+	assert_null(s2);
+	vm_answers_stop(s);
+	/* not a file */
+	assert_int_equal(vm_answers_start(dir, url, &s2, &err), -EINVAL);
+	assert_null(s2);
+	vm_answers_stop(NULL);
+	unlink(file);
+	rmdir(dir);
+	pb_err_clear(&err);
+	(void)state;
+}
+
+static void test_vm_install_answers_url(void **state)
+{
+	char dir[] = "/tmp/pb-pxe.XXXXXX", path[96], src[96];
+	struct pb_err err = PB_ERR_INIT;
+	char *url = NULL;
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(src, sizeof(src), "pxe:%s", dir);
+	assert_int_equal(vm_install_answers_url(src, &url, &err), 0);
+	assert_null(url);
+	snprintf(path, sizeof(path), "%s/pxelinux.cfg", dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/pxelinux.cfg/default", dir);
+	f = fopen(path, "w");
+	fputs("label install\n\tappend initrd=initrd.gz auto=true url=http://10.0.2.2:8642/preseed.cfg console=ttyS0\n", f);
+	fclose(f);
+	assert_int_equal(vm_install_answers_url(src, &url, &err), 0);
+	assert_string_equal(url, "http://10.0.2.2:8642/preseed.cfg");
+	free(url);
+	/* a server's files are never read */
+	assert_int_equal(vm_install_answers_url("pxe:http://127.0.0.1:1/", &url, &err), 0);
+	assert_null(url);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/pxelinux.cfg", dir);
+	rmdir(path);
+	rmdir(dir);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1149,6 +1323,11 @@ int main(void)
 		cmocka_unit_test(test_vm_hw_choose_network_and_libvirt),
 		cmocka_unit_test(test_vm_driver_names),
 		cmocka_unit_test(test_vm_initramfs_every_segment_every_compression),
+		cmocka_unit_test(test_vm_console_screen_line),
+		cmocka_unit_test(test_vm_installer_mem),
+		cmocka_unit_test(test_vm_answers_url_parse),
+		cmocka_unit_test(test_vm_answers_server),
+		cmocka_unit_test(test_vm_install_answers_url),
 	};
 
 	return cmocka_run_group_tests_name("vm", tests, NULL, NULL);

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -42,8 +43,11 @@ void vm_free(struct vm *vm)
 			unlink(vm->answers);
 		if (vm->cidata)
 			unlink(vm->cidata);
+		if (vm->own_console)
+			unlink(vm->own_console);
 		rmdir(vm->tmpdir);
 	}
+	vm_answers_stop(vm->answers_srv);
 	if (vm->locked)
 		part_disk_unlock_partition(vm->disk, &vm->p);
 	if (vm->boot_locked)
@@ -51,6 +55,7 @@ void vm_free(struct vm *vm)
 	free(vm->kver);
 	free(vm->hw_why);
 	free(vm->hw_warning);
+	free(vm->own_console);
 	free(vm->disk_path);
 	free(vm->name);
 	free(vm->kernel);
@@ -505,8 +510,56 @@ int vm_prepare_installer(struct part_disk *d, const struct part_info *p, const s
 		if (r < 0)
 			return r;
 	}
+	if (!vm->o.mem)
+		vm->o.mem = vm_installer_mem(vm_host_mem());
+	if (o->status && !o->console_path) {
+		/* progress is read from the console: QEMU writes it to a file of the VM's own */
+		if (!vm->tmpdir && (r = make_tmpdir(vm, err)) < 0)
+			return r;
+		vm->own_console = path_join(vm->tmpdir, "console.log");
+		vm->o.console_path = vm->own_console;
+		vm->o.interactive = false;
+	}
 	*ret = TAKE_PTR(vm);
 	return 0;
+}
+
+uint64_t vm_installer_mem(uint64_t host_mem)
+{
+	uint64_t m = VM_INSTALLER_DEFAULT_MEM;
+
+	if (host_mem && m > host_mem / 2)
+		m = host_mem / 2 & ~(uint64_t)(MiB - 1);
+	return m < VM_DEFAULT_MEM ? VM_DEFAULT_MEM : m;
+}
+
+uint64_t vm_host_mem(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+
+	return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : 0;
+}
+
+int vm_serve_answers(struct vm *vm, const char *file, const char *url, struct pb_err *err)
+{
+	if (vm->answers_srv)
+		return pb_err_set(err, -EEXIST, "the answers are served already");
+	return vm_answers_start(file, url, &vm->answers_srv, err);
+}
+
+unsigned vm_answers_fetched(const struct vm *vm)
+{
+	return vm_answers_server_fetched(vm->answers_srv);
+}
+
+void vm_set_console_last(struct vm *vm, const char *line)
+{
+	snprintf(vm->console_last, sizeof(vm->console_last), "%s", line);
+}
+
+const char *vm_console_last_line(const struct vm *vm)
+{
+	return vm->console_last;
 }
 
 void vm_set_interrupted(struct vm *vm, bool interrupted)

@@ -38,6 +38,36 @@ extern char **environ;
 
 #define QMP_FD 3
 #define SHADOW_CHECK_MS 250
+/* How often the console is read for progress (vm_opts.status). */
+#define STATUS_TICK_MS 1000
+
+/*
+ * The console file, read as QEMU writes it (progress, and the last line for
+ * messages). Only a regular file (or one not there yet) is followed: it is
+ * emptied first, so nothing of an earlier run is read; a FIFO or a terminal
+ * named with --console is left alone.
+ */
+static int console_follow(const char *path)
+{
+	struct stat st;
+	int fd;
+
+	if (!path || (stat(path, &st) == 0 && !S_ISREG(st.st_mode)))
+		return -1;
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -1;
+	return fd;
+}
+
+static void console_read(int fd, struct vm_console_screen *scr)
+{
+	char buf[65536];
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		vm_console_feed(scr, buf, (size_t)n);
+}
 
 static int64_t now_ms(void)
 {
@@ -86,7 +116,9 @@ int vm_run(struct vm *vm, int *ret_status, struct pb_err *err)
 	sigset_t block, old;
 	char **argv = NULL;
 	int sp[2] = { -1, -1 };
-	int sfd = -1, status = 0, r;
+	int sfd = -1, cfd = -1, status = 0, r;
+	struct vm_console_screen scr = { 0 };
+	int64_t t_start, t_tick = -1;
 	bool exited = false, interrupted = false, timed_out = false, quit_sent = false;
 	int64_t t_deadline = -1, t_hard = -1, t_kill = -1, t_shadow = -1;
 	uint64_t shadow_max = 0, shadow_over = 0;
@@ -121,6 +153,7 @@ int vm_run(struct vm *vm, int *ret_status, struct pb_err *err)
 		goto out;
 	}
 
+	cfd = console_follow(o.console_path);
 	r = spawn_qemu(argv, sp[1], !(o.interactive && !o.console_path), !o.interactive || o.console_path, &old,
 		       &pid, err);
 	close(sp[1]);
@@ -132,10 +165,13 @@ int vm_run(struct vm *vm, int *ret_status, struct pb_err *err)
 	/* others (partboot ssh) find this VM and its SSH port while it runs */
 	if (o.ssh_port)
 		runtime = vm_runtime_write(vm, o.ssh_port);
+	t_start = now_ms();
 	if (o.timeout)
-		t_deadline = now_ms() + (int64_t)o.timeout * 1000;
+		t_deadline = t_start + (int64_t)o.timeout * 1000;
 	if (shadow)
-		t_shadow = now_ms();
+		t_shadow = t_start;
+	if (o.status)
+		t_tick = t_start;
 
 	while (!exited) {
 		struct pollfd p[2] = { { sfd, POLLIN, 0 }, { q.fd, POLLIN, 0 } };
@@ -173,11 +209,18 @@ int vm_run(struct vm *vm, int *ret_status, struct pb_err *err)
 				}
 			}
 		}
+		if (t_tick >= 0 && now >= t_tick) {
+			if (cfd >= 0)
+				console_read(cfd, &scr);
+			o.status(vm_console_line(&scr), (unsigned)((now - t_start) / 1000), o.status_userdata);
+			t_tick = now + STATUS_TICK_MS;
+		}
 		/* wake up for the nearest pending deadline */
 		{
-			int64_t pending[4] = { timed_out ? -1 : t_deadline, quit_sent ? -1 : t_hard, t_kill, t_shadow };
+			int64_t pending[5] = { timed_out ? -1 : t_deadline, quit_sent ? -1 : t_hard, t_kill, t_shadow,
+						t_tick };
 
-			for (size_t i = 0; i < 4; i++)
+			for (size_t i = 0; i < ARRAY_SIZE(pending); i++)
 				if (pending[i] >= 0 && (next < 0 || pending[i] < next))
 					next = pending[i];
 		}
@@ -216,6 +259,10 @@ int vm_run(struct vm *vm, int *ret_status, struct pb_err *err)
 	}
 
 	vm_runtime_remove(runtime);
+	if (cfd >= 0) {
+		console_read(cfd, &scr);
+		vm_set_console_last(vm, vm_console_line(&scr));
+	}
 	vm_set_interrupted(vm, interrupted);
 	if (shadow_over) {
 		char a[32], b[32];
@@ -247,6 +294,8 @@ int vm_run(struct vm *vm, int *ret_status, struct pb_err *err)
 out:
 	if (sfd >= 0)
 		close(sfd);
+	if (cfd >= 0)
+		close(cfd);
 	if (sp[0] >= 0)
 		close(sp[0]);
 	if (sp[1] >= 0)

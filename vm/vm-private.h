@@ -51,6 +51,10 @@ struct vm {
 	char *console;        /* the console file, absolute, or NULL */
 	struct strv shadows;  /* firmware mode: the split shadow's files */
 	char *notice;         /* what was changed so that libvirt's QEMU can do its work */
+	/* installers (o.status) */
+	char *own_console;    /* the VM's own console file (a status callback and no console_path) */
+	char console_last[VM_CONSOLE_LINE_MAX + 1];
+	struct vm_answers_server *answers_srv;
 };
 
 /*
@@ -152,6 +156,8 @@ const struct part_info *vm_part(const struct vm *vm);
 /* runtime.c: the runtime file while vm_run() runs a VM with an SSH port (see vm_runtime_read()). */
 char *vm_runtime_write(const struct vm *vm, unsigned ssh_port);
 void vm_runtime_remove(char *path);
+/* prepare.c: the console's last line when vm_run() ended. */
+void vm_set_console_last(struct vm *vm, const char *line);
 
 /* Set by vm_run() when it got SIGINT/SIGTERM. */
 void vm_set_interrupted(struct vm *vm, bool interrupted);

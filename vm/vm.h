@@ -122,12 +122,35 @@ struct vm_opts {
 	const char *tftp_bootfile;
 	/*
 	 * A cloud-init NoCloud seed (an ISO9660 image labelled cidata) attached
-	 * read-only as a virtio disk; vm_attach_cloud_init() makes one and sets it.
+	 * read-only on the guest's own disk controller; vm_attach_cloud_init()
+	 * makes one and sets it.
 	 */
 	const char *cidata_disk;
+	/*
+	 * Progress (vm_run()): about once a second while the VM runs, status
+	 * gets the serial console's current line (vm_console_feed(): escape
+	 * sequences and control characters removed; "" before the first) and
+	 * the seconds since QEMU started. The console must then go to a file
+	 * (console_path, or the VM's own when NULL: vm_prepare_installer()
+	 * arranges it), which vm_run() reads as QEMU writes it.
+	 */
+	void (*status)(const char *line, unsigned elapsed, void *userdata);
+	void *status_userdata;
 };
 
 #define VM_DEFAULT_MEM (512ULL * 1024 * 1024)
+/*
+ * An installer VM's memory when none is asked for: vm_installer_mem(). Real
+ * installers want far more than a booted guest: Debian's d-i enters its
+ * "low memory mode" below 737 MiB of MemTotal on amd64 (lowmemcheck; qemu -m
+ * 780), Fedora's Anaconda asks for 1.5 GiB (RHEL 9's documented minimum),
+ * Ubuntu's live-server installer copies itself into RAM (2 GiB and more).
+ * QEMU allocates guest memory lazily (anonymous pages on first touch), so the
+ * default costs the host what the installer touches; an installer's page cache
+ * touches most of it (d-i: 1.65 GiB of 2 by its base-system step), hence the
+ * cap at half the host's memory.
+ */
+#define VM_INSTALLER_DEFAULT_MEM (2048ULL * 1024 * 1024)
 /*
  * Default vCPUs: 2 with KVM; 1 under TCG, where a second vCPU slows the boot
  * down (~3.6 s instead of ~2.3 s to the marker here: SMP bring-up, IPIs and a
@@ -496,6 +519,80 @@ const char *vm_notice(const struct vm *vm);
 int vm_run(struct vm *vm, int *ret_status, struct pb_err *err);
 
 /* ---- OS installers in the VM (install-source.c, prepare.c; disk_install() drives them) ---- */
+
+/*
+ * The memory for an installer VM on a host with host_mem bytes of RAM (0 =
+ * unknown): VM_INSTALLER_DEFAULT_MEM, but never more than half the host's
+ * memory, and never less than VM_DEFAULT_MEM. Pure.
+ */
+uint64_t vm_installer_mem(uint64_t host_mem);
+/* The host's physical memory in bytes (sysconf), or 0. */
+uint64_t vm_host_mem(void);
+
+/*
+ * The serial console as a screen line: vm_console_feed() takes the bytes a
+ * console printed, in any pieces, and keeps the line being written (or the
+ * last one that had text), with ANSI/VT100 escape sequences, screen(1)'s
+ * title strings, control characters and non-ASCII bytes removed; a carriage return, a newline
+ * and a cursor move end a line (full-screen installers redraw by moving the
+ * cursor). Lines are cut at VM_CONSOLE_LINE_MAX bytes. Zero-initialise.
+ */
+#define VM_CONSOLE_LINE_MAX 160
+struct vm_console_screen {
+	char cur[VM_CONSOLE_LINE_MAX + 1];  /* the line being written */
+	char last[VM_CONSOLE_LINE_MAX + 1]; /* the last line that had text */
+	size_t cur_len;
+	int esc;                            /* parser state inside an escape sequence */
+};
+void vm_console_feed(struct vm_console_screen *s, const char *buf, size_t len);
+/* The current line: the one being written when it has text, else the last one ("" before any). */
+const char *vm_console_line(const struct vm_console_screen *s);
+/*
+ * The console's last line when vm_run() ended (a VM with a status callback,
+ * or a console file), for messages: "" when there was none. Owned by vm.
+ */
+const char *vm_console_last_line(const struct vm *vm);
+
+/*
+ * Serve an answers file over HTTP for the VM's lifetime, for installers that
+ * fetch theirs from a URL (Debian's preseed/url=, Fedora's inst.ks=). url is
+ * where the installer looks: http://10.0.2.2[:PORT]/PATH (the host as QEMU's
+ * user network shows it; 127.0.0.1 and localhost mean the same), PORT 80
+ * when not given. The port is bound on 127.0.0.1 now (-EADDRINUSE when
+ * taken, before anything is written) and the file read into memory (at most
+ * 1 MiB); a thread answers GET and HEAD of PATH with it, and 404 to anything
+ * else, until vm_free(). Needs user networking (set for every installer).
+ */
+int vm_serve_answers(struct vm *vm, const char *file, const char *url, struct pb_err *err);
+/* How many times the answers were fetched (GET answered with the file) so far. */
+unsigned vm_answers_fetched(const struct vm *vm);
+
+/*
+ * The server behind vm_serve_answers(), on its own: bound and answering
+ * when vm_answers_start() returns 0; *ret is the caller's to
+ * vm_answers_stop() (stops the thread, closes, frees; accepts NULL).
+ */
+struct vm_answers_server;
+int vm_answers_start(const char *file, const char *url, struct vm_answers_server **ret, struct pb_err *err);
+void vm_answers_stop(struct vm_answers_server *s);
+unsigned vm_answers_server_fetched(const struct vm_answers_server *s);
+
+/*
+ * Check an --answers-url without binding anything: http://HOST[:PORT]/PATH
+ * with HOST 10.0.2.2, 127.0.0.1 or localhost. *ret_port and *ret_path (may
+ * be NULL; the path is malloc'ed, caller frees) get the parts.
+ */
+int vm_answers_url_parse(const char *url, unsigned *ret_port, char **ret_path, struct pb_err *err);
+
+/*
+ * The answers URL a medium's boot configuration names, if any: the PXE
+ * folder's boot.ipxe, pxelinux.cfg/default and GRUB configs (pxe:DIR), or
+ * an ISO's isolinux and GRUB configs (read with libarchive), searched for
+ * url=, preseed/url=, ks= or inst.ks= followed by http://10.0.2.2. *ret_url
+ * is malloc'ed (caller frees), or NULL when none is named (pxe:URL sources
+ * are never searched). Returns 0, or -errno when the medium cannot be read.
+ */
+int vm_install_answers_url(const char *source, char **ret_url, struct pb_err *err);
 
 /*
  * A VM for an OS installer writing partition p of d (d borrowed, must

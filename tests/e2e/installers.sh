@@ -5,9 +5,11 @@
 # confinement): every byte outside the target partition must stay the same. Bad input (not
 # ISO9660, a PXE folder without the boot file, an ESP as target, a missing answers file) is
 # refused before anything is written (the whole disk byte-identical); an installer that powers
-# off without installing leaves the guest incomplete. Five TCG boots: ISO install, the result
+# off without installing leaves the guest incomplete. Six TCG boots: ISO install, the result
 # in `partboot run`, PXE reinstall (pxe:DIR), PXE reinstall over HTTP (pxe:http://127.0.0.1:PORT/,
-# the PXE folder served by python3 -m http.server on the loopback), an installer that does nothing.
+# the PXE folder served by python3 -m http.server on the loopback), an installer that does
+# nothing, and one whose boot menu names an answers URL (partboot serves the answers there),
+# stopped with SIGTERM.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 cd "$T_DIR" || exit 1
@@ -219,7 +221,7 @@ BEFORE=$(outside_but_esp)
 # The installer's kernel command line is the medium's (GRUB on the ISO), so "install nothing"
 # is said the other way the fixture understands: no answers disk, hence no target.
 refuses "an installer that installs nothing: clear error, exit 1" 1 \
-	"the installer powered off without installing a Linux root into partition 'tgt' \(no kernel in /boot\); the guest is left incomplete" \
+	"the installer powered off without installing a Linux root into partition 'tgt' \(no kernel in /boot\); its last line: \"[^\"]+\"; the guest is left incomplete" \
 	pb install "$D" tgt --via-vm "$MEDIA_INSTALLER_ISO" --console none.txt --timeout 300
 check "nothing installed: the installer said so" \
 	sh -c "tr -d '\r' <none.txt | grep -qx 'PARTBOOT-INSTALLER done target=none status=2'"
@@ -232,5 +234,40 @@ refuses "nothing installed: partboot run refuses the incomplete guest" 1 "the gu
 check "nothing installed: the boot menu left the guest out, kept the other" \
 	sh -c "mtype -i '$D@@$ESP_OFF' ::/grub/grub.cfg >menu.cfg && ! grep -q tgt menu.cfg && grep -q other menu.cfg"
 check "the other guest is untouched (e2fsck)" e2fsck -fn "$D?offset=$O_OFF"
+
+# --- VM boot 6: answers over HTTP, found in the boot menu; stopped with SIGTERM -------------
+# A copy of the PXE folder whose iPXE script names an answers URL on 10.0.2.2 (and the target
+# itself: the fixture reads no HTTP). partboot must serve the answers there, and a SIGTERM
+# must stop the installer's VM too (the server's thread takes no signals), naming the
+# installer's last line and that the answers were never fetched.
+APORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null)
+if [ -n "$APORT" ]; then
+	mkdir -p pxe-url && cp -L "$MEDIA_PXE_DIR"/* pxe-url/ &&
+		sed -i "s|^kernel vmlinuz |kernel vmlinuz url=http://10.0.2.2:$APORT/answers.txt pb.target=/dev/vda4 |" pxe-url/boot.ipxe
+	BEFORE=$(outside_but_esp)
+	"$PARTBOOT" install "$D" tgt --via-vm pxe:pxe-url --answers answers.txt --console url.txt --timeout 300 \
+		>url.out 2>url.err &
+	pid=$!
+	for _ in $(seq 150); do
+		grep -q "PARTBOOT-INSTALLER wholedisk" url.txt 2>/dev/null && break
+		sleep 0.2
+	done
+	# a HEAD: it shows the file is there, and does not count as the installer fetching it
+	served=$(python3 -c "import sys, urllib.request as u; print(u.urlopen(u.Request(sys.argv[1], method='HEAD'), timeout=10).headers['Content-Length'])" "http://127.0.0.1:$APORT/answers.txt" 2>/dev/null)
+	kill -TERM "$pid"
+	wait "$pid"
+	rc=$?
+	check "answers URL in the boot menu: partboot serves the answers there" \
+		sh -c "grep -q 'serving answers.txt at http://10.0.2.2:$APORT/answers.txt' url.err && [ '$served' = '$(stat -c %s answers.txt)' ]"
+	check "SIGTERM: the install fails naming the last line and the unfetched answers" \
+		sh -c "[ $rc -eq 1 ] && grep -q 'the installer was interrupted; its last line: \"' url.err &&
+		       grep -q 'it never fetched its answers from http://10.0.2.2:$APORT/answers.txt' url.err"
+	check "SIGTERM: no QEMU of this install is left running" \
+		sh -c "! pgrep -f '[t]ftp=pxe-url' >/dev/null"
+	check "SIGTERM: the guest is incomplete, nothing outside it changed (but the menu)" \
+		sh -c "[ \"\$(\"\$PARTBOOT\" ls '$D' tgt / | grep -cx .partboot-incomplete)\" = 1 ] && [ '$(outside_but_esp)' = '$BEFORE' ]"
+else
+	t_skip "answers over HTTP" "no python3 to find a free port"
+fi
 
 t_done
