@@ -161,11 +161,12 @@ int boot_set_default(struct part_disk *d, const char *name, struct pb_err *err);
 int boot_set_next(struct part_disk *d, const char *name, struct pb_err *err);
 /*
  * boot_set_next() into a copy of d: grubenv is read from d, and the edited
- * 1024 bytes are written through fd at the offsets they have on d (fd holds
- * d's ESP at the same offsets: the VM runner's private whole-disk shadow).
- * d is not written.
+ * 1024 bytes are written through fd at the offsets they have on d less
+ * base (fd holds d's ESP from disk offset base on: the VM runner's private
+ * whole-disk shadow has base 0, a shadow file per extent its extent's
+ * start). d is not written.
  */
-int boot_set_next_in(struct part_disk *d, int fd, const char *name, struct pb_err *err);
+int boot_set_next_in(struct part_disk *d, int fd, uint64_t base, const char *name, struct pb_err *err);
 
 /*
  * A guest is gone for good (removed): drop saved_entry and next_entry when

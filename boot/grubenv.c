@@ -215,12 +215,18 @@ static int envfile_open(struct part_disk *d, struct envfile *f, struct pb_err *e
 	return 0;
 }
 
-static int envfile_write(struct part_disk *d, int fd, struct envfile *f, struct pb_err *err)
+/* base: the disk offset at which fd's file starts (0: fd holds the disk, or a copy at its offsets) */
+static int envfile_write(struct part_disk *d, int fd, uint64_t base, struct envfile *f, struct pb_err *err)
 {
 	size_t done = 0;
 
 	for (size_t i = 0; i < f->n_ext; i++) {
-		ssize_t n = pwrite(fd, f->block + done, f->ext[i].len, (off_t)f->ext[i].offset);
+		ssize_t n;
+
+		if (f->ext[i].offset < base)
+			return pb_err_set(err, -EINVAL, "%s: %s lies before the copy it is written into", f->esp.where,
+					  BOOT_GRUBENV);
+		n = pwrite(fd, f->block + done, f->ext[i].len, (off_t)(f->ext[i].offset - base));
 
 		if (n != (ssize_t)f->ext[i].len)
 			return pb_err_set(err, n < 0 ? -errno : -EIO, "%s: cannot write %s: %s", f->esp.where,
@@ -273,7 +279,8 @@ int boot_env_read(struct part_disk *d, char **ret_default, char **ret_next, stru
 }
 
 /* Set var=NAME in grubenv, writing through fd (-1: the disk's own descriptor). */
-static int set_var(struct part_disk *d, int fd, const char *var, const char *name, struct pb_err *err)
+static int set_var(struct part_disk *d, int fd, uint64_t base, const char *var, const char *name,
+		   struct pb_err *err)
 {
 	struct envfile f;
 	struct part_info p;
@@ -298,7 +305,7 @@ static int set_var(struct part_disk *d, int fd, const char *var, const char *nam
 		r = pb_err_set(err, r, "%s: %s has no room for %s=%s", f.esp.where, BOOT_GRUBENV, var, name);
 		goto out;
 	}
-	r = envfile_write(d, fd >= 0 ? fd : part_disk_fd(d), &f, err);
+	r = envfile_write(d, fd >= 0 ? fd : part_disk_fd(d), fd >= 0 ? base : 0, &f, err);
 out:
 	envfile_done(&f);
 	return r;
@@ -328,7 +335,7 @@ int boot_forget_guest(struct part_disk *d, const char *name, struct pb_err *err)
 		free(v);
 	}
 	if (changed)
-		r = envfile_write(d, part_disk_fd(d), &f, err);
+		r = envfile_write(d, part_disk_fd(d), 0, &f, err);
 out:
 	envfile_done(&f);
 	return r;
@@ -389,24 +396,24 @@ out_mount:
 	fd = open(part_disk_path(d), O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return pb_err_set(err, -errno, "%s: cannot open for writing: %s", part_disk_path(d), strerror(errno));
-	r = set_var(d, fd, "next_entry", name, err);
+	r = set_var(d, fd, 0, "next_entry", name, err);
 	close(fd);
 	return r;
 }
 
 int boot_set_default(struct part_disk *d, const char *name, struct pb_err *err)
 {
-	return set_var(d, -1, "saved_entry", name, err);
+	return set_var(d, -1, 0, "saved_entry", name, err);
 }
 
 int boot_set_next(struct part_disk *d, const char *name, struct pb_err *err)
 {
-	return set_var(d, -1, "next_entry", name, err);
+	return set_var(d, -1, 0, "next_entry", name, err);
 }
 
-int boot_set_next_in(struct part_disk *d, int fd, const char *name, struct pb_err *err)
+int boot_set_next_in(struct part_disk *d, int fd, uint64_t base, const char *name, struct pb_err *err)
 {
 	if (fd < 0)
 		return pb_err_set(err, -EBADF, "no file to write grubenv's copy into");
-	return set_var(d, fd, "next_entry", name, err);
+	return set_var(d, fd, base, "next_entry", name, err);
 }

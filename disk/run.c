@@ -84,13 +84,23 @@ int disk_vm_prepare(struct disk *k, const char *name, const struct vm_opts *o, s
 	 * VM's GRUB boots the guest it was started for (and that the machine was
 	 * chosen for), and the disk's own default and next stay as they are.
 	 */
-	if (r >= 0 && g.bootable && vm_view_shadow(*ret) && boot_is_installed(k->d)) {
-		int fd = open(vm_view_shadow(*ret), O_RDWR | O_CLOEXEC);
+	if (r >= 0 && g.bootable && o->mode != VM_MODE_DIRECT && boot_is_installed(k->d)) {
 		struct pb_err nerr = PB_ERR_INIT;
+		const char *shadow = NULL;
+		uint64_t base = 0;
+		int fd = -1;
 
-		if (fd < 0 || boot_set_next_in(k->d, fd, g.part.name, &nerr) < 0)
+		for (size_t i = 0; i < part_disk_count(k->d) && !shadow; i++) {
+			struct part_info e;
+
+			if (part_disk_get(k->d, i, &e) == 0 && e.type == PART_TYPE_ESP)
+				shadow = vm_view_shadow_at(*ret, e.start, &base);
+		}
+		if (shadow)
+			fd = open(shadow, O_RDWR | O_CLOEXEC);
+		if (fd < 0 || boot_set_next_in(k->d, fd, base, g.part.name, &nerr) < 0)
 			disk_warn(k, "%s: GRUB in the VM boots its menu's default, not necessarily this guest: %s", where.buf,
-				  fd < 0 ? strerror(errno) : pb_err_msg(&nerr));
+				  !shadow ? "no private copy of the ESP" : fd < 0 ? strerror(errno) : pb_err_msg(&nerr));
 		if (fd >= 0)
 			close(fd);
 		pb_err_clear(&nerr);

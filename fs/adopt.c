@@ -120,7 +120,9 @@ static int adopt_session(const struct fs_target *t, const struct fs_adopt_opts *
 		.setup = true,
 		.hostname = o->hostname,
 	};
-	struct populate p = { .t = t, .opts = &io, .err = err, .path = STRBUF_INIT, .parent_path = STRBUF_INIT };
+	struct populate p = { .t = t, .opts = &io, .err = err, .path = STRBUF_INIT, .parent_path = STRBUF_INIT,
+			      .src_root_fd = -1, .src_dir_fd = -1, .data_fd = -1, .src_dir = STRBUF_INIT,
+			      .entry_name = STRBUF_INIT };
 	struct strbuf sb = STRBUF_INIT, cmd = STRBUF_INIT;
 	_cleanup_free_ char *fstab = NULL, *cmdline = NULL;
 	struct archive_entry *e;
@@ -202,7 +204,9 @@ out:
 	fs_source_close(&p);
 	fs_path_map_free(&p.map);
 	free(p.stage);
+	free(p.fd_buf);
 	strbuf_release(&p.path);
+	strbuf_release(&p.entry_name);
 	strbuf_release(&p.parent_path);
 	strbuf_release(&sb);
 	strbuf_release(&cmd);

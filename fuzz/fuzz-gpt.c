@@ -74,10 +74,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_pwrite(disk.fd, data + HEAD_LEN, m, part_record_offset(512));
 		memcpy(r, rec, sizeof(r));
 		memcpy(r, data + HEAD_LEN, m);
-		if (part_record_decode(r, &meta, &n_meta) == 0) {
+		char *seed = NULL;
+
+		if (part_record_decode(r, &meta, &n_meta, &seed) == 0) {
 			for (size_t i = 0; i < n_meta; i++)
 				fuzz_assert(strlen(meta[i].name) <= PART_NAME_MAX && strlen(meta[i].label) <= PART_LABEL_MAX);
+			fuzz_assert(!seed || strlen(seed) <= PART_SEED_MAX);
 			free(meta);
+			free(seed);
 		}
 	}
 	if (size > HEAD_LEN + 512) {

@@ -20,6 +20,7 @@ max_len() {
 	esp) echo $((128 * 1024)) ;;
 	install) echo 65536 ;;
 	iso) echo $((1024 * 1024)) ;;
+	initramfs) echo 65536 ;;
 	*) echo 4096 ;;
 	esac
 }
@@ -29,6 +30,8 @@ if ! "$top/fuzz/seeds.sh" "$B/seeds" >"$B/seeds.log" 2>&1; then
 	exit 1
 fi
 mkdir -p "$B/crashes"
+# leaks of the libraries' own, fixed upstream (fuzz/lsan.supp says which and why)
+export LSAN_OPTIONS=${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$top/fuzz/lsan.supp
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
 	for h in "$B"/fuzz/fuzz-*; do

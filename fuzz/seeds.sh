@@ -10,7 +10,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/partboot-seeds.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 rm -rf "$out"
-mkdir -p "$out"/{layout,gpt,esp,grubenv,install,iso,guest}
+mkdir -p "$out"/{layout,gpt,esp,grubenv,install,iso,guest,initramfs}
 pb() { "$PARTBOOT" -q "$@"; }
 
 # layout: the fixtures' layouts and the shapes docs/layout.md shows
@@ -105,3 +105,26 @@ printf '%s\0' 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"' 'ro quiet console=t
 printf '%s\0' "PRETTY_NAME='It''s \"x\"'" 'root=/dev/sda1 foo="a b" it'"'"'s $x; }' '' '' \
 	'vmlinuz-5.10.0+1' 'initrd.img-5.10.0+1' >"$out/guest/quotes"
 printf '%s\0' 'NAME=x' '' 'vmlinuz' '' 'vmlinux-9' 'vmlinuz-1'$'\n''}' >"$out/guest/odd-names"
+
+# initramfs: a version byte (fuzz-initramfs.c), then cpio segments as initramfs-tools and
+# early-microcode images lay them out, each compression libarchive reads
+mkdir -p "$tmp/ir/lib/modules/6.1.0-9-amd64/kernel/drivers/ata" "$tmp/ir/kernel/x86/microcode"
+: >"$tmp/ir/lib/modules/6.1.0-9-amd64/kernel/drivers/ata/ahci.ko"
+: >"$tmp/ir/lib/modules/6.1.0-9-amd64/kernel/drivers/ata/libahci.ko.xz"
+printf 'kernel/drivers/scsi/sd_mod.ko\n' >"$tmp/ir/lib/modules/6.1.0-9-amd64/modules.builtin"
+printf 'ucode' >"$tmp/ir/kernel/x86/microcode/GenuineIntel.bin"
+(cd "$tmp/ir" && find kernel | cpio -o -H newc --quiet >"$tmp/early.cpio" &&
+	find lib | cpio -o -H newc --quiet >"$tmp/main.cpio")
+for z in cat gzip xz zstd lz4; do
+	command -v "$z" >/dev/null || continue
+	{
+		printf '\001'
+		cat "$tmp/early.cpio"
+		case $z in
+		cat) cat "$tmp/main.cpio" ;;
+		xz) xz --check=crc32 -c "$tmp/main.cpio" ;;
+		lz4) lz4 -l -c "$tmp/main.cpio" ;;
+		*) "$z" -c "$tmp/main.cpio" ;;
+		esac
+	} >"$out/initramfs/$z"
+done

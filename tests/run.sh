@@ -54,6 +54,14 @@ run_one() {
 	rm -f "$log"
 }
 
+# A suite that ran nothing (no script found, every script gone before its first test) is
+# a failure, not a pass: CI must never land on "0 passed".
+no_test_ran() {
+	[ $((passed + failed + skipped)) -eq 0 ] || return 1
+	echo "not ok - no test ran${TESTS:+ (TESTS=$TESTS matched nothing)}"
+	return 0
+}
+
 failfile=$(mktemp)
 trap 'rm -f "$failfile"' EXIT
 
@@ -73,6 +81,7 @@ if [ -n "$suite" ]; then
 		cat "$failfile"
 	fi
 	echo "$passed passed, $failed failed, $skipped skipped"
+	no_test_ran && exit 1
 	[ "$failed" -eq 0 ]
 	exit
 fi
@@ -115,4 +124,5 @@ if [ -s "$failfile" ]; then
 	cat "$failfile"
 fi
 echo "$passed passed, $failed failed, $skipped skipped"
+no_test_ran && exit 1
 [ "$failed" -eq 0 ]

@@ -75,6 +75,7 @@ void vm_free(struct vm *vm)
 	free(vm->vars_template);
 	free(vm->console);
 	vm_strv_free(vm->shadows.v);
+	free(vm->ext);
 	free(vm->notice);
 	free(vm);
 }
@@ -113,9 +114,27 @@ const struct vm_guest *vm_guest(const struct vm *vm)
 	return &vm->g;
 }
 
-const char *vm_view_shadow(const struct vm *vm)
+const char *vm_view_shadow_at(const struct vm *vm, uint64_t off, uint64_t *ret_base)
 {
-	return vm->g.view_path ? vm->shadow : NULL;
+	size_t k = 0;
+
+	*ret_base = 0;
+	if (!vm->g.view_path)
+		return NULL;
+	for (size_t i = 0; i < vm->n_ext; i++) {
+		const struct vm_extent *e = &vm->ext[i];
+
+		if (e->src != VM_EXTENT_SHADOW)
+			continue;
+		if (off >= e->start && off - e->start < e->size) {
+			if (!vm->o.libvirt)
+				return vm->shadow;
+			*ret_base = e->start;
+			return k < vm->shadows.n ? vm->shadows.v[k] : NULL;
+		}
+		k++;
+	}
+	return NULL;
 }
 
 const char *vm_hw_why(const struct vm *vm)
@@ -360,6 +379,9 @@ int vm_prepare_view(struct vm *vm, struct pb_err *err)
 		if (ext[i].src == VM_EXTENT_SHADOW)
 			strv_addf(&vm->shadows, "%s-%zu.img", vm->shadow, i);
 	vm->view_extents = n_ext;
+	vm->ext = xcalloc(n_ext ? n_ext : 1, sizeof(*ext));
+	memcpy(vm->ext, ext, n_ext * sizeof(*ext));
+	vm->n_ext = n_ext;
 	/* what the guest may rewrite: the copies (tables, gaps, ESP, BIOS boot partition), and a little more */
 	vm->shadow_max = VM_SHADOW_SLACK;
 	for (size_t i = 0; i < n_ext; i++)
@@ -622,23 +644,6 @@ static int64_t now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* The choice for o from the facts; the why and warning are kept on vm. */
-int vm_hw_choose_for(struct vm *vm, const struct vm_opts *o, bool libvirt, const char *why_not,
-		     struct vm_hw_choice *c, struct pb_err *err)
-{
-	struct vm_hw_want w = {
-		.mode = o->mode,
-		.machine = o->machine,
-		.bus = o->disk_bus,
-		.net = o->net == VM_NET_USER || o->tftp_dir || o->tftp_bootfile,
-		.libvirt = libvirt,
-		.kernel = vm->kver,
-		.why_not = why_not,
-	};
-
-	return vm_hw_choose(&vm->facts, &w, c, err);
 }
 
 /*

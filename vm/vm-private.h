@@ -37,6 +37,8 @@ struct vm {
 	char *kernel, *initrd, *cmdline;
 	char *tmpdir, *shadow, *view, *vars, *ovmf_code, *answers, *cidata;
 	size_t view_extents;
+	struct vm_extent *ext; /* the view's extents (firmware mode), n_ext of them */
+	size_t n_ext;
 	uint64_t shadow_max; /* bytes the shadow may hold: its copies and VM_SHADOW_SLACK */
 	char *where;         /* "DISK: partition 'NAME'" */
 	struct vm_guest g;
@@ -67,7 +69,7 @@ struct vm {
  */
 int vm_libvirt_prepare_dir(struct vm *vm, struct pb_err *err);
 /*
- * prepare.c: the machine, controller and network card for o from what
+ * hw-for.c: the machine, controller and network card for o from what
  * vm_prepare() found in the guest (vm->facts); libvirt: without what
  * libvirt lacks (microvm; NVMe disks in libvirt 9). why_not: why the guest
  * was not inspected, or NULL.

@@ -607,11 +607,14 @@ int vm_prepare_installer(struct part_disk *d, const struct part_info *p, const s
 /* Build the firmware-mode whole-disk view (shadow + vmdk) in the VM's temporary folder. */
 int vm_prepare_view(struct vm *vm, struct pb_err *err);
 /*
- * Firmware mode: the view's private shadow file (the tables, ESP and BIOS
- * boot partition copied at their own offsets; what the VM writes there never
- * reaches the disk), or NULL in direct mode. Owned by vm.
+ * Firmware mode: the view's private shadow file holding disk offset off (the
+ * tables, ESP and BIOS boot partition are copies; what the VM writes there
+ * never reaches the disk), with *ret_base the disk offset at which that
+ * file starts: 0 for partboot's own runner (one shadow, everything at its
+ * own offset), the extent's start for libvirt (one file per extent). NULL
+ * in direct mode or when off is not in a copy. Owned by vm.
  */
-const char *vm_view_shadow(const struct vm *vm);
+const char *vm_view_shadow_at(const struct vm *vm, uint64_t off, uint64_t *ret_base);
 /* Copy an answers file into a 1 MiB raw image in the VM's temporary folder and attach it read-only. */
 int vm_attach_answers(struct vm *vm, const char *file, struct pb_err *err);
 /*

@@ -195,9 +195,14 @@ listed_as() {
 }
 check "escaping: list --json gives the name and OS name back" listed_as "$N" "$OSN"
 pb run "$D" "$N" --firmware bios --libvirt-xml >"$T_DIR/dom.xml" 2>/dev/null
-check "escaping: --libvirt-xml is XML whose <name> is partboot-NAME" python3 -c '
-import sys, xml.etree.ElementTree as ET
-sys.exit(ET.parse(sys.argv[1]).getroot().findtext("name") != "partboot-" + sys.argv[2])' "$T_DIR/dom.xml" "$N"
+# the domain's name is also a folder name (vm/libvirt.c): what is not [A-Za-z0-9_.+-] becomes
+# '-'; the partition's own name comes back whole from the description
+check "escaping: --libvirt-xml is XML naming the domain partboot-NAME and the partition whole" python3 -c '
+import re, sys, xml.etree.ElementTree as ET
+r = ET.parse(sys.argv[1]).getroot()
+n = sys.argv[2]
+sys.exit(r.findtext("name") != "partboot-" + re.sub(r"[^A-Za-z0-9_.+-]", "-", n)
+         or ("partition \x27" + n + "\x27") not in r.findtext("description"))' "$T_DIR/dom.xml" "$N"
 grub_cfg "$T_DIR/grub2.cfg"
 check "escaping: grub.cfg with that entry is valid GRUB script" grub-script-check "$T_DIR/grub2.cfg"
 check "escaping: its title and id single-quoted as grub-mkconfig does" grep -qF \
