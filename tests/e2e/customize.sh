@@ -294,9 +294,30 @@ check "install: root's hash verifies" \
 check "install: the guest is complete" bash -c "! '$PARTBOOT' ls '$IMG' g / | grep -q partboot-incomplete"
 check "install --cloud-init: the seed into the guest" bash -c "'$PARTBOOT' -q install '$IMG' full --from full.tar --wipe --cloud-init ud.yaml &&
 	'$PARTBOOT' cat '$IMG' full /var/lib/cloud/seed/nocloud/user-data | cmp -s - ud.yaml"
-refuses "install with a user the archive has: fails" 1 "user 'daemon' already exists" \
+# what the source's own account files refuse: read ahead, refused before the first write
+B=$(sum "$IMG")
+refuses "install with a user the archive has: refused before the unpacking" 1 \
+	"partition 'g': user 'daemon' already exists in the guest \\(its /etc/passwd in accounts.tar\\)" \
 	pb install "$IMG" g --from accounts.tar --user daemon
-check "... and leaves the guest incomplete" bash -c "'$PARTBOOT' ls '$IMG' g / | grep -q partboot-incomplete"
+refuses "... with --wipe too" 1 "user 'daemon' already exists" pb install "$IMG" g --from accounts.tar --wipe --user daemon
+gzip -1 -c accounts.tar >accounts.tar.gz
+refuses "... from a compressed archive" 1 "its /etc/passwd in accounts.tar.gz" \
+	pb install "$IMG" g --from accounts.tar.gz --user daemon
+refuses "install with a group the archive lacks: refused ahead" 1 "group 'wheel' does not exist in the guest \\(its /etc/group in" \
+	pb install "$IMG" g --from accounts.tar --user erin:wheel
+refuses "install --wipe of a source without /etc/shadow: refused ahead" 1 "the guest has no /etc/shadow in plain.tar" \
+	pb install "$IMG" plain --from plain.tar --wipe --root-password-file root.pw
+mkdir accdir && tar -C accdir -xf accounts.tar ./etc
+refuses "install from a folder with a user it has: refused ahead" 1 "user 'daemon' already exists in the guest \\(its /etc/passwd in $T_DIR/accdir\\)" \
+	pb install "$IMG" g --from "$T_DIR/accdir" --user daemon
+check "refused ahead: disk byte-identical" test "$(sum "$IMG")" = "$B"
+check "... and the guests stay complete" bash -c "! '$PARTBOOT' ls '$IMG' g / | grep -q partboot-incomplete &&
+	! '$PARTBOOT' ls '$IMG' plain / | grep -q partboot-incomplete"
+# Over a complete guest without --wipe, a file the archive lacks may be the old guest's:
+# only the filled guest can tell (docs/customize.md), and it still refuses.
+refuses "install over a complete guest, a source without shadow: refused once filled" 1 "the guest has no /etc/shadow \\(" \
+	pb install "$IMG" plain --from plain.tar --root-password-file root.pw
+check "... and leaves that guest incomplete" bash -c "'$PARTBOOT' ls '$IMG' plain / | grep -q partboot-incomplete"
 cat >layout.conf <<EOF
 [disk]
 size = 200M
