@@ -356,44 +356,74 @@ out:
 	return r;
 }
 
-static int plan_user(struct plan *pl)
+/*
+ * What the guest's account files refuse, from what is known of them (each
+ * state: 1 there, 0 missing, -1 not known, as before an install when the
+ * source cannot be read ahead; au NULL when adduser.conf is not known).
+ * Only what is known refuses. in names where the files were read (" in
+ * SOURCE"), "" for the guest's own filesystem.
+ */
+struct acct_view {
+	const struct disk_acct *passwd, *group;
+	int passwd_state, group_state, shadow_state;
+	const struct disk_adduser *au;
+	const char *in;
+};
+
+static int accounts_refused(const struct disk_custom *c, const char *where, const struct acct_view *v,
+			    struct pb_err *err)
+{
+	bool password = c->root_hash || c->o->root_password != DISK_ROOT_PASSWORD_KEEP || c->user[0];
+	uint32_t gid = 0;
+	long gi;
+
+	if (!v->passwd_state)
+		return pb_err_set(err, -ENOENT, "%s: the guest has no /etc/passwd%s", where, v->in);
+	if (password && !v->shadow_state)
+		return pb_err_set(err, -ENOENT,
+				  "%s: the guest has no /etc/shadow%s (partboot sets passwords in shadow files only)", where,
+				  v->in);
+	if (c->user[0] && !v->group_state)
+		return pb_err_set(err, -ENOENT, "%s: the guest has no /etc/group%s", where, v->in);
+	if (!c->user[0])
+		return 0;
+	if (v->passwd_state > 0 && disk_acct_find(v->passwd, c->user) >= 0)
+		return pb_err_set(err, -EEXIST, "%s: user '%s' already exists in the guest (its /etc/passwd%s)", where,
+				  c->user, v->in);
+	if (v->group_state <= 0)
+		return 0;
+	for (size_t i = 0; i < c->n_groups; i++)
+		if (disk_acct_find(v->group, c->groups[i]) < 0)
+			return pb_err_set(err, -ENOENT, "%s: group '%s' does not exist in the guest (its /etc/group%s)",
+					  where, c->groups[i], v->in);
+	/* A group of the user's name that is a system group: adduser refuses it too. */
+	gi = disk_acct_find(v->group, c->user);
+	if (gi >= 0 && v->au && (!acct_id(v->group, gi, 2, &gid) || gid < v->au->first_gid))
+		return pb_err_set(err, -EEXIST, "%s: the guest has a system group '%s' already%s; choose another user name",
+				  where, c->user, v->in);
+	return 0;
+}
+
+static int plan_user(struct plan *pl, const struct disk_adduser *aup)
 {
 	struct disk_custom *c = pl->c;
-	struct strbuf conf = STRBUF_INIT, line = STRBUF_INIT, home = STRBUF_INIT, groups = STRBUF_INIT;
-	struct disk_adduser au;
+	struct strbuf line = STRBUF_INIT, home = STRBUF_INIT, groups = STRBUF_INIT;
+	const struct disk_adduser au = *aup;
 	const char *shell;
 	uint32_t uid = 0, gid = 0;
 	long gi;
-	bool there, home_new;
+	bool home_new;
 	int r;
 
-	if (disk_acct_find(&pl->passwd, c->user) >= 0) {
-		r = pb_err_set(pl->err, -EEXIST, "%s: user '%s' already exists in the guest (its /etc/passwd)", pl->where,
-			       c->user);
-		goto out;
-	}
-	for (size_t i = 0; i < c->n_groups; i++) {
-		if (disk_acct_find(&pl->group, c->groups[i]) < 0) {
-			r = pb_err_set(pl->err, -ENOENT, "%s: group '%s' does not exist in the guest (its /etc/group)",
-				       pl->where, c->groups[i]);
-			goto out;
-		}
+	/* accounts_refused() has seen the user is new and the groups exist */
+	for (size_t i = 0; i < c->n_groups; i++)
 		strbuf_addf(&groups, "%s%s", i ? "," : "", c->groups[i]);
-	}
-	r = read_guest(pl, "/etc/adduser.conf", &conf, &there);
-	if (r < 0)
-		goto out;
-	disk_adduser_parse(there ? conf.buf : NULL, &au);
 
 	/* Ids as adduser picks them: the first id from FIRST_UID free as a uid and as a gid. */
 	gi = disk_acct_find(&pl->group, c->user);
 	if (gi >= 0) {
 		/* A group of that name (what an interrupted run leaves, or made by hand): the user's group. */
-		if (!acct_id(&pl->group, gi, 2, &gid) || gid < au.first_gid) {
-			r = pb_err_set(pl->err, -EEXIST, "%s: the guest has a system group '%s' already; choose another user name",
-				       pl->where, c->user);
-			goto out;
-		}
+		acct_id(&pl->group, gi, 2, &gid);
 		uid = gid;
 		if (disk_acct_id_used(&pl->passwd, 2, uid) || uid < au.first_uid || uid > au.last_uid)
 			for (uid = au.first_uid; uid <= au.last_uid && disk_acct_id_used(&pl->passwd, 2, uid); uid++)
@@ -460,7 +490,6 @@ static int plan_user(struct plan *pl)
 	disk_acct_put(&pl->passwd, c->user, line.buf);
 	r = 0;
 out:
-	strbuf_release(&conf);
 	strbuf_release(&line);
 	strbuf_release(&home);
 	strbuf_release(&groups);
@@ -617,6 +646,8 @@ static int plan_build(struct plan *pl, const char *hostname)
 	struct disk_acct orig[4] = { 0 };
 	bool there[4] = { false, false, false, false };
 	bool accounts = c->root_hash || c->o->root_password != DISK_ROOT_PASSWORD_KEEP || c->user[0] || c->n_keys;
+	struct strbuf conf = STRBUF_INIT;
+	struct disk_adduser au = { 0 };
 	int r = 0;
 
 	if (accounts) {
@@ -627,22 +658,21 @@ static int plan_build(struct plan *pl, const char *hostname)
 			r = read_acct(pl, "/etc/shadow", &pl->shadow, &pl->have_shadow);
 		if (r >= 0)
 			r = read_acct(pl, "/etc/gshadow", &pl->gshadow, &pl->have_gshadow);
+		if (r >= 0 && c->user[0]) {
+			bool conf_there = false;
+
+			r = read_guest(pl, "/etc/adduser.conf", &conf, &conf_there);
+			disk_adduser_parse(conf_there ? conf.buf : NULL, &au);
+		}
 		if (r < 0)
 			goto out;
-		if (!pl->have_passwd) {
-			r = pb_err_set(pl->err, -ENOENT, "%s: the guest has no /etc/passwd", pl->where);
+		r = accounts_refused(c, pl->where,
+				     &(struct acct_view){ .passwd = &pl->passwd, .group = &pl->group,
+							  .passwd_state = pl->have_passwd, .group_state = pl->have_group,
+							  .shadow_state = pl->have_shadow, .au = &au, .in = "" },
+				     pl->err);
+		if (r < 0)
 			goto out;
-		}
-		if ((c->root_hash || c->o->root_password != DISK_ROOT_PASSWORD_KEEP || c->user[0]) && !pl->have_shadow) {
-			r = pb_err_set(pl->err, -ENOENT,
-				       "%s: the guest has no /etc/shadow (partboot sets passwords in shadow files only)",
-				       pl->where);
-			goto out;
-		}
-		if (c->user[0] && !pl->have_group) {
-			r = pb_err_set(pl->err, -ENOENT, "%s: the guest has no /etc/group", pl->where);
-			goto out;
-		}
 		/* copies of what was read, to write only what changes */
 		for (size_t k = 0; k < 4; k++) {
 			const struct disk_acct *src = k == 0   ? &pl->shadow
@@ -661,7 +691,7 @@ static int plan_build(struct plan *pl, const char *hostname)
 		there[3] = pl->have_passwd;
 	}
 	if (c->user[0]) {
-		r = plan_user(pl);
+		r = plan_user(pl, &au);
 		if (r < 0)
 			goto out;
 	}
@@ -718,6 +748,48 @@ static int plan_build(struct plan *pl, const char *hostname)
 out:
 	for (size_t k = 0; k < 4; k++)
 		disk_acct_release(&orig[k]);
+	strbuf_release(&conf);
+	return r;
+}
+
+int disk_custom_precheck(const struct disk_custom *c, const char *where, const char *source, bool fresh,
+			 struct pb_err *err)
+{
+	static const char *const paths[] = { "etc/passwd", "etc/group", "etc/shadow", "etc/adduser.conf" };
+	struct strbuf text[ARRAY_SIZE(paths)] = { STRBUF_INIT, STRBUF_INIT, STRBUF_INIT, STRBUF_INIT };
+	enum fs_peek st[ARRAY_SIZE(paths)];
+	int state[ARRAY_SIZE(paths)];
+	struct disk_acct passwd = { 0 }, group = { 0 };
+	struct strbuf in = STRBUF_INIT;
+	struct disk_adduser au;
+	int r;
+
+	if (!c->root_hash && c->o->root_password == DISK_ROOT_PASSWORD_KEEP && !c->user[0] && !c->n_keys)
+		return 0;
+	fs_source_peek(source, paths, ARRAY_SIZE(paths), GUEST_FILE_MAX, text, st);
+	for (size_t i = 0; i < ARRAY_SIZE(paths); i++)
+		/* missing from the source is missing from the guest only when the install starts from nothing */
+		state[i] = st[i] == FS_PEEK_FOUND ? 1 : st[i] == FS_PEEK_MISSING && fresh ? 0 : -1;
+	if (state[0] > 0)
+		disk_acct_parse(text[0].buf, &passwd);
+	if (state[1] > 0)
+		disk_acct_parse(text[1].buf, &group);
+	if (state[3] >= 0)
+		disk_adduser_parse(state[3] ? text[3].buf : NULL, &au);
+	strbuf_addf(&in, " in %s", source);
+	r = accounts_refused(c, where,
+			     &(struct acct_view){ .passwd = &passwd, .group = &group, .passwd_state = state[0],
+						  .group_state = state[1], .shadow_state = state[2],
+						  .au = state[3] >= 0 ? &au : NULL, .in = in.buf },
+			     err);
+	disk_acct_release(&passwd);
+	disk_acct_release(&group);
+	for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
+		/* the source's shadow holds hashes */
+		explicit_bzero(text[i].buf, text[i].len);
+		strbuf_release(&text[i]);
+	}
+	strbuf_release(&in);
 	return r;
 }
 

@@ -169,6 +169,16 @@ int disk_custom_load(struct disk_custom *c, const struct disk_customize_opts *o,
  */
 int disk_custom_apply(struct disk_custom *c, struct disk *k, struct fs *fs, const char *where,
 		      const char *hostname, bool dry_run, struct pb_err *err);
+/*
+ * Before an install writes anything: check c against the account files of
+ * the install's source (an archive file or a directory; fs_source_peek()),
+ * refusing what is sure to be refused once the guest is filled (a user the
+ * source has, a group it lacks, no /etc/shadow). fresh: the install starts
+ * from an empty filesystem, so a file the source lacks the guest lacks too.
+ * What cannot be known ahead is left to disk_custom_apply(). 0 or -errno.
+ */
+int disk_custom_precheck(const struct disk_custom *c, const char *where, const char *source, bool fresh,
+			 struct pb_err *err);
 void disk_custom_release(struct disk_custom *c);
 
 /* install-check.c: one install's state, shared by install.c and install-vm.c. */

@@ -33,6 +33,7 @@ int disk_install(struct disk *k, const char *name, const struct disk_install_opt
 	_cleanup_free_ char *spec = NULL;
 	struct disk_install_ctx c;
 	struct fs_install_opts io = { 0 };
+	bool fresh = true; /* --wipe */
 	int r;
 
 	if (o->via_vm)
@@ -55,8 +56,20 @@ int disk_install(struct disk *k, const char *name, const struct disk_install_opt
 			r = pb_err_set(err, -EEXIST, "%s holds an install partboot did not make (%s); --wipe replaces it, "
 				       "'partboot adopt' keeps it", c.where.buf,
 				       g.info.pretty_name ? g.info.pretty_name : "an OS");
+		/* a complete guest is filled over (its files stay where the source has none); anything else starts empty */
+		fresh = g.state != DISK_GUEST_COMPLETE && g.state != DISK_GUEST_UNREADABLE;
 		disk_guest_release(&g);
 	}
+	/*
+	 * The account files of an archive or a folder, read ahead: a request
+	 * they refuse (a user the source has, no /etc/shadow) is refused now,
+	 * before the first write, rather than after the unpacking. A stream,
+	 * mmdebstrap and an ISO are read once only; theirs are checked when the
+	 * guest is filled (disk_custom_apply()).
+	 */
+	if (r >= 0 && c.customize && strcmp(o->source, "-") && strncmp(o->source, "debootstrap:", 12) &&
+	    strncmp(o->source, "iso:", 4))
+		r = disk_custom_precheck(&c.custom, c.where.buf, o->source, fresh, err);
 	if (r < 0)
 		goto out;
 

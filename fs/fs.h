@@ -135,6 +135,24 @@ struct fs_install_opts {
  */
 int fs_install(const struct fs_target *t, const struct fs_install_opts *opts, struct pb_err *err);
 
+/*
+ * A few small files of an install source (a tar/cpio archive file, any
+ * compression, or a directory; fs_install_opts.source), read before the
+ * install writes anything: paths[i] (relative: "etc/passwd") into out[i],
+ * state[i] saying whether the unpacked guest would have it as that plain
+ * file (FS_PEEK_FOUND), would not have it (FS_PEEK_MISSING), or cannot be
+ * told without unpacking (FS_PEEK_UNKNOWN: standard input, a symlink or
+ * hard link on the way, a file over max bytes, an archive that does not
+ * read to its end). An archive is read to its end (the last entry of a name
+ * wins); a directory is read without following symlinks. At most
+ * FS_PEEK_MAX paths. Never fails: what cannot be read is unknown. out[i]
+ * are the caller's (initialized strbufs).
+ */
+enum fs_peek { FS_PEEK_UNKNOWN, FS_PEEK_MISSING, FS_PEEK_FOUND };
+#define FS_PEEK_MAX 8
+void fs_source_peek(const char *source, const char *const *paths, size_t n, size_t max, struct strbuf *out,
+		    enum fs_peek *state);
+
 /* True when h is a valid hostname: dot-separated labels of letters, digits and '-' (RFC 1123). */
 bool fs_hostname_valid(const char *h);
 /*

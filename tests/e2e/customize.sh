@@ -2,7 +2,9 @@
 # Logging into what partboot installs, without booting (the boots are tests/slow/login.sh):
 # partboot customize, install and apply with --root-password-file, --root-password,
 # --user, --user-password-file, --ssh-key, --firstboot, --cloud-init; run --cloud-init's
-# seed; partboot ssh refusing a guest without sshd. Files are checked with partboot cat and
+# seed (given meta-data, the cidata drive on the guest's disk controller); apply with every
+# layout key; install refusing what the source's own account files refuse before the first
+# write; partboot ssh refusing a guest without sshd. Files are checked with partboot cat and
 # ls -l, hashes with libcrypt's own crypt() (python3), filesystems with e2fsck -fn; every
 # refusal leaves the disk byte-identical.
 #
@@ -276,6 +278,24 @@ mkdir seed && bsdtar -xf "$SEED" -C seed 2>/dev/null
 check "the seed holds user-data as given and meta-data" bash -c "cmp -s seed/user-data ud.yaml &&
 	grep -q '^instance-id: partboot-full-' seed/meta-data"
 rm -rf "$(dirname "$SEED")"
+printf 'instance-id: given-42\nlocal-hostname: given-host\n' >md.yaml
+pb run "$IMG" full --cloud-init ud.yaml --meta-data md.yaml --print-cmdline >run2.cmd 2>/dev/null
+SEED=$(tr ' ' '\n' <run2.cmd | sed -n 's/.*id=cidata,format=raw,readonly=on,.*file.filename=\(.*\)$/\1/p')
+check "run --meta-data: a seed drive" test -n "$SEED"
+xorriso -indev "$SEED" -osirrox on -extract /meta-data seed-md -extract /user-data seed-ud >/dev/null 2>&1
+check "run --meta-data: the seed holds the meta-data as given (xorriso reads it)" cmp -s seed-md md.yaml
+check "run --meta-data: ... and the user-data" cmp -s seed-ud ud.yaml
+# dev FILE DRIVE: the device model a -drive id is attached to
+dev() { tr ' ' '\n' <"$1" | sed -n "s/^\([a-z-]*\),drive=$2\(,.*\)\{0,1\}\$/\1/p"; }
+check "run --cloud-init: by default, cidata on the guest disk's controller (virtio)" \
+	bash -c "$(declare -f dev); test \"\$(dev run2.cmd cidata)\" = \"\$(dev run2.cmd disk0)\" && dev run2.cmd cidata | grep -q '^virtio-blk-'"
+[ -n "$SEED" ] && rm -rf "$(dirname "$SEED")"
+pb run "$IMG" full --cloud-init ud.yaml --disk-bus ahci --print-cmdline >run3.cmd 2>/dev/null
+check "run --disk-bus ahci: the guest's disk on AHCI (ide-hd)" bash -c "tr ' ' '\n' <run3.cmd | grep -q '^ide-hd,drive=disk0,bus=ide\.0,'"
+check "run --disk-bus ahci: the cidata drive on the same controller, an ide-hd" \
+	bash -c "tr ' ' '\n' <run3.cmd | grep -qx 'ide-hd,drive=cidata,bus=ide\.[0-9]' && ! tr ' ' '\n' <run3.cmd | grep -q 'virtio-blk-pci,drive=cidata'"
+SEED=$(tr ' ' '\n' <run3.cmd | sed -n 's/.*id=cidata,format=raw,readonly=on,.*file.filename=\(.*\)$/\1/p')
+[ -n "$SEED" ] && rm -rf "$(dirname "$SEED")"
 
 # --- install and apply do the same, before the guest is complete -------------------------
 B=$(sum "$IMG")
@@ -294,9 +314,30 @@ check "install: root's hash verifies" \
 check "install: the guest is complete" bash -c "! '$PARTBOOT' ls '$IMG' g / | grep -q partboot-incomplete"
 check "install --cloud-init: the seed into the guest" bash -c "'$PARTBOOT' -q install '$IMG' full --from full.tar --wipe --cloud-init ud.yaml &&
 	'$PARTBOOT' cat '$IMG' full /var/lib/cloud/seed/nocloud/user-data | cmp -s - ud.yaml"
-refuses "install with a user the archive has: fails" 1 "user 'daemon' already exists" \
+# what the source's own account files refuse: read ahead, refused before the first write
+B=$(sum "$IMG")
+refuses "install with a user the archive has: refused before the unpacking" 1 \
+	"partition 'g': user 'daemon' already exists in the guest \\(its /etc/passwd in accounts.tar\\)" \
 	pb install "$IMG" g --from accounts.tar --user daemon
-check "... and leaves the guest incomplete" bash -c "'$PARTBOOT' ls '$IMG' g / | grep -q partboot-incomplete"
+refuses "... with --wipe too" 1 "user 'daemon' already exists" pb install "$IMG" g --from accounts.tar --wipe --user daemon
+gzip -1 -c accounts.tar >accounts.tar.gz
+refuses "... from a compressed archive" 1 "its /etc/passwd in accounts.tar.gz" \
+	pb install "$IMG" g --from accounts.tar.gz --user daemon
+refuses "install with a group the archive lacks: refused ahead" 1 "group 'wheel' does not exist in the guest \\(its /etc/group in" \
+	pb install "$IMG" g --from accounts.tar --user erin:wheel
+refuses "install --wipe of a source without /etc/shadow: refused ahead" 1 "the guest has no /etc/shadow in plain.tar" \
+	pb install "$IMG" plain --from plain.tar --wipe --root-password-file root.pw
+mkdir accdir && tar -C accdir -xf accounts.tar ./etc
+refuses "install from a folder with a user it has: refused ahead" 1 "user 'daemon' already exists in the guest \\(its /etc/passwd in $T_DIR/accdir\\)" \
+	pb install "$IMG" g --from "$T_DIR/accdir" --user daemon
+check "refused ahead: disk byte-identical" test "$(sum "$IMG")" = "$B"
+check "... and the guests stay complete" bash -c "! '$PARTBOOT' ls '$IMG' g / | grep -q partboot-incomplete &&
+	! '$PARTBOOT' ls '$IMG' plain / | grep -q partboot-incomplete"
+# Over a complete guest without --wipe, a file the archive lacks may be the old guest's:
+# only the filled guest can tell (docs/customize.md), and it still refuses.
+refuses "install over a complete guest, a source without shadow: refused once filled" 1 "the guest has no /etc/shadow \\(" \
+	pb install "$IMG" plain --from plain.tar --root-password-file root.pw
+check "... and leaves that guest incomplete" bash -c "'$PARTBOOT' ls '$IMG' plain / | grep -q partboot-incomplete"
 cat >layout.conf <<EOF
 [disk]
 size = 200M
@@ -320,6 +361,89 @@ check "apply: a layout with a password, a user and a key" pb -q apply "$T_DIR/a.
 check "apply: dave's account" bash -c "'$PARTBOOT' cat '$T_DIR/a.img' g /etc/passwd | grep -q '^dave:x:1000:1000:'"
 cp "$T_DIR/a.img" first.img && rm -f "$T_DIR/a.img" && pb -q apply "$T_DIR/a.img" layout.conf
 check "apply with a seed and a password: byte-identical twice" cmp -s first.img "$T_DIR/a.img"
+# every customize key of a layout, through apply, checked inside the guests
+cat >all.conf <<EOF
+[disk]
+size = 200M
+seed = customize
+
+[partition all]
+type = root
+size = 64M
+source = full.tar
+root-password-file = root.pw
+user = erin:users
+user-password-file = alice.pw
+ssh-key = alice.key.pub
+firstboot = fb.sh
+cloud-init = ud.yaml
+meta-data = md.yaml
+
+[partition lk]
+type = root
+size = 48M
+source = accounts.tar
+root-password = locked
+EOF
+AIMG=$T_DIR/all.img
+pb apply "$AIMG" all.conf --dry-run >all-plan.txt 2>&1
+pb apply "$AIMG" all.conf --dry-run --json >all-plan.json 2>&1
+check "apply --dry-run, every key: the plan names each" bash -c "grep -q 'root password from .*root.pw' all-plan.txt &&
+	grep -q 'user erin:users with password from .*alice.pw' all-plan.txt && grep -q 'ssh key .*alice.key.pub' all-plan.txt &&
+	grep -q 'firstboot .*fb.sh' all-plan.txt && grep -q 'cloud-init .*ud.yaml' all-plan.txt && grep -q 'root password locked' all-plan.txt"
+check "apply --dry-run --json, every key" bash -c "jq -e '[.plan[] | select(.kind == \"install\")] |
+	(.[] | select(.root_password == \"file\") | .user == \"erin:users\" and (.user_password_file | endswith(\"alice.pw\")) and
+	(.ssh_key | endswith(\"alice.key.pub\")) and (.firstboot | endswith(\"fb.sh\")) and (.cloud_init | endswith(\"ud.yaml\")) and
+	(.meta_data | endswith(\"md.yaml\"))) and any(.[]; .root_password == \"locked\")' all-plan.json >/dev/null"
+check "apply --dry-run: nothing written" test ! -e "$AIMG"
+"$PARTBOOT" -v apply "$AIMG" all.conf >all-apply.out 2>&1
+check "apply -v: a layout with every customize key" bash -c "grep -q \"install 'all' from .*full\\.tar\" all-apply.out &&
+	grep -q \"install 'lk' from .*accounts\\.tar\" all-apply.out && grep -q ': done\$' all-apply.out"
+check "apply --dry-run, --json, -v: no password, no hash" bash -c "! grep -qE 'Secret|\\\$y\\\$' all-plan.txt all-plan.json all-apply.out"
+aline() { pb cat "$AIMG" "${3:-all}" "$1" | grep "^$2:"; }
+alsl() { pb ls -l "$AIMG" "${3:-all}" "$1" | awk -v n="$2" '$NF == n || $(NF-2) == n { print $1, $2, $3; exit }'; }
+check "apply: root's password from root-password-file" \
+	bash -c "$(declare -f verify); verify Root-Secret-42 '$(aline /etc/shadow root | cut -d: -f2)'"
+check "apply: user erin, uid 1000, in users" bash -c "'$PARTBOOT' cat '$AIMG' all /etc/passwd | grep -q '^erin:x:1000:1000:,,,:/home/erin:' &&
+	'$PARTBOOT' cat '$AIMG' all /etc/group | grep -q '^users:x:100:erin\$'"
+check "apply: erin's password from user-password-file" \
+	bash -c "$(declare -f verify); verify alice-Secret-7 '$(aline /etc/shadow erin | cut -d: -f2)'"
+check "apply: erin's key from ssh-key, 0600 erin" bash -c "test '$(alsl /home/erin/.ssh authorized_keys)' = '-rw------- 1000 1000' &&
+	test \"\$('$PARTBOOT' cat '$AIMG' all /home/erin/.ssh/authorized_keys)\" = '$(cat alice.key.pub)'"
+check "apply: the firstboot script, its unit, enabled" bash -c "'$PARTBOOT' cat '$AIMG' all /var/lib/partboot/firstboot | cmp -s - fb.sh &&
+	test '$(alsl /var/lib/partboot firstboot)' = '-rwx------ 0 0' &&
+	'$PARTBOOT' cat '$AIMG' all /etc/systemd/system/partboot-firstboot.service | grep -qx 'ExecStart=/var/lib/partboot/firstboot' &&
+	'$PARTBOOT' ls -l '$AIMG' all /etc/systemd/system/multi-user.target.wants | grep -q 'partboot-firstboot.service -> /etc/systemd/system/partboot-firstboot.service'"
+check "apply: the cloud-init seed, user-data and the meta-data given" bash -c "
+	'$PARTBOOT' cat '$AIMG' all /var/lib/cloud/seed/nocloud/user-data | cmp -s - ud.yaml &&
+	'$PARTBOOT' cat '$AIMG' all /var/lib/cloud/seed/nocloud/meta-data | cmp -s - md.yaml"
+LK_OLD=$(tar -xOf acc.tar ./etc/shadow | grep '^root:' | cut -d: -f2)
+check "apply: root-password = locked, '!' before the source's own field" test "$(aline /etc/shadow root lk | cut -d: -f2)" = "!$LK_OLD"
+check "apply: shadow 0640 root:shadow in both guests" bash -c "test '$(alsl /etc shadow)' = '-rw-r----- 0 4242' &&
+	test '$(alsl /etc shadow lk)' = '-rw-r----- 0 4242'"
+read -r A_OFF _ <<<"$(pb_range all "$AIMG")"
+read -r L_OFF _ <<<"$(pb_range lk "$AIMG")"
+check "apply, every key: e2fsck -fn clean, both guests" bash -c "e2fsck -fn '$AIMG?offset=$A_OFF' >/dev/null 2>&1 &&
+	e2fsck -fn '$AIMG?offset=$L_OFF' >/dev/null 2>&1"
+# packages: only with a debootstrap: source, refused before anything is written otherwise
+{ cat all.conf; echo "packages = openssh-server"; } >badpk.conf
+A=$(sum "$AIMG")
+refuses "layout packages on an archive source: FILE:LINE (dry run)" 1 \
+	"badpk.conf:22: \\[partition lk\\]: packages goes with source = debootstrap:SUITE" pb apply "$AIMG" badpk.conf --dry-run
+refuses "layout packages on an archive source: refused, not only in a dry run" 1 "badpk.conf:22: .*packages goes with source = debootstrap" \
+	pb apply "$AIMG" badpk.conf
+check "... and the disk is byte-identical" test "$(sum "$AIMG")" = "$A"
+refuses "... nor a new disk made" 1 "badpk.conf:22:" pb apply "$T_DIR/new.img" badpk.conf
+check "... no image file left" test ! -e "$T_DIR/new.img"
+if command -v mmdebstrap >/dev/null; then
+	printf '[disk]\nsize = 2G\n\n[partition d]\ntype = root\nsize = 1G\nsource = debootstrap:bookworm\npackages = openssh-server,sudo\nroot-password-file = root.pw\n' >deb.conf
+	pb apply "$T_DIR/deb.img" deb.conf --dry-run --json >deb-plan.json 2>&1
+	check "layout packages with debootstrap: in the plan (dry run: no mmdebstrap run)" \
+		bash -c "jq -e '.plan[] | select(.kind == \"install\") | .packages == \"openssh-server,sudo\" and .root_password == \"file\"' deb-plan.json >/dev/null &&
+		! grep -q Secret deb-plan.json && test ! -e '$T_DIR/deb.img'"
+else
+	t_skip "layout packages with debootstrap" "mmdebstrap missing (a debootstrap: source needs it even for a dry run)"
+fi
 printf '[partition x]\ntype = root\nsize = 10M\nsource = accounts.tar\nroot-password = open\n' >badpw.conf
 refuses "a layout's root-password other than locked or disabled" 1 "badpw.conf:5: root-password takes locked or disabled" \
 	pb apply "$T_DIR/b.img" badpw.conf --dry-run
