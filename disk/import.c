@@ -489,8 +489,21 @@ int disk_install_image(struct disk *k, const char *name, const struct disk_insta
 			    im.have_boot ? ", /boot merged" : "");
 	}
 	r = disk_menu_refresh(k, NULL, err);
-	if (r < 0)
+	if (r < 0) {
 		pb_err_prefix(err, r, "%s: installed, but the boot menu was not refreshed: ", c.where.buf);
+		goto out;
+	}
+	/*
+	 * Passwords, a user, keys, a first-boot script: the image's own
+	 * accounts are known only now, so they are written into the imported
+	 * guest as `partboot customize` would (the files given were checked
+	 * before the first write; a refusal here names what the guest holds).
+	 */
+	if (c.customize) {
+		r = disk_customize(k, name, o->customize, 0, err);
+		if (r < 0)
+			pb_err_prefix(err, r, "imported, but not customized: ");
+	}
 out:
 	disk_guest_release(&g);
 	strbuf_release(&rwhere);
