@@ -312,7 +312,9 @@ int fs_resize_min(const struct fs_target *t, uint64_t *ret, struct pb_err *err);
 
 /*
  * Grow or shrink the target's ext2/3/4 filesystem to new_size bytes (whole
- * blocks) with resize2fs, which is run unable to truncate the image file;
+ * blocks; one partial block group short of it when resize2fs drops a last
+ * group too small for its own metadata) with resize2fs, which is run unable
+ * to truncate the image file;
  * e2fsck -fp first when resize2fs would ask for a checked filesystem. t
  * must span the larger of the old and the new size. seed: fixed times (NULL
  * = the current time). Returns 0 or -errno with the tool's message.

@@ -39,6 +39,8 @@ fsuuid() { local off size; read -r off size <<<"$(range "$1" "${2:-$D}")"; blkid
 partuuid() { pb list --json "${2:-$D}" | jq -r --arg n "$1" '.partitions[] | select(.name == $n) | .partuuid'; }
 fsck_clean() { e2fsck -fn "$(dev "$@")" >/dev/null 2>&1; }
 blocks() { dumpe2fs -h "$(dev "$@")" 2>/dev/null | awk -F: '/^Block count/ { gsub(/ /, "", $2); print $2 }'; }
+# resized DISK NAME SIZE BLOCKS: resize NAME to SIZE, its filesystem then has BLOCKS blocks
+resized() { pb -q resize "$1" "$2" "$3" && test "$(blocks "$2" "$1")" = "$4"; }
 features() { dumpe2fs -h "$(dev "$@")" 2>/dev/null | grep '^Filesystem features'; }
 b64() { printf '%s' "$1" | base64 -w0; }
 # boots DESC DISK NAME PATTERN: the VM runner boots the guest (direct mode) to a marker matching PATTERN
@@ -73,6 +75,12 @@ read -r DATA_OFF DATA_SIZE <<<"$(range data)"
 head -c "$DATA_SIZE" /dev/urandom | dd of="$D" bs=1M seek=$((DATA_OFF / 1048576)) conv=notrunc status=none
 KERNEL_SUM=$(sha256sum <"$GUEST_KERNEL" | cut -d' ' -f1)
 kernel_intact() { [ "$(pb cat "${2:-$D}" "$1" "/boot/vmlinuz-$GUEST_KVER" | sha256sum | cut -d' ' -f1)" = "$KERNEL_SUM" ]; }
+# imported DISK NAME: the guest is e2fsck clean, complete in list, the kernel's sha256 intact
+imported() {
+	fsck_clean "$2" "$1" &&
+		pb list --json "$1" | jq -e --arg n "$2" '.partitions[] | select(.name == $n) | .state == "complete"' &&
+		kernel_intact "$2" "$1"
+}
 menu() { local off; read -r off _ <<<"$(range esp "${1:-$D}")"; mtype -i "${1:-$D}@@$off" ::/grub/grub.cfg; }
 export MTOOLS_SKIP_CHECK=1
 SIZE0=$(stat -c %s "$D")
@@ -81,6 +89,7 @@ SIZE0=$(stat -c %s "$D")
 echo "# t=$SECONDS: a guest running in a VM: every writing verb refuses, the disk stays as it is"
 VM_PID=
 if [ $HAVE_VM = 1 ]; then
+	pb -q snapshot "$D" keep --to "$T_DIR/keep-pre.img" # a rollback to refuse while it runs
 	"$PARTBOOT" run "$D" keep --timeout 120 --console "$T_DIR/con-vm" --append "pb.run=$(b64 'sleep 25')" \
 		</dev/null >/dev/null 2>&1 &
 	VM_PID=$!
@@ -92,6 +101,7 @@ if [ $HAVE_VM = 1 ]; then
 		refuses "clone: refused while the source runs in a VM" 1 "in use" pb clone "$D" keep k2
 		refuses "snapshot: refused while the guest runs in a VM" 1 "in use" pb snapshot "$D" keep --to "$T_DIR/vm.img"
 		refuses "export: refused while the guest runs in a VM" 1 "in use" pb export "$D" keep "$T_DIR/vm-out.img"
+		refuses "rollback: refused while the guest runs in a VM" 1 "in use" pb rollback "$D" keep "$T_DIR/keep-pre.img"
 		check "refusals while the guest runs: disk byte-identical, no file written" \
 			test "$(fp "$D")" = "$s" -a ! -e "$T_DIR/vm.img" -a ! -e "$T_DIR/vm-out.img"
 	else
@@ -211,6 +221,8 @@ refuses "snapshot: an existing file is never written over" 1 "exists" pb snapsho
 refuses "snapshot: refused while another partboot holds the disk (flock)" 1 "in use by another partboot" \
 	env PARTBOOT_LOCK_TIMEOUT=0 flock "$D" "$PARTBOOT" snapshot "$D" g --to "$T_DIR/locked.img"
 check "snapshot refused on a locked disk: no file written" test ! -e "$T_DIR/locked.img"
+refuses "rollback: refused while another partboot holds the disk (flock)" 1 "in use by another partboot" \
+	env PARTBOOT_LOCK_TIMEOUT=0 flock "$D" "$PARTBOOT" rollback "$D" g "$RAW"
 check "rollback refusals: disk byte-identical" test "$(fp "$D")" = "$s"
 
 # --- move -----------------------------------------------------------------------------------
@@ -258,6 +270,13 @@ check "export: the guest is e2fsck clean with the source's filesystem UUID" bash
 check "export: GRUB's menu on its ESP lists g" bash -c "menu() { local off; read -r off _ <<<\"\$('$PARTBOOT' list --json '$T_DIR/g-export.img' | jq -r '.partitions[] | select(.name==\"esp\") | \"\\(.start)\"')\"; mtype -i \"$T_DIR/g-export.img@@\$off\" ::/grub/grub.cfg; }; menu | grep -q \"id 'g'\""
 check "export --size 200M to qcow2" pb -q export "$D" g "$T_DIR/g-export.qcow2" --size 200M
 check "export: qemu-img check passes" qemu-img check -q "$T_DIR/g-export.qcow2"
+qemu-img convert -q -O raw "$T_DIR/g-export.qcow2" "$T_DIR/g-export-200.img"
+check "export --size: the guest's partition is 200 MiB in the export (it is 120 MiB in the source)" \
+	test "$(range g "$T_DIR/g-export-200.img" | cut -d' ' -f2):$(range g | cut -d' ' -f2)" = $((200 << 20)):$((120 << 20))
+check "export --size: its filesystem grew to 200 MiB (51200 blocks; the plain export's has 30720)" \
+	test "$(blocks g "$T_DIR/g-export-200.img"):$(blocks g "$T_DIR/g-export.img")" = 51200:30720
+check "export --size: the grown guest is e2fsck clean, complete in list, the files intact" \
+	imported "$T_DIR/g-export-200.img" g
 refuses "export: an existing OUT is refused" 1 "exists" pb export "$D" g "$T_DIR/g-export.img"
 refuses "export: an unknown extension is a usage error" 2 "must end in" pb export "$D" g "$T_DIR/x.vdi"
 I=$T_DIR/import.img
@@ -283,6 +302,68 @@ refuses "import: a file without a partition table is refused" 1 "no partition ta
 qemu-img create -q -f qcow2 -b "$T_DIR/g-export.img" -F raw "$T_DIR/backed.qcow2"
 refuses "import: a qcow2 with a backing file is refused" 1 "reads another file" pb install "$I" tiny --from "disk:$T_DIR/backed.qcow2"
 check "import refusals: disk byte-identical" test "$(fp "$I")" = "$s"
+
+# --- import: the partition named, vmdk, a root found by /etc/os-release ----------------------
+echo "# t=$SECONDS: import: the partition named, vmdk, a root found by /etc/os-release"
+# 130 MiB slots: the export's 120 MiB root (4 KiB blocks) grows to 128 MiB (32768 blocks),
+# resize2fs dropping the last block group, too small for its own metadata
+J=$T_DIR/import2.img
+pb -q init "$J" --size 900M && pb -q add "$J" esp --type esp --size 40M && pb -q bootloader "$J" --uefi 2>/dev/null
+for slot in a b c d e f; do pb -q add "$J" "$slot" --type root --size 130M; done
+LINUX_DATA=0FC63DAF-8483-4772-8E79-3D69D8477DE4
+s=$(fp "$J")
+refuses "import: disk:IMAGE:PARTITION naming a partition without ext2/3/4 is refused" 1 \
+	"partition 2 holds vfat, not ext2/3/4" pb install "$J" f --from "disk:$T_DIR/g-export.img:esp"
+refuses "import: disk:IMAGE:PARTITION naming no partition is refused" 1 "no partition number 9" \
+	pb install "$J" f --from "disk:$T_DIR/g-export.img:9"
+check "import: disk:IMAGE:PARTITION refusals: disk byte-identical" test "$(fp "$J")" = "$s"
+check "install --from disk:EXPORT.img:3 (the partition by number)" pb -q install "$J" f --from "disk:$T_DIR/g-export.img:3"
+check "import (disk:IMAGE:3): e2fsck clean, complete in list, the files intact" imported "$J" f
+check "import (disk:IMAGE:3): grown to the slot (32768 blocks)" test "$(blocks f "$J")" = 32768
+qemu-img convert -q -O vmdk "$T_DIR/g-export.img" "$T_DIR/g-export.vmdk"
+qemu-img convert -q -O vmdk -o subformat=streamOptimized "$T_DIR/g-export.img" "$T_DIR/g-export-stream.vmdk"
+check "install --from disk:EXPORT.vmdk (qemu-img convert -O vmdk of the export)" \
+	pb -q install "$J" b --from "disk:$T_DIR/g-export.vmdk"
+check "import (vmdk): e2fsck clean, complete in list, the files intact" imported "$J" b
+check "install --from disk:EXPORT.vmdk (streamOptimized)" pb -q install "$J" c --from "disk:$T_DIR/g-export-stream.vmdk"
+check "import (vmdk, streamOptimized): e2fsck clean, complete in list, the files intact" imported "$J" c
+# the export with its root's type changed to linux data: no DPS root, found by /etc/os-release
+cp --sparse=always "$T_DIR/g-export.img" "$T_DIR/nodps.img"
+sfdisk -q --part-type "$T_DIR/nodps.img" 3 "$LINUX_DATA"
+check "the copy of the export has no partition of the DPS root type" \
+	test "$(pb list --json "$T_DIR/nodps.img" | jq '[.partitions[] | select(.type == "root")] | length')" = 0
+check "install --from disk:IMAGE without a DPS root (found by /etc/os-release)" \
+	pb -q install "$J" d --from "disk:$T_DIR/nodps.img"
+check "import (os-release): e2fsck clean, complete in list, the files intact" imported "$J" d
+# built by hand: linux-data partitions, an empty ext4 first, the root (mke2fs -d) second
+mkdir -p "$T_DIR/hand/root" "$T_DIR/hand/data/etc"
+tar -C "$T_DIR/hand/root" -xf "$GUEST_TAR" 2>/dev/null
+H=$T_DIR/hand.img
+truncate -s 200M "$H"
+printf 'label: gpt\nstart=2048, size=65536, type=%s, name=data\nstart=67584, size=262144, type=%s, name=root\n' \
+	"$LINUX_DATA" "$LINUX_DATA" | sfdisk -q "$H"
+mke2fs -q -t ext4 -F -E offset=$((2048 * 512)) "$H" 32M &&
+	mke2fs -q -t ext4 -F -E offset=$((67584 * 512)) -d "$T_DIR/hand/root" "$H" 128M
+check "install --from disk:IMAGE built with sfdisk and mke2fs -d (the root by /etc/os-release)" \
+	pb -q install "$J" e --from "disk:$H"
+check "import (hand-built): e2fsck clean, complete in list, the files intact" imported "$J" e
+cp "$T_DIR/hand/root/etc/os-release" "$T_DIR/hand/data/etc/"
+mke2fs -q -t ext4 -F -E offset=$((2048 * 512)) -d "$T_DIR/hand/data" "$H" 32M # data gets an /etc/os-release too
+debugfs -w -R "rm /etc/os-release" "$T_DIR/nodps.img?offset=$(range g "$T_DIR/nodps.img" | cut -d' ' -f1)" >/dev/null 2>&1
+s=$(fp "$J")
+refuses "import: two partitions with /etc/os-release are refused, naming both" 1 \
+	"several partitions hold a Linux root \(1, 2\): name one" pb install "$J" a --from "disk:$H"
+refuses "import: no DPS root and no /etc/os-release is refused" 1 "no Linux root found" \
+	pb install "$J" a --from "disk:$T_DIR/nodps.img"
+check "import: root-finding refusals: disk byte-identical" test "$(fp "$J")" = "$s"
+check "install --from disk:IMAGE:root (the partition by name, among two candidates)" pb -q install "$J" a --from "disk:$H:root"
+check "import (disk:IMAGE:root): e2fsck clean, complete in list, the files intact" imported "$J" a
+# f (the last partition, the export's root): shrunk, then grown to where resize2fs drops a group
+check "resize: f shrunk to 120 MiB (30720 blocks)" resized "$J" f 120M 30720
+check "resize: f grown to 130 MiB: 32768 blocks, resize2fs dropping the last group, too small" \
+	resized "$J" f 130M 32768
+check "resize (120 to 130 MiB): e2fsck clean, complete in list, the files intact" imported "$J" f
+check "import: sfdisk --verify" sfdisk --verify "$J"
 
 # --- import with a separate /boot -------------------------------------------------------------
 echo "# t=$SECONDS: import with a separate /boot"
