@@ -95,8 +95,6 @@ static const char *verdict(int status)
 		return "rebooted instead of powering off";
 	case VM_EXIT_PANIC:
 		return "panicked";
-	case VM_EXIT_TIMEOUT:
-		return "did not power off within the timeout";
 	case VM_EXIT_INTERRUPTED:
 		return "was interrupted";
 	default:
@@ -204,6 +202,10 @@ int disk_install_via_vm(struct disk *k, const char *name, const struct disk_inst
 		if (status == VM_EXIT_ERROR)
 			r = pb_err_prefix(err, -EIO, "%s: the installer's VM failed%s; the guest is left incomplete: ",
 					  c.where.buf, tail.buf);
+		else if (status == VM_EXIT_TIMEOUT)
+			/* the seconds, as run says them: the user sees whether --timeout or its default ran out */
+			r = pb_err_set(err, -EIO, "%s: the installer did not power off within the %u s timeout%s; "
+				       "the guest is left incomplete", c.where.buf, vo.timeout, tail.buf);
 		else
 			r = pb_err_set(err, -EIO, "%s: the installer %s%s; the guest is left incomplete", c.where.buf,
 				       verdict(status), tail.buf);

@@ -4,8 +4,9 @@
 # real (QEMU, TCG here), each checking that the guest saw only its own partition(s):
 #  - an initramfs with only ahci + sd_mod + ext4 boots with default options (q35, AHCI); one
 #    with virtio_pci but no virtio_mmio boots with default options (q35, virtio-blk-pci);
-#  - a guest with two kernels takes the newest, and boots the older with --kernel; the menu
-#    has both;
+#  - a guest with two kernels boots the newest, and the older with --kernel; the menu has both;
+#  - what the runner learnt inside a guest is cached, and looked at again when its initramfs
+#    changes (a reinstall with another one, the file replaced);
 #  - an install made without partboot (mke2fs -d, a hand-written fstab, /etc/default/grub, no
 #    marker) is 'foreign': listed, in the menu, chosen by default and next, nothing writes into
 #    it, it boots in the VM; adopt writes exactly the files its --help names;
@@ -47,6 +48,40 @@ if command -v virt-xml-validate >/dev/null; then
 else
 	t_skip "--libvirt-xml validates" "virt-xml-validate missing (libvirt-clients)"
 fi
+
+
+# --- the inspection's cache: by kernel and initramfs, looked at again when they change -------
+# hw_inspected LOG: "cached" or "read", from run -v's "inspected in N ms [(cached)]" line
+hw_inspected() { sed -n 's/^.*inspected in [0-9.]* ms\( (cached)\)\{0,1\}$/\1/p' "$1" | sed 's/^$/read/; s/^ (cached)$/cached/'; }
+pb run -v "$D" ahci --print-cmdline >/dev/null 2>why.c1
+pb run -v "$D" ahci --print-cmdline >/dev/null 2>why.c2
+if [ "$(hw_inspected why.c2)" = cached ] && grep -q "AHCI (SATA)" why.c2; then
+	t_ok "run -v: a second run of the same guest says the inspection was cached (still AHCI)"
+else
+	t_fail "inspection cache: second run ($(hw_inspected why.c2))"; sed 's/^/#   /' why.c1 why.c2
+fi
+# a reinstall with another initramfs (virtio_pci, lz4): read again, and the choice follows it
+overlay ahci "initrd.img-$GUEST_KVER" "$HW_INITRD_PCI"
+pb run -v "$D" ahci --print-cmdline >cmd.c3 2>why.c3
+if [ "$(hw_inspected why.c3)" = read ] && grep -q "lz4 cpio" why.c3 &&
+	grep -q -- "-device virtio-blk-pci,drive=disk0" cmd.c3; then
+	t_ok "... after a reinstall with another initramfs: inspected again, not cached (now virtio-blk-pci)"
+else
+	t_fail "inspection cache: after a reinstall ($(hw_inspected why.c3))"; sed 's/^/#   /' why.c3
+fi
+# the initramfs file replaced (by debugfs, not partboot: a new inode, a new time) with the AHCI one
+A_OFF=$(part_range ahci | cut -d' ' -f1)
+sleep 1 # a modification time other than the reinstall's, whatever the clock's resolution
+debugfs -w -R "rm /boot/initrd.img-$GUEST_KVER" "$D?offset=$A_OFF" >/dev/null 2>&1 &&
+	debugfs -w -R "write $HW_INITRD_AHCI /boot/initrd.img-$GUEST_KVER" "$D?offset=$A_OFF" >/dev/null 2>&1
+pb run -v "$D" ahci --print-cmdline >cmd.c4 2>why.c4
+if [ "$(hw_inspected why.c4)" = read ] && grep -q "AHCI (SATA)" why.c4 &&
+	grep -q -- "-device ide-hd,drive=disk0,bus=ide.0" cmd.c4; then
+	t_ok "... after the initramfs file was replaced: inspected again, not cached (AHCI again)"
+else
+	t_fail "inspection cache: after replacing the file ($(hw_inspected why.c4))"; sed 's/^/#   /' why.c4
+fi
+check "... and the guest's filesystem is still clean (e2fsck -fn)" e2fsck -fn "$D?offset=$A_OFF"
 
 # --- virtio_pci but no virtio_mmio: q35 with virtio-blk-pci ---------------------------------
 pb run "$D" pci --print-cmdline >cmd.pci 2>why.pci
@@ -98,15 +133,23 @@ check "list: both kernels, newest first" test "$(kernels_of two)" = "$NEW,$OLD"
 pb run "$D" two --print-cmdline 2>why.two1 >/dev/null
 pb run "$D" two --kernel "$OLD" --print-cmdline 2>why.two2 >/dev/null
 if grep -q "guest 'two': kernel $NEW;" why.two1 && grep -q "guest 'two': kernel $OLD;" why.two2; then
-	t_ok "two kernels: the newest ($NEW) by default, the older with --kernel (booted in tests/slow/hw.sh: the newest)"
+	t_ok "two kernels: the newest ($NEW) by default, the older with --kernel"
 else
 	t_fail "two kernels: which kernel"
 	sed 's/^/#   /' why.two1 why.two2
 fi
-if boot two con.two2 --kernel "$OLD" && grep -q "Linux version $OLD " con.two2; then
-	t_ok "two kernels: --kernel $OLD boots the older"
+read -r _ T2_SIZE < <(part_range two)
+if boot two con.two1 && grep -q "Linux version $NEW " con.two1 &&
+	[ "$(disks con.two1)" = "vda:$(kib "$T2_SIZE")" ] && [ "$(ext con.two1)" = vda ]; then
+	t_ok "two kernels: boots the newest ($NEW) by default, and sees its own partition only (vda)"
 else
-	t_fail "two kernels: --kernel"; show con.two2
+	t_fail "two kernels: newest (disks: $(disks con.two1))"; show con.two1
+fi
+if boot two con.two2 --kernel "$OLD" && grep -q "Linux version $OLD " con.two2 &&
+	[ "$(disks con.two2)" = "vda:$(kib "$T2_SIZE")" ] && [ "$(ext con.two2)" = vda ]; then
+	t_ok "two kernels: --kernel $OLD boots the older, and sees its own partition only (vda)"
+else
+	t_fail "two kernels: --kernel (disks: $(disks con.two2))"; show con.two2
 fi
 refuses "--kernel naming a kernel the guest does not have: refused, with the ones it has" 1 \
 	"no kernel 9.9-nope \(the guest has: $NEW, $OLD\)" pb run "$D" two --kernel 9.9-nope --print-cmdline

@@ -5,11 +5,12 @@
 # confinement): every byte outside the target partition must stay the same. Bad input (not
 # ISO9660, a PXE folder without the boot file, an ESP as target, a missing answers file) is
 # refused before anything is written (the whole disk byte-identical); an installer that powers
-# off without installing leaves the guest incomplete. Six TCG boots: ISO install, the result
-# in `partboot run`, PXE reinstall (pxe:DIR), PXE reinstall over HTTP (pxe:http://127.0.0.1:PORT/,
-# the PXE folder served by python3 -m http.server on the loopback), an installer that does
-# nothing, and one whose boot menu names an answers URL (partboot serves the answers there),
-# stopped with SIGTERM.
+# off without installing, or never powers off, leaves the guest incomplete. Eight TCG boots:
+# ISO install, the result in `partboot run`, PXE reinstall (pxe:DIR), PXE reinstall over HTTP
+# (pxe:http://127.0.0.1:PORT/, the PXE folder served by python3 -m http.server on the
+# loopback), an installer that does nothing, one whose boot menu names an answers URL
+# (partboot serves the answers there) stopped with SIGTERM, one fetching its answers from
+# --answers-url to a complete guest, and one that never powers off, stopped by --timeout.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 cd "$T_DIR" || exit 1
@@ -269,5 +270,62 @@ if [ -n "$APORT" ]; then
 else
 	t_skip "answers over HTTP" "no python3 to find a free port"
 fi
+
+# --- VM boot 7: --answers-url given explicitly, fetched by the installer, to a complete guest -
+# The boot menu names the answers as pb.answers=URL, which partboot's automatic search does
+# not read (it knows url=, preseed/url=, ks=, inst.ks=): only --answers-url makes partboot
+# serve them. No pb.target= and no answers disk: the target comes from the answers fetched.
+BPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null)
+if [ -n "$BPORT" ]; then
+	AURL=http://10.0.2.2:$BPORT/answers.txt
+	mkdir -p pxe-aurl && cp -L "$MEDIA_PXE_DIR"/* pxe-aurl/ &&
+		sed -i "s|^kernel vmlinuz |kernel vmlinuz pb.answers=$AURL |" pxe-aurl/boot.ipxe
+	BEFORE=$(outside_but_esp)
+	t0=$SECONDS
+	if pb install "$D" tgt --via-vm pxe:pxe-aurl --answers answers.txt --answers-url "$AURL" \
+		--hostname aurl-guest --console aurl.txt --timeout 300 >aurl.out 2>aurl.err; then
+		t_ok "install with --answers-url $AURL ($((SECONDS - t0)) s)"
+	else
+		t_fail "install with --answers-url $AURL"
+		sed 's/^/#   /' aurl.err | tail -n 5
+		tr -d '\r' <aurl.txt | grep -a PARTBOOT | sed 's/^/#   /'
+	fi
+	check "--answers-url: partboot said it serves the answers there" \
+		grep -q "serving answers.txt at $AURL (127.0.0.1 on this machine)" aurl.err
+	check "--answers-url: the installer fetched them (its target came from them) and installed into vda4" \
+		sh -c "tr -d '\r' <aurl.txt >aurl.log && grep -qx 'PARTBOOT-INSTALLER answers from $AURL target=/dev/vda4' aurl.log &&
+		       grep -qx 'PARTBOOT-INSTALLER done target=/dev/vda4 status=0' aurl.log"
+	check "--answers-url: the guest is complete, e2fsck clean, hostname aurl-guest" \
+		sh -c "[ \"\$(\"\$PARTBOOT\" ls '$D' tgt / | grep -c partboot-incomplete)\" = 0 ] && e2fsck -fn '$D?offset=$T_OFF' &&
+		       \"\$PARTBOOT\" cat '$D' tgt /etc/hostname | grep -qx aurl-guest"
+	check "--answers-url: the boot menu has the guest again" \
+		sh -c "mtype -i '$D@@$ESP_OFF' ::/grub/grub.cfg | grep -q \"menuentry 'tgt \""
+	check "--answers-url: nothing outside the target partition changed (but the menu on the ESP)" \
+		test "$(outside_but_esp)" = "$BEFORE"
+else
+	t_skip "install with --answers-url" "no python3 to find a free port"
+fi
+
+# --- VM boot 8: an installer that never powers off, stopped by --timeout ---------------------
+# Over the complete guest in the menu (boot 7): the timeout must leave it incomplete and out
+# of the menu, name the timeout and the installer's last line, and change nothing outside it.
+mkdir -p pxe-hang && cp -L "$MEDIA_PXE_DIR"/* pxe-hang/ &&
+	sed -i "s|^kernel vmlinuz |kernel vmlinuz pb.hang=1 |" pxe-hang/boot.ipxe
+check "the menu lists 'tgt' before the install that times out" \
+	sh -c "mtype -i '$D@@$ESP_OFF' ::/grub/grub.cfg | grep -q \"menuentry 'tgt \""
+BEFORE=$(outside_but_esp)
+t0=$SECONDS
+refuses "--timeout: an installer that never powers off fails, naming the timeout and its last line" 1 \
+	"the installer did not power off within the 60 s timeout; its last line: \"PARTBOOT-INSTALLER waiting for an answer that never comes \(pb.hang=1\)\"; the guest is left incomplete" \
+	pb install "$D" tgt --via-vm pxe:pxe-hang --answers answers.txt --console hang.txt --timeout 60
+echo "# timed out install: $((SECONDS - t0)) s"
+check "--timeout: no QEMU of this install is left running" sh -c "! pgrep -f '[t]ftp=pxe-hang' >/dev/null"
+check "--timeout: the guest is incomplete" test "$(state)" = incomplete
+check "--timeout: the boot menu left the guest out, kept the other" \
+	sh -c "mtype -i '$D@@$ESP_OFF' ::/grub/grub.cfg >menu.cfg && ! grep -q tgt menu.cfg && grep -q other menu.cfg"
+check "--timeout: nothing outside the target partition changed (but the menu on the ESP)" \
+	test "$(outside_but_esp)" = "$BEFORE"
+check "--timeout: the other guest is untouched (e2fsck)" e2fsck -fn "$D?offset=$O_OFF"
+check "sfdisk --verify" sfdisk --verify "$D"
 
 t_done
