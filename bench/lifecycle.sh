@@ -1,6 +1,6 @@
 #!/bin/bash
 # bench/lifecycle.sh — how fast partboot copies a whole guest: clone and snapshot of a guest
-# holding a Debian bookworm root (tests/e2e/debian.sh's guest: debootstrap:bookworm:minbase
+# holding a Debian bookworm root (tests/slow/debian.sh's guest: debootstrap:bookworm:minbase
 # with its kernel, about 670 MB) in a 2 GiB partition of a sparse image, next to the same
 # partition copied by
 #   e2image -ra  the blocks in use, into a sparse file (e2image -ra -o OFFSET DISK OUT)

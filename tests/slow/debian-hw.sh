@@ -7,7 +7,7 @@
 #
 # The root comes from mmdebstrap (minbase + the kernel, initramfs-tools, systemd, udev), the
 # initramfs configuration written by an essential hook, before the kernel's postinst builds
-# it; the .debs are cached in .cache/debootstrap (as tests/e2e/debian.sh does) and the tar in
+# it; the .debs are cached in .cache/debootstrap (as tests/slow/debian.sh does) and the tar in
 # .cache/guest-hw/ (rebuilt when the packages, the hook or the mirror change). Prints each
 # boot's time.
 # shellcheck source=../e2e/lib.sh

@@ -12,7 +12,7 @@
 #   boot 3   natively: SeaBIOS + partboot's GRUB (run --firmware bios --ssh-port), joined
 #            by partboot ssh: GRUB's entry booted it, and the script ran once in all
 # Needs mmdebstrap, QEMU, openssh-client and a Debian mirror; the .debs are cached in
-# .cache/debootstrap (shared with tests/e2e/debian.sh). Prints each step's time. On the
+# .cache/debootstrap (shared with tests/slow/debian.sh). Prints each step's time. On the
 # development machine (2 cores, TCG): install ~3 min from cached .debs, each boot to sshd
 # 1.5-2.5 min; about 10 min in all.
 . "$(dirname "$0")/../e2e/lib.sh"

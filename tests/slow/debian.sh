@@ -5,7 +5,7 @@
 # runner to the login prompt on its serial console. Needs mmdebstrap, the network (a Debian
 # mirror) and QEMU; the .debs are cached in .cache/debootstrap/ so later runs download
 # nothing. Prints the install time and the boot-to-login time as TAP comments.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../e2e/lib.sh"
 cd "$T_DIR" || exit 1
 echo "# slow test: installs Debian bookworm (minbase + kernel) with mmdebstrap and boots it"
 

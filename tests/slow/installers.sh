@@ -11,8 +11,8 @@
 # loopback), an installer that does nothing, one whose boot menu names an answers URL
 # (partboot serves the answers there) stopped with SIGTERM, one fetching its answers from
 # --answers-url to a complete guest, and one that never powers off, stopped by --timeout.
-# shellcheck source=lib.sh
-. "$(dirname "$0")/lib.sh"
+# shellcheck source=SCRIPTDIR/../e2e/lib.sh
+. "$(dirname "$0")/../e2e/lib.sh"
 cd "$T_DIR" || exit 1
 
 for tool in qemu-system-x86_64 xorriso grub-mkrescue e2fsck debugfs sfdisk mtype; do
