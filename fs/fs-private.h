@@ -68,6 +68,8 @@ errcode_t fs_read_link(ext2_filsys e2, ext2_ino_t ino, struct ext2_inode *inode,
  * is allocated or read (a guest's sparse file may claim terabytes).
  */
 errcode_t fs_read_ino(ext2_filsys e2, ext2_ino_t ino, uint64_t max, char **ret_data, size_t *ret_len);
+/* read.c: an inode mode's file type as fs_dirent.type has it ('f', 'd', 'l', 'c', 'b', 'p', 's', '?'). */
+char fs_mode_type(uint16_t mode);
 
 /* guest.c: fs_grub_cmdline() of the guest's /etc/default/grub and grub.d snippets (malloc'ed), or NULL. */
 char *fs_grub_default_cmdline(struct fs *fs);

@@ -196,7 +196,7 @@ static int collect_entry(struct ext2_dir_entry *dirent, int offset, int blocksiz
 	return 0;
 }
 
-static char mode_type(uint16_t mode)
+char fs_mode_type(uint16_t mode)
 {
 	switch (mode & LINUX_S_IFMT) {
 	case LINUX_S_IFREG:
@@ -249,7 +249,7 @@ int fs_list_dir(struct fs *fs, const char *path, fs_dir_fn fn, void *userdata, s
 			r = fs_err_ext2(err, rc, "%s: cannot read %s/%s", fs->where, path, name);
 			goto out;
 		}
-		e.type = mode_type(inode.i_mode);
+		e.type = fs_mode_type(inode.i_mode);
 		e.mode = inode.i_mode & 07777;
 		e.uid = inode_uid(inode);
 		e.gid = inode_gid(inode);

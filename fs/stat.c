@@ -5,28 +5,6 @@
 
 #include "fs-private.h"
 
-static char type_of(uint16_t mode)
-{
-	switch (mode & LINUX_S_IFMT) {
-	case LINUX_S_IFREG:
-		return 'f';
-	case LINUX_S_IFDIR:
-		return 'd';
-	case LINUX_S_IFLNK:
-		return 'l';
-	case LINUX_S_IFCHR:
-		return 'c';
-	case LINUX_S_IFBLK:
-		return 'b';
-	case LINUX_S_IFIFO:
-		return 'p';
-	case LINUX_S_IFSOCK:
-		return 's';
-	default:
-		return '?';
-	}
-}
-
 int fs_stat(struct fs *fs, const char *path, bool follow, struct fs_dirent *ret, struct pb_err *err)
 {
 	struct ext2_inode inode;
@@ -41,7 +19,7 @@ int fs_stat(struct fs *fs, const char *path, bool follow, struct fs_dirent *ret,
 	if (rc)
 		return fs_err_ext2(err, rc, "%s: %s", fs->where, path);
 	memset(ret, 0, sizeof(*ret));
-	ret->type = type_of(inode.i_mode);
+	ret->type = fs_mode_type(inode.i_mode);
 	ret->mode = inode.i_mode & 07777;
 	ret->uid = inode_uid(inode);
 	ret->gid = inode_gid(inode);
