@@ -66,8 +66,13 @@ done
 sed -e "s/@MIRROR@/10.0.2.2:$MPORT/" -e "s|@TARGET@|/dev/vda4|" -e "s/@ROOTPW@/$ROOTPW/" \
 	"$INSTALLER_PRESEED" >preseed.cfg
 
+# part_range NAME: the partition's offset and size in bytes (the sums in bash: mawk's %d stops
+# at 2^31 - 1, less than this partition's size)
 part_range() {
-	sfdisk -d "$D" | awk -v n="\"$1\"" -F'[=,]' '$0 ~ "name=" n { printf "%d %d\n", $2 * 512, $4 * 512 }'
+	local start size
+	read -r start size < <(sfdisk -d "$D" | awk -v n="\"$1\"" -F'[=,]' '$0 ~ "name=" n {
+		gsub(/ /, "", $2); gsub(/ /, "", $4); print $2, $4 }')
+	echo "$((start * 512)) $((size * 512))"
 }
 region_sum() {
 	dd if="${DISK:-$D}" bs=1M iflag=skip_bytes,count_bytes skip="$1" count="$2" status=none | sha256sum | cut -d' ' -f1
