@@ -2,9 +2,10 @@
 # Debian's real installer (d-i, package debian-installer-12-netboot-amd64) through
 # `partboot install --via-vm`, unattended, into one partition of a four-partition disk
 # (docs/installers.md). Slow: `make check-installers`, which .ci/run runs. On an idle 2-core
-# machine under TCG the whole install takes about 13 minutes, its two boots to a login 3, and
-# the three partial runs below, side by side, about 6 (docs/installers.md has the stages);
-# on a machine shared with other VMs all of it takes far longer.
+# machine under TCG the whole install takes 17-22 minutes, the boot to a login in the VM
+# runner 1, and the three partial runs below, side by side with the firmware boot, about 7
+# (docs/installers.md has the stages); 26-34 minutes in all, fixtures included. On a machine
+# shared with other VMs all of it takes far longer.
 #
 # The media and the mirror come from fixtures/make-installer.sh: Debian's netboot files and
 # an ISO made from the same kernel and initrd, Debian's signed bookworm indices and debs, the
