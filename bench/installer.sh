@@ -61,6 +61,7 @@ until_mark() {
 
 pb_t=() q_t=()
 for i in $(seq "$N"); do
+	pb_n=${#pb_t[@]}
 	T0=$(now)
 	if [ "$UNTIL" = base ]; then
 		nice "$PARTBOOT" -q install "$D" deb12 --via-vm "pxe:$INSTALLER_PXE_DIR" --answers "$W/answers/preseed.cfg" \
@@ -102,6 +103,7 @@ for i in $(seq "$N"); do
 	wait "$apid" 2>/dev/null
 	if [ "$rc" -eq 0 ]; then
 		q_t+=("$t")
+		echo "bench/installer.sh: run $i: partboot $([ ${#pb_t[@]} -gt "$pb_n" ] && echo "${pb_t[-1]} ms" || echo failed), by hand $t ms" >&2
 	else
 		echo "bench/installer.sh: hand-written QEMU run $i did not finish (exit $rc)" >&2
 	fi
