@@ -172,15 +172,17 @@ fuzz: deps
 
 # SLOW_TESTS="slow/NAME ..." picks some of them (not TESTS: that is the test binaries here).
 # The slow suite (tests/slow/*.sh): real Debian guests and long VM boots that would push
-# the default suite past its time budget. .ci/run runs it after make check.
+# the default suite past its time budget. INSTALLERS=1 adds tests/installers/ to the same
+# pool of JOBS (tests/run.sh), as .ci/run does after make check: the installer's long
+# install leaves one of two cores to the slow scripts.
 check-slow: deps
 	@$(MAKE) --no-print-directory tests
 	@$(MAKE) --no-print-directory guest
-	@BUILD=$(BUILD) SLOW=1 TESTS="$(SLOW_TESTS)" ./tests/run.sh
+	@BUILD=$(BUILD) SLOW=1 INSTALLERS=$(INSTALLERS) TESTS="$(SLOW_TESTS)" ./tests/run.sh
 
 # Debian's real installer through install --via-vm (tests/installers/*.sh; half an hour and
 # more under TCG): its media and mirror come from fixtures/make-installer.sh (Debian packages,
-# cached in .cache/installer/). .ci/run runs it after make check and make check-slow.
+# cached in .cache/installer/). .ci/run runs it with the slow suite (make check-slow INSTALLERS=1).
 check-installers: deps
 	@$(MAKE) --no-print-directory tests
 	@$(MAKE) --no-print-directory guest
