@@ -5,8 +5,8 @@
 # vCPUs and memory. Prints the median of N runs of each (default 1) and the ratio.
 #
 #   bench/installer.sh [N]
-#   UNTIL=base bench/installer.sh [N]   time to d-i's base-system step only (about 2.5 minutes
-#                                       each), then stop both (partboot with SIGTERM)
+#   UNTIL=base bench/installer.sh [N]   time to d-i's base-system step only (2.5 minutes alone,
+#                                       4-5 side by side), then stop both (partboot with SIGTERM)
 #   SIDE=0 bench/installer.sh [N]       one after the other instead of side by side
 #   QCPU=max bench/installer.sh [N]     the hand-written line with -cpu max, partboot's choice
 #                                       under TCG (default: QEMU's default CPU model, as a
@@ -15,9 +15,9 @@
 # Side by side (the default as root with unshare -n): each run of the pair starts at the same
 # moment, so both see the same machine; the hand-written line runs in a network namespace of
 # its own (unshare -n) with its own copies of the mirror's and the preseed's servers, on the
-# same ports, since the preseed and the boot line name 10.0.2.2:PORT for both. Under TCG d-i
-# keeps about one host core busy, so a pair side by side on 2 cores takes little longer than
-# one run (a whole install is about 20 minutes); one after the other it takes twice that.
+# same ports, since the preseed and the boot line name 10.0.2.2:PORT for both. Each VM keeps
+# most of two host cores busy under TCG, so side by side each run takes 1.5-1.7 times as long
+# as alone: a whole-install pair took 32 and 38 minutes on 2 cores (alone a run is about 20).
 #
 # The hand-written line gets a copy of the same disk and the whole disk writable (no view,
 # no locks, no checks), and the preseed from python3 -m http.server on the same port partboot
@@ -151,11 +151,12 @@ for i in $(seq "$N"); do
 	echo "bench/installer.sh: run $i$([ "$SIDE" = 1 ] && echo ', side by side'): partboot ${pbt:-failed}${pbt:+ ms}, by hand ${qt:-failed}${qt:+ ms}" >&2
 done
 
+npb=$(cat "$W"/pb*.ms 2>/dev/null | wc -l) nq=$(cat "$W"/q*.ms 2>/dev/null | wc -l)
 pb=$(cat "$W"/pb*.ms 2>/dev/null | median)
 q=$(cat "$W"/q*.ms 2>/dev/null | median)
 [ -n "$pb" ] && [ -n "$q" ] || exit 1
 if [ "$UNTIL" = base ]; then what="to the base-system step"; else what="the whole install, to power-off"; fi
-echo "Debian's installer over PXE (BIOS), bookworm into one partition, $what, $CPUS vCPUs, $MEM MiB, TCG, median of $N$([ "$SIDE" = 1 ] && echo ', each pair side by side'):"
+echo "Debian's installer over PXE (BIOS), bookworm into one partition, $what, $CPUS vCPUs, $MEM MiB, TCG, medians of $npb and $nq finished runs of $N$([ "$SIDE" = 1 ] && echo ', each pair side by side'):"
 awk -v p="$pb" -v q="$q" -v c="${QCPU:+, -cpu $QCPU}" 'BEGIN {
 	printf "  partboot install --via-vm pxe:DIR --answers preseed.cfg  %7.1f s\n", p / 1000
 	printf "  qemu-system-x86_64 -M q35 ... (by hand%s)%*s%7.1f s\n", c, 20 - length(c), "", q / 1000
