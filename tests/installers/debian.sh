@@ -22,8 +22,9 @@
 #  2. the ISO with BIOS (isolinux), 3. the ISO with UEFI (GRUB in the EFI image), 4. PXE with
 #     UEFI (d-i's bootnetx64.efi and grubx64.efi): the same answers, until the installer
 #     reaches its base-system step; then partboot is stopped (SIGTERM), which must leave the
-#     guest incomplete and out of the menu, and say the installer's last line. Each runs
-#     on its own copy of the disk after run 1, side by side with the others (below).
+#     guest incomplete and out of the menu, and say the installer's last line. Each runs on
+#     its own copy of the empty disk, as root side by side with the others and with run 1
+#     from its start (below); otherwise one after the other after run 1.
 # After each run every byte outside the target partition is unchanged (sha256).
 # STAGES=1 (the default) prints when each installer step began (from partboot -v's step
 # lines); INSTALLER_RUNS=partial runs 2-4 only, into the empty partition.
@@ -115,10 +116,14 @@ read -r ESP_OFF ESP_SIZE < <(part_range esp)
 TABLE=$(sfdisk -d "$D")
 
 # The partial runs (2.-4.) run side by side when this runs as root, each on its own copy of
-# the disk and in its own network namespace (unshare -n): every medium's boot line names the
-# same answers URL (10.0.2.2:8642, QEMU's user network's name for the host's loopback), so
+# the empty disk and in its own network namespace (unshare -n): every medium's boot line names
+# the same answers URL (10.0.2.2:8642, QEMU's user network's name for the host's loopback), so
 # each partboot needs a loopback of its own to serve it on, with its own copy of the mirror's
-# server. The firmware boot of run 1 runs beside them. Otherwise one after the other.
+# server. They start before run 1 and run beside it: run 1 is this script's length, and on
+# two cores the partial runs fill what the slow scripts beside it leave idle (before, run
+# after run 1, they added about 7 minutes to it). Each has one vCPU: they only have to reach
+# the base-system step, and beside run 1 fewer emulated vCPUs make less contention. Without
+# root, one after the other after run 1.
 SIDE=0
 [ "$(id -u)" = 0 ] && unshare -n true 2>/dev/null && command -v ip >/dev/null && SIDE=1
 PARTIALS=(iso-bios "$INSTALLER_ISO" bios iso-uefi "$INSTALLER_ISO" uefi pxe-uefi "pxe:$INSTALLER_PXE_DIR" uefi)
@@ -139,6 +144,72 @@ fw_check() {
 	fi
 	check "the boots changed nothing outside 'deb12'" test "$(outside)" = "$BEFORE"
 }
+
+# --- 2.-4. ISO (BIOS, UEFI) and PXE (UEFI): up to the base-system step, then stopped -----------
+# partial_start NAME MEDIUM FIRMWARE: in the background (its pid in NAME.pid), install from
+# MEDIUM into NAME.img (copies) until the console shows the base-system step, then SIGTERM
+# partboot, as a user pressing Ctrl-C would; NAME.reached has the seconds that took (0: never
+# reached), NAME.rc partboot's exit status. With SIDE=1 partboot runs in a network namespace
+# of its own, with the mirror's server there (its pid in NAME.mpid).
+partial_start() {
+	local name=$1 medium=$2 fw=$3 ns=()
+	: >"$name.mpid"
+	# shellcheck disable=SC2016 # the quoted script is for the namespace's bash: $1, $2 are its arguments
+	[ "$SIDE" = 1 ] && ns=(unshare -n bash -c 'ip link set lo up || exit 1
+		python3 -m http.server --bind 127.0.0.1 --directory www "$1" >"$2-mirror.log" 2>&1 &
+		echo $! >"$2.mpid"
+		for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && break; sleep 0.1; done
+		shift 2
+		exec "$@"' sh "$MPORT" "$name")
+	(
+		t0=$(date +%s) reached=0
+		"${ns[@]}" nice "$PARTBOOT" -v install "$name.img" deb12 --via-vm "$medium" --firmware "$fw" \
+			--answers preseed.cfg --cpus "$([ "$SIDE" = 1 ] && echo 1 || echo 2)" --console "$name.txt" \
+			--timeout "$TIMEOUT" >"$name.out" 2>"$name.err" &
+		pid=$!
+		while kill -0 "$pid" 2>/dev/null; do
+			if grep -aq "Installing the base system" "$name.txt" 2>/dev/null; then
+				reached=$(($(date +%s) - t0))
+				kill -TERM "$pid"
+				break
+			fi
+			sleep 2
+		done
+		wait "$pid"
+		echo $? >"$name.rc"
+		echo "$reached" >"$name.reached"
+		[ -s "$name.mpid" ] && kill "$(cat "$name.mpid")" 2>/dev/null
+		exit 0
+	) &
+	echo $! >"$name.pid"
+}
+# partial_check NAME: wait for NAME's run (partial_start) and check what it left
+partial_check() {
+	local name=$1 reached rc dd=$1.img
+	wait "$(cat "$name.pid")"
+	rc=$(cat "$name.rc" 2>/dev/null || echo "?")
+	reached=$(cat "$name.reached" 2>/dev/null || echo 0)
+	if [ "$reached" -gt 0 ]; then
+		t_ok "$name: d-i reaches its base-system step (${reached} s$([ "$SIDE" = 1 ] && echo ', side by side')) with the same answers"
+	else
+		t_fail "$name: d-i reaches its base-system step (exit $rc)"
+		grep -v '^\[' "$name.err" | sed 's/^/#   /' | tail -n 5
+	fi
+	[ "${STAGES:-1}" = 1 ] && { echo "# $name stages:"; stages "$name.err"; }
+	check "$name: stopped there, the install fails, says the installer's last line, leaves 'deb12' incomplete" \
+		sh -c "[ '$rc' = 1 ] && grep -q 'the installer was interrupted; its last line: \"' '$name.err' &&
+		       grep -q 'the guest is left incomplete' '$name.err'"
+	check "$name: 'deb12' is incomplete" test "$(DISK=$dd field state)" = incomplete
+	check "$name: 'deb12' is out of the menu" sh -c "! mcopy -n -i '$dd@@$ESP_OFF' ::/grub/grub.cfg - | grep -q deb12"
+	check "$name: nothing outside 'deb12' changed but partboot's menu on the ESP" \
+		test "$(DISK=$dd outside_but_menu)" = "$PBEFORE"
+	check "$name: the partition table is as it was" test "$(sfdisk -d "$dd" | sed "s|$dd|$D|")" = "$TABLE"
+	rm -f "$dd"
+}
+copies
+if [ "$SIDE" = 1 ]; then
+	for ((i = 0; i < ${#PARTIALS[@]}; i += 3)); do partial_start "${PARTIALS[@]:i:3}"; done
+fi
 
 # --- 1. PXE, BIOS: the whole install -------------------------------------------------------
 if [ "$RUNS" != partial ]; then
@@ -184,70 +255,14 @@ if [ "$RUNS" != partial ]; then
 		sed 's/^/#   /' run.err | tail -n 3
 		tr -d '\r' <run.txt | tail -n 8 | sed 's/^/#   /'
 	fi
-	# the partial runs' copies of the disk, before the firmware boot, which side by side with
-	# them (SIDE=1) changes 'deb12' as they are made
-	copies
 	python3 "$PB_TOP/tests/installers/login.py" fw.txt 600 "$ROOTPW" -- "$PARTBOOT" run "$D" deb12 --firmware bios \
 		2>fw.err &
 	FWPID=$!
 	[ "$SIDE" = 1 ] || fw_check
 fi
 
-# --- 2.-4. ISO (BIOS, UEFI) and PXE (UEFI): up to the base-system step, then stopped -----------
-# partial_start NAME MEDIUM FIRMWARE: start installing from MEDIUM into NAME.img (copies)
-# in the background (partboot's pid in NAME.pid; with SIDE=1 in a network
-# namespace of its own, with the mirror's server there, its pid in NAME.mpid)
-partial_start() {
-	local name=$1 medium=$2 fw=$3 ns=()
-	: >"$name.mpid"
-	# shellcheck disable=SC2016 # the quoted script is for the namespace's bash: $1, $2 are its arguments
-	[ "$SIDE" = 1 ] && ns=(unshare -n bash -c 'ip link set lo up || exit 1
-		python3 -m http.server --bind 127.0.0.1 --directory www "$1" >"$2-mirror.log" 2>&1 &
-		echo $! >"$2.mpid"
-		for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && break; sleep 0.1; done
-		shift 2
-		exec "$@"' sh "$MPORT" "$name")
-	"${ns[@]}" nice "$PARTBOOT" -v install "$name.img" deb12 --via-vm "$medium" --firmware "$fw" \
-		--answers preseed.cfg --cpus 2 --console "$name.txt" --timeout "$TIMEOUT" >"$name.out" 2>"$name.err" &
-	echo $! >"$name.pid"
-	date +%s >"$name.t0"
-}
-# partial_check NAME: wait until NAME's console shows the base-system step, then SIGTERM its
-# partboot, as a user pressing Ctrl-C would; check what that left
-partial_check() {
-	local name=$1 pid reached=0 rc dd=$1.img
-	pid=$(cat "$name.pid")
-	while kill -0 "$pid" 2>/dev/null; do
-		if grep -aq "Installing the base system" "$name.txt" 2>/dev/null; then
-			reached=$(($(date +%s) - $(cat "$name.t0")))
-			kill -TERM "$pid"
-			break
-		fi
-		sleep 2
-	done
-	wait "$pid"
-	rc=$?
-	[ -s "$name.mpid" ] && kill "$(cat "$name.mpid")" 2>/dev/null
-	if [ "$reached" -gt 0 ]; then
-		t_ok "$name: d-i reaches its base-system step (${reached} s$([ "$SIDE" = 1 ] && echo ', side by side')) with the same answers"
-	else
-		t_fail "$name: d-i reaches its base-system step (exit $rc)"
-		grep -v '^\[' "$name.err" | sed 's/^/#   /' | tail -n 5
-	fi
-	[ "${STAGES:-1}" = 1 ] && { echo "# $name stages:"; stages "$name.err"; }
-	check "$name: stopped there, the install fails, says the installer's last line, leaves 'deb12' incomplete" \
-		sh -c "[ $rc -eq 1 ] && grep -q 'the installer was interrupted; its last line: \"' '$name.err' &&
-		       grep -q 'the guest is left incomplete' '$name.err'"
-	check "$name: 'deb12' is incomplete" test "$(DISK=$dd field state)" = incomplete
-	check "$name: 'deb12' is out of the menu" sh -c "! mcopy -n -i '$dd@@$ESP_OFF' ::/grub/grub.cfg - | grep -q deb12"
-	check "$name: nothing outside 'deb12' changed but partboot's menu on the ESP" \
-		test "$(DISK=$dd outside_but_menu)" = "$PBEFORE"
-	check "$name: the partition table is as it was" test "$(sfdisk -d "$dd" | sed "s|$dd|$D|")" = "$TABLE"
-	rm -f "$dd"
-}
-[ -n "$FWPID" ] || copies
+# --- 2.-4., their checks (side by side: started before run 1) ---------------------------------
 if [ "$SIDE" = 1 ]; then
-	for ((i = 0; i < ${#PARTIALS[@]}; i += 3)); do partial_start "${PARTIALS[@]:i:3}"; done
 	for ((i = 0; i < ${#PARTIALS[@]}; i += 3)); do partial_check "${PARTIALS[i]}"; done
 	[ -z "$FWPID" ] || fw_check
 else
