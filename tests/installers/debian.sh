@@ -3,9 +3,10 @@
 # `partboot install --via-vm`, unattended, into one partition of a four-partition disk
 # (docs/installers.md). Slow: `make check-installers`, which .ci/run runs. On an idle 2-core
 # machine under TCG the whole install takes 17-22 minutes, the boot to a login in the VM
-# runner 1, and the three partial runs below, side by side with the firmware boot, about 7
-# (docs/installers.md has the stages); 26-34 minutes in all, fixtures included. On a machine
-# shared with other VMs all of it takes far longer.
+# runner 1 and through SeaBIOS about 3 (docs/installers.md has the stages); the three partial
+# runs below run beside the whole install from its start. In CI's pool, beside the slow
+# scripts, all of it took 27 minutes on a fresh clone (1612 s, 2026-12-03), fixtures included.
+# On a machine shared with other VMs all of it takes far longer.
 #
 # The media and the mirror come from fixtures/make-installer.sh: Debian's netboot files and
 # an ISO made from the same kernel and initrd, Debian's signed bookworm indices and debs, the
