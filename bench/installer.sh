@@ -8,9 +8,10 @@
 #   UNTIL=base bench/installer.sh [N]   time to d-i's base-system step only (2.5 minutes alone,
 #                                       4-5 side by side), then stop both (partboot with SIGTERM)
 #   SIDE=0 bench/installer.sh [N]       one after the other instead of side by side
-#   QCPU=max bench/installer.sh [N]     the hand-written line with -cpu max, partboot's choice
-#                                       under TCG (default: QEMU's default CPU model, as a
-#                                       user's line has it)
+#   QCPU=M bench/installer.sh [N]       the hand-written line with -cpu M (default: QEMU's
+#                                       default CPU model, qemu64, as a user's line has it)
+#   PBCPU=M bench/installer.sh [N]      partboot with --cpu-model M (default: its own,
+#                                       qemu64 with x86-64-v2's features under TCG)
 #
 # Side by side (the default as root with unshare -n): each run of the pair starts at the same
 # moment, so both see the same machine; the hand-written line runs in a network namespace of
@@ -28,6 +29,7 @@ set -u
 cd "$(dirname "$0")/.." || exit 1
 N=${1:-1}
 QCPU=${QCPU:-}
+PBCPU=${PBCPU:-}
 PARTBOOT=${PARTBOOT:-$PWD/${BUILD:-build}/partboot}
 CPUS=2
 MEM=2048
@@ -81,7 +83,7 @@ pb_run() {
 	cp --sparse=always "$W/empty.img" "$W/pb.img"
 	t0=$(now)
 	nice "$PARTBOOT" -q install "$W/pb.img" deb12 --via-vm "pxe:$INSTALLER_PXE_DIR" --answers "$W/answers/preseed.cfg" \
-		--cpus "$CPUS" --mem "$MEM" --console "$W/pb$i.txt" --timeout 3600 2>"$W/pb$i.err" &
+		--cpus "$CPUS" ${PBCPU:+--cpu-model "$PBCPU"} --mem "$MEM" --console "$W/pb$i.txt" --timeout 3600 2>"$W/pb$i.err" &
 	pid=$!
 	if [ "$UNTIL" = base ]; then
 		t=$(until_mark $pid "$W/pb$i.txt" "$t0")
@@ -157,8 +159,8 @@ q=$(cat "$W"/q*.ms 2>/dev/null | median)
 [ -n "$pb" ] && [ -n "$q" ] || exit 1
 if [ "$UNTIL" = base ]; then what="to the base-system step"; else what="the whole install, to power-off"; fi
 echo "Debian's installer over PXE (BIOS), bookworm into one partition, $what, $CPUS vCPUs, $MEM MiB, TCG, medians of $npb and $nq finished runs of $N$([ "$SIDE" = 1 ] && echo ', each pair side by side'):"
-awk -v p="$pb" -v q="$q" -v c="${QCPU:+, -cpu $QCPU}" 'BEGIN {
-	printf "  partboot install --via-vm pxe:DIR --answers preseed.cfg  %7.1f s\n", p / 1000
+awk -v p="$pb" -v q="$q" -v c="${QCPU:+, -cpu $QCPU}" -v pc="${PBCPU:+ --cpu-model $PBCPU}" 'BEGIN {
+	printf "  partboot install --via-vm pxe:DIR --answers preseed.cfg%s  %7.1f s\n", pc, p / 1000
 	printf "  qemu-system-x86_64 -M q35 ... (by hand%s)%*s%7.1f s\n", c, 20 - length(c), "", q / 1000
 	printf "  ratio partboot / by hand                                   %7.3f\n", p / q
 }'

@@ -47,6 +47,7 @@ enum {
 	OPT_TIMEOUT,
 	OPT_QEMU,
 	OPT_SECURE_BOOT,
+	OPT_CPU_MODEL,
 	OPT_VM_LAST,
 };
 
@@ -96,6 +97,9 @@ static int vm_option(const char *verb, int c, const char *arg, struct vm_opts *o
 	case OPT_SECURE_BOOT:
 		o->secure_boot = true;
 		return 1;
+	case OPT_CPU_MODEL:
+		o->cpu_model = arg;
+		return 1;
 	default:
 		return 0;
 	}
@@ -110,7 +114,8 @@ static int vm_option(const char *verb, int c, const char *arg, struct vm_opts *o
 		{ "console", required_argument, NULL, OPT_CONSOLE },                               \
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },                               \
 		{ "qemu", required_argument, NULL, OPT_QEMU },                                     \
-		{ "secure-boot", no_argument, NULL, OPT_SECURE_BOOT }
+		{ "secure-boot", no_argument, NULL, OPT_SECURE_BOOT },                             \
+		{ "cpu-model", required_argument, NULL, OPT_CPU_MODEL }
 
 int cmd_run(int argc, char **argv)
 {
@@ -393,7 +398,7 @@ int cmd_install_via_vm(int argc, char **argv)
 				break;
 			if (r == EXIT_USAGE)
 				log_info("with --via-vm, install takes: --answers --answers-url --firmware --secure-boot --accel "
-					 "--mem --cpus --console --timeout --label --hostname --cmdline --qemu, and "
+					 "--mem --cpus --cpu-model --console --timeout --label --hostname --cmdline --qemu, and "
 					 "--root-password-file --root-password --user --user-password-file --ssh-key "
 					 "--firstboot --cloud-init --meta-data");
 			return r < 0 ? EXIT_USAGE : r;

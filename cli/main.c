@@ -205,8 +205,8 @@ const struct cli_verb cli_verbs[] = {
 	  "                [--firstboot FILE] [--cloud-init USER-DATA [--meta-data FILE]]\n"
 	  "partboot install DISK NAME --via-vm FILE.iso|/dev/sr0|pxe:DIR|pxe:URL [--answers FILE]\n"
 	  "                [--answers-url URL] [--firmware bios|uefi [--secure-boot]] [--console FILE]\n"
-	  "                [--timeout S] [--accel A] [--mem SIZE] [--cpus N] [--label L] [--hostname H]\n"
-	  "                [--cmdline ARGS]\n"
+	  "                [--timeout S] [--accel A] [--mem SIZE] [--cpus N] [--cpu-model M] [--label L]\n"
+	  "                [--hostname H] [--cmdline ARGS]\n"
 	  "\n"
 	  "  Fill partition NAME's ext4 filesystem from SOURCE, without mounting and\n"
 	  "  without root: owners, modes, times, links, devices, extended attributes\n"
@@ -280,7 +280,7 @@ const struct cli_verb cli_verbs[] = {
 	  "      --timeout S     stop the installer after S seconds (the install fails)\n"
 	  "      --mem SIZE      default 2G (at most half the host's memory): enough\n"
 	  "                      for real installers; QEMU allocates it lazily\n"
-	  "      --accel, --cpus, --qemu  as for run\n" },
+	  "      --accel, --cpus, --cpu-model, --qemu  as for run\n" },
 	{ "adopt", cmd_adopt, "make an install partboot did not make one of its guests",
 	  "partboot adopt DISK NAME [--hostname HOST] [--cmdline ARGS]\n"
 	  "\n"
@@ -389,7 +389,8 @@ const struct cli_verb cli_verbs[] = {
 	  "      --kexec         skip the firmware: kexec into NAME's kernel\n" },
 	{ "run", cmd_run, "boot a guest in a virtual machine",
 	  "partboot run DISK NAME [--firmware bios|uefi [--secure-boot]] [--accel auto|kvm|tcg]\n"
-	  "             [--mem SIZE] [--cpus N] [--machine M] [--disk-bus B] [--kernel VERSION]\n"
+	  "             [--mem SIZE] [--cpus N] [--cpu-model M] [--machine M] [--disk-bus B]\n"
+	  "             [--kernel VERSION]\n"
 	  "             [--append ARGS] [--console FILE] [--timeout S] [--snapshot]\n"
 	  "             [--net user|none] [--ssh-port N] [--cloud-init USER-DATA [--meta-data FILE]]\n"
 	  "             [--print-cmdline | --libvirt-xml[=DOMAIN] | --libvirt DOMAIN]\n"
@@ -430,6 +431,9 @@ const struct cli_verb cli_verbs[] = {
 	  "      --mem SIZE          guest memory (default 512M; a bare number is MiB)\n"
 	  "      --cpus N            virtual CPUs (default 2 with KVM, 1 under TCG,\n"
 	  "                          which boots faster with one)\n"
+	  "      --cpu-model M       QEMU's -cpu (default host with KVM; under TCG\n"
+	  "                          qemu64 with x86-64-v2's SSSE3, SSE4 and POPCNT;\n"
+	  "                          max for guests built for x86-64-v3)\n"
 	  "      --append ARGS       more kernel arguments (direct mode)\n"
 	  "      --console FILE      serial console to FILE; default: this terminal\n"
 	  "                          (interactive when stdin is a terminal)\n"
@@ -475,7 +479,7 @@ const struct cli_verb cli_verbs[] = {
 	  "                          (default KEY_DIR/DISK-ID/console-PARTUUID.log)\n"
 	  "      --key-dir DIR       partboot's keys (default $XDG_DATA_HOME/partboot/ssh,\n"
 	  "                          ~/.local/share/partboot/ssh)\n"
-	  "      --firmware, --accel, --mem, --cpus, --snapshot, --append, --qemu\n"
+	  "      --firmware, --accel, --mem, --cpus, --cpu-model, --snapshot, --append, --qemu\n"
 	  "                          for the VM partboot starts, as for run\n" },
 	{ NULL, NULL, NULL, NULL },
 };

@@ -92,7 +92,9 @@ static void test_vm_argv_direct_is_microvm_with_the_partition_alone(void **state
 	assert_string_equal(argv[0], "qemu-system-x86_64");
 	assert_string_equal(arg_after(argv, "-machine", 0), "microvm,x-option-roms=off,isa-serial=on,acpi=on");
 	assert_string_equal(arg_after(argv, "-accel", 0), "tcg");
-	assert_string_equal(arg_after(argv, "-cpu", 0), "max");
+	/* QEMU's default model with x86-64-v2's features, not max (slower under TCG) */
+	assert_string_equal(arg_after(argv, "-cpu", 0), VM_TCG_CPU);
+	assert_string_equal(arg_after(argv, "-cpu", 0), "qemu64,ssse3=on,sse4.1=on,sse4.2=on,popcnt=on");
 	assert_string_equal(arg_after(argv, "-m", 0), "512M");
 	assert_string_equal(arg_after(argv, "-smp", 0), "1"); /* one vCPU boots faster under TCG */
 	assert_string_equal(arg_after(argv, "-kernel", 0), "/cache/k.vmlinux");
@@ -251,6 +253,53 @@ static void test_vm_argv_options(void **state)
 	assert_string_equal(arg_after(argv, "-chardev", 0), "stdio,id=con0,mux=on,signal=off");
 	assert_string_equal(arg_after(argv, "-mon", 0), "chardev=con0,mode=readline");
 	vm_strv_free(argv);
+
+	/* the CPU model: host with KVM, or the one asked for, as one argument */
+	o = (struct vm_opts){ 0 };
+	argv = build(&o, &direct_guest, VM_ACCEL_KVM, 3);
+	assert_string_equal(arg_after(argv, "-cpu", 0), "host");
+	vm_strv_free(argv);
+	o = (struct vm_opts){ .cpu_model = "max,la57=off" };
+	argv = build(&o, &direct_guest, VM_ACCEL_TCG, 3);
+	assert_string_equal(arg_after(argv, "-cpu", 0), "max,la57=off");
+	vm_strv_free(argv);
+}
+
+static void test_vm_cpu_model_check(void **state)
+{
+	struct pb_err err = PB_ERR_INIT;
+	struct vm_opts o = { .cpu_model = "max -snapshot" };
+	struct vm_run_ctx c = { .accel = VM_ACCEL_TCG, .qmp_fd = -1 };
+	char **argv = NULL;
+	char big[202];
+
+	assert_int_equal(vm_cpu_model_check("max", false, &err), 0);
+	assert_int_equal(vm_cpu_model_check("Nehalem-v2", true, &err), 0);
+	assert_int_equal(vm_cpu_model_check(VM_TCG_CPU, false, &err), 0);
+	assert_int_equal(vm_cpu_model_check(VM_TCG_CPU_MODEL, true, &err), 0);
+	/* nothing QEMU would read as another option or a file */
+	assert_int_equal(vm_cpu_model_check("", false, &err), -EINVAL);
+	pb_err_clear(&err);
+	assert_int_equal(vm_cpu_model_check("-cpu", false, &err), -EINVAL);
+	assert_non_null(strstr(pb_err_msg(&err), "starts with"));
+	pb_err_clear(&err);
+	assert_int_equal(vm_cpu_model_check("max,x=/etc/passwd", false, &err), -EINVAL);
+	assert_non_null(strstr(pb_err_msg(&err), "0x2f"));
+	pb_err_clear(&err);
+	assert_int_equal(vm_cpu_model_check("max\n", false, &err), -EINVAL);
+	pb_err_clear(&err);
+	/* libvirt takes a name: properties would need <feature> elements */
+	assert_int_equal(vm_cpu_model_check("qemu64,avx=on", true, &err), -EINVAL);
+	assert_non_null(strstr(pb_err_msg(&err), "libvirt"));
+	pb_err_clear(&err);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(vm_cpu_model_check(big, false, &err), -EINVAL);
+	pb_err_clear(&err);
+	/* vm_argv_build() checks it too */
+	assert_int_equal(vm_argv_build(&o, &direct_guest, &c, &argv, &err), -EINVAL);
+	assert_null(argv);
+	pb_err_clear(&err);
 }
 
 static void test_vm_argv_refuses_what_cannot_work(void **state)
@@ -1298,6 +1347,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vm_argv_direct_is_microvm_with_the_partition_alone),
 		cmocka_unit_test(test_vm_argv_name_is_quoted_for_qemu),
+		cmocka_unit_test(test_vm_cpu_model_check),
 		cmocka_unit_test(test_vm_argv_block_device_uses_host_device),
 		cmocka_unit_test(test_vm_argv_bios_boots_the_view_on_q35),
 		cmocka_unit_test(test_vm_argv_uefi_adds_ovmf_with_private_vars),

@@ -22,7 +22,8 @@
  *  - a domain defined again under the same name needs the same <uuid>: it is
  *    a name-based UUID of the domain name, the disk's identifier and the
  *    partition's UUID;
- *  - no microvm: q35; under TCG <cpu mode='maximum'> (QEMU's -cpu max);
+ *  - no microvm: q35; under TCG a custom qemu64 with x86-64-v2's features
+ *    required (VM_TCG_CPU); --cpu-model max is <cpu mode='maximum'>;
  *  - OVMF's variables: libvirt makes the domain's own copy from a template
  *    (<nvram template=...>), in the domain's folder, so a new prepare starts
  *    from the template again;
@@ -403,7 +404,20 @@ int vm_libvirt_xml(struct vm *vm, struct strbuf *x, struct pb_err *err)
 		strbuf_addstr(x, "    <boot dev='hd'/>\n");
 	/* Secure Boot: SMM (libvirt then adds secure pflash), no S3, as qemu.c does */
 	strbuf_addf(x, "  </os>\n  <features><acpi/>%s</features>\n", sb ? "<smm state='on'/>" : "");
-	strbuf_addstr(x, vm->accel == VM_ACCEL_KVM ? "  <cpu mode='host-passthrough'/>\n" : "  <cpu mode='maximum'/>\n");
+	/* as qemu.c: -cpu host, VM_TCG_CPU, or the model asked for (by name: vm_cpu_model_check()) */
+	if (vm->o.cpu_model ? !strcmp(vm->o.cpu_model, "host") : vm->accel == VM_ACCEL_KVM) {
+		strbuf_addstr(x, "  <cpu mode='host-passthrough'/>\n");
+	} else if (vm->o.cpu_model && !strcmp(vm->o.cpu_model, "max")) {
+		strbuf_addstr(x, "  <cpu mode='maximum'/>\n");
+	} else {
+		static const char *const features[] = VM_TCG_CPU_FEATURES;
+
+		strbuf_addstr(x, "  <cpu mode='custom' match='exact' check='none'>\n");
+		xml_elem(x, "    ", "model", vm->o.cpu_model ? vm->o.cpu_model : VM_TCG_CPU_MODEL);
+		for (size_t i = 0; !vm->o.cpu_model && i < ARRAY_SIZE(features); i++)
+			strbuf_addf(x, "    <feature policy='require' name='%s'/>\n", features[i]);
+		strbuf_addstr(x, "  </cpu>\n");
+	}
 	if (sb)
 		strbuf_addstr(x, "  <pm><suspend-to-mem enabled='no'/><suspend-to-disk enabled='no'/></pm>\n");
 	strbuf_addstr(x, "  <on_poweroff>destroy</on_poweroff>\n  <on_reboot>destroy</on_reboot>\n"

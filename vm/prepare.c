@@ -487,6 +487,8 @@ static int prepare_new(const struct vm_opts *o, struct vm **ret, struct pb_err *
 	/* Refuse before touching anything when QEMU is missing. */
 	if (!pb_have_program(qemu))
 		return pb_err_set(err, -ENOENT, "%s not found: install qemu-system-x86 (make deps)", qemu);
+	if (o->cpu_model && vm_cpu_model_check(o->cpu_model, o->libvirt, err) < 0)
+		return -EINVAL;
 	vm = xcalloc(1, sizeof(*vm));
 	vm->o = *o;
 	if (o->libvirt) {

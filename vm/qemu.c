@@ -96,6 +96,25 @@ int vm_disk_bus_from_string(const char *s, enum vm_disk_bus *ret)
 }
 
 /* A comma in a QEMU option value is written twice. */
+int vm_cpu_model_check(const char *s, bool libvirt, struct pb_err *err)
+{
+	static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	size_t n = strlen(s);
+
+	if (!n || n > 200)
+		return pb_err_set(err, -EINVAL, "a CPU model has 1 to 200 characters, not %zu", n);
+	if (!strchr(alnum, s[0]))
+		return pb_err_set(err, -EINVAL, "a CPU model starts with a letter or digit");
+	for (const char *p = s; *p; p++)
+		if (!strchr(alnum, *p) && !strchr(libvirt ? "_.-" : "_.-,=+", *p))
+			return pb_err_set(err, -EINVAL,
+					  libvirt ? "libvirt takes a CPU model by its name (letters, digits, '_.-'), "
+						    "without properties: character 0x%02x"
+						  : "a CPU model is letters, digits and '_.-,=+': character 0x%02x",
+					  (unsigned char)*p);
+	return 0;
+}
+
 static void add_qemu_escaped(struct strbuf *sb, const char *s)
 {
 	for (; *s; s++) {
@@ -234,6 +253,8 @@ int vm_argv_build(const struct vm_opts *o, const struct vm_guest *g, const struc
 		return pb_err_set(err, -EINVAL, "boot from a CD-ROM or from the network, not both");
 	if (o->tftp_dir && !o->tftp_bootfile)
 		return pb_err_set(err, -EINVAL, "network boot needs a boot file");
+	if (o->cpu_model && vm_cpu_model_check(o->cpu_model, false, err) < 0)
+		return -EINVAL;
 
 	strv_add(&a, o->qemu ? o->qemu : VM_DEFAULT_QEMU);
 	/*
@@ -265,7 +286,7 @@ int vm_argv_build(const struct vm_opts *o, const struct vm_guest *g, const struc
 	strv_add(&a, "-accel");
 	strv_add(&a, c->accel == VM_ACCEL_KVM ? "kvm" : "tcg");
 	strv_add(&a, "-cpu");
-	strv_add(&a, c->accel == VM_ACCEL_KVM ? "host" : "max");
+	strv_add(&a, o->cpu_model ? o->cpu_model : c->accel == VM_ACCEL_KVM ? "host" : VM_TCG_CPU);
 	strv_add(&a, "-m");
 	strv_addf(&a, "%" PRIu64 "M", mem / (1024 * 1024));
 	strv_add(&a, "-smp");

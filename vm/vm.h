@@ -80,6 +80,12 @@ struct vm_opts {
 	const char *kernel;       /* the guest's kernel version to boot (disk_vm_prepare()); NULL = the newest */
 	uint64_t mem;             /* bytes; 0 = VM_DEFAULT_MEM */
 	unsigned cpus;            /* 0 = vm_default_cpus() */
+	/*
+	 * QEMU's -cpu: a model and its properties ("max", "Nehalem",
+	 * "qemu64,avx2=on"; vm_cpu_model_check()), or NULL for the default:
+	 * "host" with KVM, VM_TCG_CPU under TCG.
+	 */
+	const char *cpu_model;
 	const char *append;       /* extra kernel arguments (direct mode), or NULL */
 	const char *console_path; /* serial console to this file; NULL = the terminal */
 	bool interactive;         /* console on the terminal reads keys too (stdin is a tty) */
@@ -139,6 +145,26 @@ struct vm_opts {
 };
 
 #define VM_DEFAULT_MEM (512ULL * 1024 * 1024)
+/*
+ * The CPU model under TCG when none is asked for: QEMU's own default model
+ * (qemu64, what a hand-written QEMU line gets) with what x86-64-v2 adds to
+ * it (SSSE3, SSE4.1, SSE4.2, POPCNT; qemu64 has CMPXCHG16B and LAHF), so
+ * that guests built for x86-64-v2 (RHEL 9 and its rebuilds) boot. Not
+ * "max": under TCG it made Debian's installer 11-12 % slower than qemu64
+ * (docs/vm.md); x86-64-v3 guests (RHEL 10) ask for it with --cpu-model max.
+ */
+#define VM_TCG_CPU "qemu64,ssse3=on,sse4.1=on,sse4.2=on,popcnt=on"
+/* The same for libvirt (<cpu mode='custom'>): the model and its required features. */
+#define VM_TCG_CPU_MODEL "qemu64"
+#define VM_TCG_CPU_FEATURES { "ssse3", "sse4.1", "sse4.2", "popcnt" }
+/*
+ * 0 when s can be QEMU's -cpu: 1 to 200 characters of letters, digits and
+ * "_.-,=+", starting with a letter or digit (a model, then comma-separated
+ * properties; nothing QEMU would read as another option). With libvirt,
+ * only a model name (no properties), "max" or "host". Otherwise -EINVAL
+ * with a message saying why. Pure.
+ */
+int vm_cpu_model_check(const char *s, bool libvirt, struct pb_err *err);
 /*
  * An installer VM's memory when none is asked for: vm_installer_mem(). Real
  * installers want far more than a booted guest: Debian's d-i enters its

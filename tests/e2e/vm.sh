@@ -79,6 +79,14 @@ case "$out" in
 *"-kernel "*"offset=$G1_OFF,size=$G1_SIZE,"*) t_ok "--print-cmdline shows the partition alone and the kernel" ;;
 *) t_fail "--print-cmdline: $out" ;;
 esac
+check "--cpu-model max is QEMU's -cpu max" bash -c "'$PARTBOOT' run '$D' g1 --accel tcg --cpu-model max --print-cmdline | grep -q -- ' -cpu max '"
+sha_before=$(sha256sum <"$D")
+if pb run "$D" g1 --cpu-model 'max -snapshot' --print-cmdline >/dev/null 2>"$T_DIR/err"; then
+	t_fail "--cpu-model 'max -snapshot' was taken"
+else
+	check "--cpu-model 'max -snapshot' is refused, naming the character, the disk unchanged" \
+		bash -c "grep -q 'letters, digits' '$T_DIR/err' && grep -q 0x20 '$T_DIR/err' && [ \"\$(sha256sum <'$D')\" = '$sha_before' ]"
+fi
 # --libvirt-xml: as root its files go under /var/lib/libvirt/boot (libvirt's folder), else
 # into the cache; tests/slow/libvirt.sh starts the domains with a real libvirtd.
 if [ "$(id -u)" = 0 ] && [ ! -d /var/lib/libvirt/boot ]; then
@@ -98,8 +106,9 @@ else
 	u1=$(grep -o '<uuid>[^<]*</uuid>' "$T_DIR/dom.xml")
 	u2=$(grep -o '<uuid>[^<]*</uuid>' "$T_DIR/dom0.xml")
 	check "--libvirt-xml: the same <uuid> every time ($u1)" test -n "$u1" -a "$u1" = "$u2"
-	check "--libvirt-xml: TCG gets <cpu mode='maximum'>, --console a <serial type='file'>" \
-		bash -c "grep -q \"<cpu mode='maximum'/>\" '$T_DIR/dom.xml' && grep -q \"<serial type='file'>\" '$T_DIR/dom.xml' &&
+	check "--libvirt-xml: TCG gets qemu64 with x86-64-v2's features, --console a <serial type='file'>" \
+		bash -c "grep -q \"<model>qemu64</model>\" '$T_DIR/dom.xml' && grep -q \"<feature policy='require' name='sse4.2'/>\" '$T_DIR/dom.xml' &&
+			grep -q \"<serial type='file'>\" '$T_DIR/dom.xml' &&
 			grep -q \"<source path='$T_DIR/lv.log'/>\" '$T_DIR/dom.xml'"
 	check "--libvirt-xml: the kernel is in the domain's own folder ($LV_DIR)" \
 		bash -c "grep -q '<kernel>$LV_DIR/kernel</kernel>' '$T_DIR/dom.xml' && test -s '$LV_DIR/kernel'"
