@@ -5,7 +5,7 @@
 # machine under TCG the whole install takes 17-22 minutes, the boot to a login in the VM
 # runner 1 and through SeaBIOS about 3 (docs/installers.md has the stages); the three partial
 # runs below run beside the whole install from its start. In CI's pool, beside the slow
-# scripts, all of it took 27 minutes on a fresh clone (1612 s, 2026-12-03), fixtures included.
+# scripts, all of it took 21 minutes on a fresh clone (1279 s, 2026-12-03, bd85afe), fixtures included.
 # On a machine shared with other VMs all of it takes far longer.
 #
 # The media and the mirror come from fixtures/make-installer.sh: Debian's netboot files and
