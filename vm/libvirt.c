@@ -23,7 +23,7 @@
  *    a name-based UUID of the domain name, the disk's identifier and the
  *    partition's UUID;
  *  - no microvm: q35; under TCG a custom qemu64 with x86-64-v2's features
- *    required (VM_TCG_CPU); --cpu-model max is <cpu mode='maximum'>;
+ *    required (VM_TCG_CPU_MODEL); --cpu-model max is <cpu mode='maximum'>;
  *  - OVMF's variables: libvirt makes the domain's own copy from a template
  *    (<nvram template=...>), in the domain's folder, so a new prepare starts
  *    from the template again;
@@ -404,7 +404,7 @@ int vm_libvirt_xml(struct vm *vm, struct strbuf *x, struct pb_err *err)
 		strbuf_addstr(x, "    <boot dev='hd'/>\n");
 	/* Secure Boot: SMM (libvirt then adds secure pflash), no S3, as qemu.c does */
 	strbuf_addf(x, "  </os>\n  <features><acpi/>%s</features>\n", sb ? "<smm state='on'/>" : "");
-	/* as qemu.c: -cpu host, VM_TCG_CPU, or the model asked for (by name: vm_cpu_model_check()) */
+	/* as qemu.c: -cpu host, VM_TCG_CPU_MODEL and its features, or the model asked for (by name) */
 	if (vm->o.cpu_model ? !strcmp(vm->o.cpu_model, "host") : vm->accel == VM_ACCEL_KVM) {
 		strbuf_addstr(x, "  <cpu mode='host-passthrough'/>\n");
 	} else if (vm->o.cpu_model && !strcmp(vm->o.cpu_model, "max")) {

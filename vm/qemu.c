@@ -95,7 +95,6 @@ int vm_disk_bus_from_string(const char *s, enum vm_disk_bus *ret)
 	return -EINVAL;
 }
 
-/* A comma in a QEMU option value is written twice. */
 int vm_cpu_model_check(const char *s, bool libvirt, struct pb_err *err)
 {
 	static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -115,6 +114,7 @@ int vm_cpu_model_check(const char *s, bool libvirt, struct pb_err *err)
 	return 0;
 }
 
+/* A comma in a QEMU option value is written twice. */
 static void add_qemu_escaped(struct strbuf *sb, const char *s)
 {
 	for (; *s; s++) {
@@ -286,7 +286,17 @@ int vm_argv_build(const struct vm_opts *o, const struct vm_guest *g, const struc
 	strv_add(&a, "-accel");
 	strv_add(&a, c->accel == VM_ACCEL_KVM ? "kvm" : "tcg");
 	strv_add(&a, "-cpu");
-	strv_add(&a, o->cpu_model ? o->cpu_model : c->accel == VM_ACCEL_KVM ? "host" : VM_TCG_CPU);
+	if (o->cpu_model || c->accel == VM_ACCEL_KVM) {
+		strv_add(&a, o->cpu_model ? o->cpu_model : "host");
+	} else {
+		static const char *const features[] = VM_TCG_CPU_FEATURES;
+
+		strbuf_reset(&sb);
+		strbuf_addstr(&sb, VM_TCG_CPU_MODEL);
+		for (size_t i = 0; i < ARRAY_SIZE(features); i++)
+			strbuf_addf(&sb, ",%s=on", features[i]);
+		strv_add(&a, sb.buf);
+	}
 	strv_add(&a, "-m");
 	strv_addf(&a, "%" PRIu64 "M", mem / (1024 * 1024));
 	strv_add(&a, "-smp");

@@ -83,7 +83,7 @@ struct vm_opts {
 	/*
 	 * QEMU's -cpu: a model and its properties ("max", "Nehalem",
 	 * "qemu64,avx2=on"; vm_cpu_model_check()), or NULL for the default:
-	 * "host" with KVM, VM_TCG_CPU under TCG.
+	 * "host" with KVM, VM_TCG_CPU_MODEL and its features under TCG.
 	 */
 	const char *cpu_model;
 	const char *append;       /* extra kernel arguments (direct mode), or NULL */
@@ -152,9 +152,9 @@ struct vm_opts {
  * that guests built for x86-64-v2 (RHEL 9 and its rebuilds) boot. Not
  * "max": under TCG it made Debian's installer 11-12 % slower than qemu64
  * (docs/vm.md); x86-64-v3 guests (RHEL 10) ask for it with --cpu-model max.
+ * QEMU gets "qemu64,ssse3=on,..." (qemu.c), libvirt a <cpu mode='custom'>
+ * with these features required (libvirt.c).
  */
-#define VM_TCG_CPU "qemu64,ssse3=on,sse4.1=on,sse4.2=on,popcnt=on"
-/* The same for libvirt (<cpu mode='custom'>): the model and its required features. */
 #define VM_TCG_CPU_MODEL "qemu64"
 #define VM_TCG_CPU_FEATURES { "ssse3", "sse4.1", "sse4.2", "popcnt" }
 /*
